@@ -1,0 +1,38 @@
+//! # canary-core
+//!
+//! The model, the traits and the rollout engine of **canary**: canary deployments on Docker Swarm
+//! with Traefik as the router and Prometheus as the metrics source.
+//!
+//! - [`spec`]: the canary spec (YAML/JSON), validated when loaded.
+//! - [`model`]: validated values: [`ServiceName`], [`Weight`], [`ImageRef`], [`Track`], ...
+//! - [`traits`]: [`Orchestrator`], [`Router`], [`MetricsSource`], [`StateStore`], [`HookRunner`].
+//! - [`engine`]: the [`Rollout`] state machine.
+//! - [`analysis`]: threshold, relative and statistical (Mann-Whitney U) checks.
+//! - [`state`]: the saved rollout state.
+//!
+//! This crate imports no Docker client and no HTTP client: `canary-swarm` and `canary-traefik`
+//! implement the traits.
+//!
+//! ## Features
+//! - `mocks`: mockall mocks of every trait (`MockOrchestrator`, `MockRouter`, ...) for tests.
+
+pub mod analysis;
+pub mod engine;
+pub mod error;
+pub mod memory;
+pub mod model;
+pub mod spec;
+pub mod state;
+pub mod traits;
+
+
+pub use error::{Error, Result};
+pub use model::{HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track, TrafficSplit, Weight};
+pub use spec::{AppRef, Spec};
+pub use state::{Command, Phase, RolloutState};
+pub use traits::{
+    AppRoute, AppSplit, CanaryService, HookContext, HookOutcome, HookPoint, HookRunner, LogLine, LogOptions,
+    MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig, Router, ServiceState, StateStore, Versioned,
+};
+#[cfg(feature = "mocks")]
+pub use traits::{MockHookRunner, MockMetricsSource, MockOrchestrator, MockRouter, MockStateStore};

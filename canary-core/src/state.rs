@@ -1,0 +1,157 @@
+//! The saved state of a group's rollout. It is written after every transition, so a controller
+//! killed at any moment resumes from it, and other processes talk to the driving one through it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::AnalysisReport;
+
+/// Where a rollout is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Phase {
+    /// Not started: hooks and the canary service come next.
+    Pending,
+    /// Shifting traffic step by step.
+    Progressing,
+    /// Held by a person or by an inconclusive analysis.
+    Paused,
+    /// Stable is taking over the canary's version.
+    Promoting,
+    /// Done: stable runs the canary's version and has all traffic.
+    Promoted,
+    /// Taking the canary out of traffic and scaling it down.
+    RollingBack,
+    /// Done: the canary is out, stable untouched.
+    RolledBack,
+    /// Stopped on an error that needs a person; `cause` says which.
+    Failed,
+}
+
+impl Phase {
+    /// True for the phases a rollout ends in.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Phase::Promoted | Phase::RolledBack | Phase::Failed)
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = match self {
+            Phase::Pending => "pending",
+            Phase::Progressing => "progressing",
+            Phase::Paused => "paused",
+            Phase::Promoting => "promoting",
+            Phase::Promoted => "promoted",
+            Phase::RollingBack => "rolling back",
+            Phase::RolledBack => "rolled back",
+            Phase::Failed => "failed",
+        };
+        f.write_str(s)
+    }
+}
+
+/// A manual control, from this process or another one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Command {
+    /// Hold at the current step.
+    Pause,
+    /// Continue after a pause.
+    Resume,
+    /// Go to the next step now (promote after the last).
+    Promote,
+    /// Promote now, skipping the remaining steps and analysis.
+    PromoteFull,
+    /// Roll back now.
+    Abort,
+}
+
+/// Who drives a rollout, and when it last said so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    /// The driving controller's id.
+    pub owner: String,
+    /// Unix time (ms) of its last heartbeat.
+    pub heartbeat_ms: u64,
+}
+
+/// The saved state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutState {
+    /// Format version of this record.
+    #[serde(default = "current_format")]
+    pub format: u32,
+    /// The phase.
+    pub phase: Phase,
+    /// Index of the current step.
+    pub step: usize,
+    /// Canary weight in force.
+    pub weight: u8,
+    /// Failed analyses so far.
+    pub failures: u32,
+    /// Inconclusive analyses so far (reset by a conclusive one).
+    pub inconclusive: u32,
+    /// The canary image of each app this rollout is for; another image means another rollout.
+    pub canary_images: BTreeMap<String, String>,
+    /// Stable's image of each app before promotion started, to restore if promotion fails.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stable_images: BTreeMap<String, String>,
+    /// The pinned image stable was promoted to, per app.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub promoted_images: BTreeMap<String, String>,
+    /// The driving controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+    /// A control waiting to be carried out by the driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Command>,
+    /// Why the rollout is rolling back, rolled back, paused or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
+    /// The last analysis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_analysis: Option<AnalysisReport>,
+    /// Unix time (ms) the rollout started.
+    pub started_ms: u64,
+    /// Unix time (ms) of the last transition.
+    pub updated_ms: u64,
+}
+
+fn current_format() -> u32 {
+    1
+}
+
+impl RolloutState {
+    /// A fresh state for a rollout of `canary_images`.
+    pub fn new(canary_images: BTreeMap<String, String>, now_ms: u64) -> Self {
+        RolloutState {
+            format: current_format(),
+            phase: Phase::Pending,
+            step: 0,
+            weight: 0,
+            failures: 0,
+            inconclusive: 0,
+            canary_images,
+            stable_images: BTreeMap::new(),
+            promoted_images: BTreeMap::new(),
+            lease: None,
+            command: None,
+            cause: None,
+            last_analysis: None,
+            started_ms: now_ms,
+            updated_ms: now_ms,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
