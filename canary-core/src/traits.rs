@@ -121,6 +121,9 @@ pub trait Orchestrator: Send + Sync + Debug + 'static {
     async fn ensure_canary(&self, spec: &CanaryService) -> Result<ServiceState>;
     /// Sets the desired replica count.
     async fn scale(&self, service: &ServiceName, replicas: u64) -> Result<()>;
+    /// Adds or replaces labels on the service itself (not its tasks: no task restarts). A value of
+    /// `None` removes the label.
+    async fn update_labels(&self, service: &ServiceName, labels: &BTreeMap<String, Option<String>>) -> Result<()>;
     /// Sets the service's image (a rolling update).
     async fn set_image(&self, service: &ServiceName, image: &ImageRef) -> Result<()>;
     /// Resolves an image to one exact image (an ID or a digest), so an update to it really changes
@@ -149,6 +152,9 @@ pub struct AppRoute {
     pub port: u16,
     /// Entry points.
     pub entry_points: Vec<String>,
+    /// The stable service's current labels, from which the router finds its backend (a stack's
+    /// own `traefik.http.services.<name>` label, if it has one).
+    pub stable_labels: BTreeMap<String, String>,
 }
 
 /// The routing of a whole group at one moment.
@@ -194,7 +200,9 @@ pub struct AppSplit {
 #[cfg_attr(feature = "mocks", automock)]
 #[async_trait]
 pub trait Router: Send + Sync + Debug + 'static {
-    /// Labels the Swarm services of an app need for this router to reach them.
+    /// Labels a track's Swarm service needs for this router to reach it. For stable, empty when
+    /// `route.stable_labels` already give it a usable backend. The orchestrator strips `traefik.*`
+    /// and `io.canary.*` labels when it copies stable's spec to the canary, then adds these.
     fn service_labels(&self, route: &AppRoute, track: Track) -> BTreeMap<String, String>;
     /// Puts `config` in force and confirms the router loaded it.
     async fn apply(&self, config: &RouteConfig) -> Result<()>;
