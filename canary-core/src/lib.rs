@@ -25,14 +25,21 @@ pub mod spec;
 pub mod state;
 pub mod traits;
 
-
+pub use engine::{
+    CommandOutcome, Deps, Event, EventKind, Outcome, Rollout, RolloutOptions, Status,
+};
 pub use error::{Error, Result};
-pub use model::{HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track, TrafficSplit, Weight};
+pub use memory::MemoryStateStore;
+pub use model::{
+    HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track, TrafficSplit,
+    Weight,
+};
 pub use spec::{AppRef, Spec};
 pub use state::{Command, Phase, RolloutState};
 pub use traits::{
-    AppRoute, AppSplit, CanaryService, HookContext, HookOutcome, HookPoint, HookRunner, LogLine, LogOptions,
-    MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig, Router, ServiceState, StateStore, Versioned,
+    AppRoute, AppSplit, CanaryService, HookContext, HookOutcome, HookPoint, HookRunner, LogLine,
+    LogOptions, MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig, Router,
+    ServiceState, StateStore, Versioned,
 };
 #[cfg(feature = "mocks")]
 pub use traits::{MockHookRunner, MockMetricsSource, MockOrchestrator, MockRouter, MockStateStore};

@@ -27,10 +27,21 @@ impl MemoryStateStore {
 #[async_trait]
 impl StateStore for MemoryStateStore {
     async fn load(&self, group: &ServiceName, _apps: &[AppRef]) -> Result<Option<Versioned>> {
-        Ok(self.states.lock().expect("not poisoned").get(group).cloned())
+        Ok(self
+            .states
+            .lock()
+            .expect("not poisoned")
+            .get(group)
+            .cloned())
     }
 
-    async fn save(&self, group: &ServiceName, _apps: &[AppRef], state: &RolloutState, expected: Option<u64>) -> Result<u64> {
+    async fn save(
+        &self,
+        group: &ServiceName,
+        _apps: &[AppRef],
+        state: &RolloutState,
+        expected: Option<u64>,
+    ) -> Result<u64> {
         let mut states = self.states.lock().expect("not poisoned");
         let current = states.get(group).map(|v| v.version);
         if current != expected {
@@ -39,7 +50,13 @@ impl StateStore for MemoryStateStore {
             )));
         }
         let version = current.unwrap_or(0) + 1;
-        states.insert(group.clone(), Versioned { state: state.clone(), version });
+        states.insert(
+            group.clone(),
+            Versioned {
+                state: state.clone(),
+                version,
+            },
+        );
         Ok(version)
     }
 

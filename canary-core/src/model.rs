@@ -93,7 +93,10 @@ impl ServiceName {
         if s.len() > 63 {
             return Err(Error::invalid(
                 "",
-                format!("service name {s:?} is {} characters, the limit is 63", s.len()),
+                format!(
+                    "service name {s:?} is {} characters, the limit is 63",
+                    s.len()
+                ),
             ));
         }
         let bytes = s.as_bytes();
@@ -101,7 +104,9 @@ impl ServiceName {
         if let Some(c) = s.chars().find(|c| !c.is_ascii() || !ok_char(*c as u8)) {
             return Err(Error::invalid(
                 "",
-                format!("service name {s:?} has {c:?}: only letters, digits, '-' and '_' are allowed"),
+                format!(
+                    "service name {s:?} has {c:?}: only letters, digits, '-' and '_' are allowed"
+                ),
             ));
         }
         if !bytes[0].is_ascii_alphanumeric() || !bytes[bytes.len() - 1].is_ascii_alphanumeric() {
@@ -177,15 +182,19 @@ impl ImageRef {
         // A tag is after the last ':' that comes after the last '/'.
         let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
         let (name, tag) = match name_tag[last_slash..].rfind(':') {
-            Some(i) => (&name_tag[..last_slash + i], Some(&name_tag[last_slash + i + 1..])),
+            Some(i) => (
+                &name_tag[..last_slash + i],
+                Some(&name_tag[last_slash + i + 1..]),
+            ),
             None => (name_tag, None),
         };
         if let Some(t) = tag {
             let ok = !t.is_empty()
                 && t.len() <= 128
-                && t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-                && t
-                    .bytes()
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+                && t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
             if !ok {
                 return bad(format!("has an invalid tag {t:?}"));
@@ -205,7 +214,11 @@ impl ImageRef {
         for p in parts {
             let ok = !p.is_empty()
                 && p.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'_' || b == b'-'
+                    b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || b == b'.'
+                        || b == b'_'
+                        || b == b'-'
                 })
                 && p.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
                 && p.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
@@ -362,7 +375,10 @@ impl ReplicaPlan {
     /// task while the weight is below 100 and at least one canary task while it is above 0.
     pub fn for_weight(weight: Weight, total: u64) -> Result<Self> {
         if total == 0 {
-            return Err(Error::invalid("replicas", "total replicas must be at least 1"));
+            return Err(Error::invalid(
+                "replicas",
+                "total replicas must be at least 1",
+            ));
         }
         let w = weight.get() as u64;
         let mut canary = (w * total + 50) / 100;
@@ -373,7 +389,9 @@ impl ReplicaPlan {
             if total == 1 {
                 return Err(Error::invalid(
                     "replicas",
-                    format!("{weight} cannot be split over 1 replica; use at least 2 or weighted mode"),
+                    format!(
+                        "{weight} cannot be split over 1 replica; use at least 2 or weighted mode"
+                    ),
                 ));
             }
             canary = total - 1;
@@ -406,15 +424,22 @@ impl HumanDuration {
         while !rest.is_empty() {
             let num_len = rest
                 .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .ok_or_else(|| Error::invalid("", format!("duration {s:?} lacks a unit (ms, s, m, h)")))?;
+                .ok_or_else(|| {
+                    Error::invalid("", format!("duration {s:?} lacks a unit (ms, s, m, h)"))
+                })?;
             if num_len == 0 {
-                return Err(Error::invalid("", format!("duration {s:?} is not like 30s, 5m, 500ms")));
+                return Err(Error::invalid(
+                    "",
+                    format!("duration {s:?} is not like 30s, 5m, 500ms"),
+                ));
             }
             let n: f64 = rest[..num_len]
                 .parse()
                 .map_err(|_| Error::invalid("", format!("duration {s:?} has a bad number")))?;
             rest = &rest[num_len..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
             let unit = &rest[..unit_len];
             rest = &rest[unit_len..];
             let secs = match unit {
@@ -477,7 +502,9 @@ impl<'de> Deserialize<'de> for HumanDuration {
         }
         match Raw::deserialize(d)? {
             Raw::Secs(n) => Ok(HumanDuration(Duration::from_secs(n))),
-            Raw::Text(t) => HumanDuration::parse(&t).map_err(|e| serde::de::Error::custom(reason_of(&e))),
+            Raw::Text(t) => {
+                HumanDuration::parse(&t).map_err(|e| serde::de::Error::custom(reason_of(&e)))
+            }
         }
     }
 }
@@ -505,12 +532,20 @@ impl HeaderName {
     /// Validates a header name.
     pub fn parse(s: &str) -> Result<Self> {
         if s.is_empty() || s.len() > 128 {
-            return Err(Error::invalid("", "a header name must have 1 to 128 characters"));
-        }
-        if let Some(c) = s.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
             return Err(Error::invalid(
                 "",
-                format!("header name {s:?} has {c:?}: only letters, digits, '-' and '_' are allowed"),
+                "a header name must have 1 to 128 characters",
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(Error::invalid(
+                "",
+                format!(
+                    "header name {s:?} has {c:?}: only letters, digits, '-' and '_' are allowed"
+                ),
             ));
         }
         Ok(HeaderName(s.to_string()))
@@ -530,7 +565,10 @@ impl RuleValue {
     /// Validates a value for use inside a rule.
     pub fn parse(s: &str) -> Result<Self> {
         if s.is_empty() || s.len() > 1024 {
-            return Err(Error::invalid("", "a rule value must have 1 to 1024 characters"));
+            return Err(Error::invalid(
+                "",
+                "a rule value must have 1 to 1024 characters",
+            ));
         }
         if let Some(c) = s.chars().find(|c| c.is_control() || "`'\"\\".contains(*c)) {
             return Err(Error::invalid(
@@ -555,11 +593,23 @@ mod tests {
         for ok in ["api", "neotix_neotix-api", "a", "A1-b_2", &"x".repeat(63)] {
             assert!(ServiceName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-api", "api-", "api.v2", "ap i", "é", &"x".repeat(64), "api_"] {
+        for bad in [
+            "",
+            "-api",
+            "api-",
+            "api.v2",
+            "ap i",
+            "é",
+            &"x".repeat(64),
+            "api_",
+        ] {
             assert!(ServiceName::parse(bad).is_err(), "{bad}");
         }
         let api = ServiceName::parse("neotix-api").unwrap();
-        assert_eq!(api.with_suffix("-canary").unwrap().as_str(), "neotix-api-canary");
+        assert_eq!(
+            api.with_suffix("-canary").unwrap().as_str(),
+            "neotix-api-canary"
+        );
         let stack = ServiceName::parse("neotix").unwrap();
         assert_eq!(api.in_stack(&stack).unwrap().as_str(), "neotix_neotix-api");
     }
@@ -575,23 +625,40 @@ mod tests {
         ] {
             assert!(ImageRef::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Upper/api", "api:", "api:-x", "a b", "sha256:123", "api@sha256:zz", "x`y"] {
+        for bad in [
+            "",
+            "Upper/api",
+            "api:",
+            "api:-x",
+            "a b",
+            "sha256:123",
+            "api@sha256:zz",
+            "x`y",
+        ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad}");
         }
-        assert!(ImageRef::parse("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")
-            .unwrap()
-            .is_pinned());
+        assert!(ImageRef::parse(
+            "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        )
+        .unwrap()
+        .is_pinned());
         assert!(!ImageRef::parse("api:v2").unwrap().is_pinned());
     }
 
     #[test]
     fn weights() {
         assert_eq!(Weight::new(20).unwrap().complement().get(), 80);
-        assert_eq!(Weight::new(101).unwrap_err().to_string(), "101 is above 100");
+        assert_eq!(
+            Weight::new(101).unwrap_err().to_string(),
+            "101 is above 100"
+        );
         let w: Weight = serde_json::from_str("100").unwrap();
         assert_eq!(w, Weight::FULL);
         assert!(serde_json::from_str::<Weight>("-1").is_err());
-        assert!(serde_json::from_str::<Weight>("120").unwrap_err().to_string().contains("120 is above 100"));
+        assert!(serde_json::from_str::<Weight>("120")
+            .unwrap_err()
+            .to_string()
+            .contains("120 is above 100"));
     }
 
     #[test]
@@ -623,7 +690,10 @@ mod tests {
         }
         assert_eq!(HumanDuration(Duration::from_secs(90)).to_string(), "90s");
         assert_eq!(HumanDuration(Duration::from_secs(120)).to_string(), "2m");
-        assert_eq!(HumanDuration(Duration::from_millis(1500)).to_string(), "1500ms");
+        assert_eq!(
+            HumanDuration(Duration::from_millis(1500)).to_string(),
+            "1500ms"
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@ use crate::model::{HeaderName, HumanDuration, ImageRef, RuleValue, ServiceName, 
 /// A canary group: one or more apps canaried, analysed and promoted (or rolled back) together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schemars(title = "canary spec", description = "A canary rollout of one or more Swarm services behind Traefik.")]
+#[schemars(
+    title = "canary spec",
+    description = "A canary rollout of one or more Swarm services behind Traefik."
+)]
 pub struct Spec {
     /// The group's name: names the router file, the state labels and the events.
     pub group: ServiceName,
@@ -194,8 +197,8 @@ pub enum InconclusiveAction {
     Pause,
 }
 
-/// A metric of one track of an app.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// A metric of one track of an app: `successRate`, or `{latency: 0.99}`, or `{query: "..."}`.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MetricKind {
     /// Requests in the window.
@@ -215,10 +218,81 @@ pub enum MetricKind {
     Query(String),
 }
 
+// serde_yaml reads externally tagged enums only from YAML tags (`!latency 0.99`), so the map
+// form people write (and JSON) is read by hand, the same way for every format.
+impl<'de> Deserialize<'de> for MetricKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        const UNIT: &[&str] = &[
+            "requestCount",
+            "requestRate",
+            "errorCount",
+            "successRate",
+            "errorRate",
+        ];
+        const ALL: &[&str] = &[
+            "requestCount",
+            "requestRate",
+            "errorCount",
+            "successRate",
+            "errorRate",
+            "latency",
+            "query",
+        ];
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = MetricKind;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a metric name such as successRate, or {latency: 0.99}, or {query: \"...\"}",
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MetricKind, E> {
+                Ok(match v {
+                    "requestCount" => MetricKind::RequestCount,
+                    "requestRate" => MetricKind::RequestRate,
+                    "errorCount" => MetricKind::ErrorCount,
+                    "successRate" => MetricKind::SuccessRate,
+                    "errorRate" => MetricKind::ErrorRate,
+                    "latency" | "query" => {
+                        return Err(E::custom(format!("{v} needs a value, e.g. {{{v}: ...}}")))
+                    }
+                    other => return Err(E::unknown_variant(other, UNIT)),
+                })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<MetricKind, A::Error> {
+                use serde::de::Error as _;
+                let Some(key) = map.next_key::<String>()? else {
+                    return Err(A::Error::custom("an empty map is not a metric"));
+                };
+                let kind = match key.as_str() {
+                    "latency" => MetricKind::Latency(map.next_value()?),
+                    "query" => MetricKind::Query(map.next_value()?),
+                    other if UNIT.contains(&other) => {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        self.visit_str(other)?
+                    }
+                    other => return Err(A::Error::unknown_variant(other, ALL)),
+                };
+                if map.next_key::<String>()?.is_some() {
+                    return Err(A::Error::custom("a metric map has exactly one key"));
+                }
+                Ok(kind)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl MetricKind {
     /// Whether a larger value is worse (errors, latency) or better (success rate).
     pub fn higher_is_worse(&self) -> bool {
-        !matches!(self, MetricKind::SuccessRate | MetricKind::RequestCount | MetricKind::RequestRate)
+        !matches!(
+            self,
+            MetricKind::SuccessRate | MetricKind::RequestCount | MetricKind::RequestRate
+        )
     }
 
     /// A short label for reports: `successRate`, `latency(p99)`, `query`.
@@ -544,7 +618,7 @@ impl Spec {
     /// Parses and validates a YAML spec (JSON is YAML too, so this reads both).
     pub fn from_yaml(text: &str) -> Result<Self> {
         let de = serde_yaml::Deserializer::from_str(text);
-        let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| path_error(e, strip_yaml_location))?;
+        let spec: Spec = serde_path_to_error::deserialize(de).map_err(path_error)?;
         spec.validate()?;
         Ok(spec)
     }
@@ -552,14 +626,14 @@ impl Spec {
     /// Parses and validates a JSON spec.
     pub fn from_json(text: &str) -> Result<Self> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| path_error(e, |s| s))?;
+        let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(path_error)?;
         spec.validate()?;
         Ok(spec)
     }
 
     /// Validates a spec given as a JSON value (a Python dict or JS object, converted).
     pub fn from_value(value: serde_json::Value) -> Result<Self> {
-        let spec: Spec = serde_path_to_error::deserialize(value).map_err(|e| path_error(e, |s| s))?;
+        let spec: Spec = serde_path_to_error::deserialize(value).map_err(path_error)?;
         spec.validate()?;
         Ok(spec)
     }
@@ -626,7 +700,10 @@ impl Spec {
         for (i, app) in self.apps.iter().enumerate() {
             let f = |k: &str| format!("apps[{i}].{k}");
             if !seen.insert(app.name.clone()) {
-                return Err(Error::invalid(f("name"), format!("{} appears twice in the group", app.name)));
+                return Err(Error::invalid(
+                    f("name"),
+                    format!("{} appears twice in the group", app.name),
+                ));
             }
             let stable = app
                 .stable_service(self.stack.as_ref())
@@ -635,13 +712,19 @@ impl Spec {
                 .canary_service(self.stack.as_ref())
                 .map_err(|e| Error::invalid(f("canary"), crate::model::reason_of(&e)))?;
             if stable == canary {
-                return Err(Error::invalid(f("canary"), "the canary service must differ from the stable one"));
+                return Err(Error::invalid(
+                    f("canary"),
+                    "the canary service must differ from the stable one",
+                ));
             }
             for (j, other) in self.apps.iter().enumerate().take(i) {
                 let os = other.stable_service(self.stack.as_ref())?;
                 let oc = other.canary_service(self.stack.as_ref())?;
                 if [&os, &oc].contains(&&stable) || [&os, &oc].contains(&&canary) {
-                    return Err(Error::invalid(f("name"), format!("its services overlap those of apps[{j}]")));
+                    return Err(Error::invalid(
+                        f("name"),
+                        format!("its services overlap those of apps[{j}]"),
+                    ));
                 }
             }
             if app.port == 0 {
@@ -649,14 +732,23 @@ impl Spec {
             }
             validate_rule(&app.rule).map_err(|r| Error::invalid(f("rule"), r))?;
             if app.canary_replicas == 0 {
-                return Err(Error::invalid(f("canaryReplicas"), "the canary needs at least 1 replica"));
+                return Err(Error::invalid(
+                    f("canaryReplicas"),
+                    "the canary needs at least 1 replica",
+                ));
             }
             if app.stable_replicas == 0 {
-                return Err(Error::invalid(f("stableReplicas"), "stable needs at least 1 replica"));
+                return Err(Error::invalid(
+                    f("stableReplicas"),
+                    "stable needs at least 1 replica",
+                ));
             }
             for k in app.canary_env.keys() {
                 if k.is_empty() || k.contains('=') || k.chars().any(|c| c.is_whitespace()) {
-                    return Err(Error::invalid(f("canaryEnv"), format!("{k:?} is not a variable name")));
+                    return Err(Error::invalid(
+                        f("canaryEnv"),
+                        format!("{k:?} is not a variable name"),
+                    ));
                 }
             }
             if !app.health_path.starts_with('/') {
@@ -681,12 +773,19 @@ impl Spec {
             }
             for (i, w) in steps.iter().enumerate() {
                 if w.get() == 0 {
-                    return Err(Error::invalid(format!("traffic.steps[{i}]"), "a step needs a weight above 0"));
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        "a step needs a weight above 0",
+                    ));
                 }
                 if i > 0 && *w <= steps[i - 1] {
                     return Err(Error::invalid(
                         format!("traffic.steps[{i}]"),
-                        format!("{} is not above the step before ({})", w.get(), steps[i - 1].get()),
+                        format!(
+                            "{} is not above the step before ({})",
+                            w.get(),
+                            steps[i - 1].get()
+                        ),
                     ));
                 }
             }
@@ -704,7 +803,10 @@ impl Spec {
             (None, Some(m)) if m.get() < 10 => {
                 return Err(Error::invalid(
                     "traffic.maxWeight",
-                    format!("{} is below the default stepWeight 10; set stepWeight too", m.get()),
+                    format!(
+                        "{} is below the default stepWeight 10; set stepWeight too",
+                        m.get()
+                    ),
                 ));
             }
             _ => {}
@@ -713,27 +815,49 @@ impl Spec {
             return Err(Error::invalid("traffic.interval", "must be at least 100ms"));
         }
         if t.entry_points.is_empty() {
-            return Err(Error::invalid("traffic.entryPoints", "needs at least one entry point"));
+            return Err(Error::invalid(
+                "traffic.entryPoints",
+                "needs at least one entry point",
+            ));
         }
         for (i, e) in t.entry_points.iter().enumerate() {
-            if e.is_empty() || !e.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(Error::invalid(format!("traffic.entryPoints[{i}]"), format!("{e:?} is not an entry point name")));
+            if e.is_empty()
+                || !e
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(Error::invalid(
+                    format!("traffic.entryPoints[{i}]"),
+                    format!("{e:?} is not an entry point name"),
+                ));
             }
         }
         if t.mode == TrafficMode::Replicas {
             if t.sticky {
-                return Err(Error::invalid("traffic.sticky", "sticky sessions need weighted mode"));
+                return Err(Error::invalid(
+                    "traffic.sticky",
+                    "sticky sessions need weighted mode",
+                ));
             }
             if t.mirror.get() > 0 {
-                return Err(Error::invalid("traffic.mirror", "mirroring needs weighted mode"));
+                return Err(Error::invalid(
+                    "traffic.mirror",
+                    "mirroring needs weighted mode",
+                ));
             }
             if let Some(total) = t.total_replicas {
                 if total < 2 {
-                    return Err(Error::invalid("traffic.totalReplicas", "replicas mode needs at least 2 tasks"));
+                    return Err(Error::invalid(
+                        "traffic.totalReplicas",
+                        "replicas mode needs at least 2 tasks",
+                    ));
                 }
             }
         } else if t.total_replicas.is_some() {
-            return Err(Error::invalid("traffic.totalReplicas", "only used in replicas mode"));
+            return Err(Error::invalid(
+                "traffic.totalReplicas",
+                "only used in replicas mode",
+            ));
         }
         let a = &self.analysis;
         if let Some(w) = a.window {
@@ -748,7 +872,10 @@ impl Spec {
             }
             validate_metric(&c.metric).map_err(|r| Error::invalid(f("metric"), r))?;
             if c.min.is_none() && c.max.is_none() && c.relative.is_none() {
-                return Err(Error::invalid(f("name"), format!("check {:?} needs min, max or relative", c.name)));
+                return Err(Error::invalid(
+                    f("name"),
+                    format!("check {:?} needs min, max or relative", c.name),
+                ));
             }
             for (k, v) in [("min", c.min), ("max", c.max)] {
                 if let Some(v) = v {
@@ -764,28 +891,49 @@ impl Spec {
             }
             if let Some(r) = &c.relative {
                 if !r.tolerance.is_finite() || r.tolerance < 0.0 {
-                    return Err(Error::invalid(f("relative.tolerance"), "must be a number of 0 or more"));
+                    return Err(Error::invalid(
+                        f("relative.tolerance"),
+                        "must be a number of 0 or more",
+                    ));
                 }
             }
         }
         if let Some(j) = &a.judge {
             if j.metrics.is_empty() {
-                return Err(Error::invalid("analysis.judge.metrics", "needs at least one metric"));
+                return Err(Error::invalid(
+                    "analysis.judge.metrics",
+                    "needs at least one metric",
+                ));
             }
             if !(j.confidence > 0.5 && j.confidence < 1.0) {
-                return Err(Error::invalid("analysis.judge.confidence", format!("{} is not between 0.5 and 1", j.confidence)));
+                return Err(Error::invalid(
+                    "analysis.judge.confidence",
+                    format!("{} is not between 0.5 and 1", j.confidence),
+                ));
             }
             if !(j.effect_size >= 0.0 && j.effect_size.is_finite()) {
-                return Err(Error::invalid("analysis.judge.effectSize", "must be 0 or more"));
+                return Err(Error::invalid(
+                    "analysis.judge.effectSize",
+                    "must be 0 or more",
+                ));
             }
             if !(0.0..=100.0).contains(&j.pass_score) {
-                return Err(Error::invalid("analysis.judge.passScore", "must be within 0..100"));
+                return Err(Error::invalid(
+                    "analysis.judge.passScore",
+                    "must be within 0..100",
+                ));
             }
             if !(0.0..=100.0).contains(&j.marginal_score) || j.marginal_score > j.pass_score {
-                return Err(Error::invalid("analysis.judge.marginalScore", "must be within 0..passScore"));
+                return Err(Error::invalid(
+                    "analysis.judge.marginalScore",
+                    "must be within 0..passScore",
+                ));
             }
             if j.min_samples < 2 {
-                return Err(Error::invalid("analysis.judge.minSamples", "must be at least 2"));
+                return Err(Error::invalid(
+                    "analysis.judge.minSamples",
+                    "must be at least 2",
+                ));
             }
             for (i, m) in j.metrics.iter().enumerate() {
                 let f = |k: &str| format!("analysis.judge.metrics[{i}].{k}");
@@ -808,8 +956,13 @@ impl Spec {
                 if h.name.trim().is_empty() {
                     return Err(Error::invalid(f("name"), "cannot be empty"));
                 }
-                if !(h.url.starts_with("http://") || h.url.starts_with("https://")) || h.url.len() < 10 {
-                    return Err(Error::invalid(f("url"), format!("{:?} is not an http(s) URL", h.url)));
+                if !(h.url.starts_with("http://") || h.url.starts_with("https://"))
+                    || h.url.len() < 10
+                {
+                    return Err(Error::invalid(
+                        f("url"),
+                        format!("{:?} is not an http(s) URL", h.url),
+                    ));
                 }
                 if h.timeout.get().is_zero() {
                     return Err(Error::invalid(f("timeout"), "must be above 0"));
@@ -828,7 +981,9 @@ impl Spec {
 
 fn validate_metric(m: &MetricKind) -> std::result::Result<(), String> {
     match m {
-        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => Err(format!("latency quantile {q} is not between 0 and 1")),
+        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => {
+            Err(format!("latency quantile {q} is not between 0 and 1"))
+        }
         MetricKind::Query(q) if q.trim().is_empty() => Err("the query is empty".into()),
         _ => Ok(()),
     }
@@ -862,13 +1017,16 @@ fn validate_rule(rule: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn strip_yaml_location(s: String) -> String {
-    // serde_yaml appends " at line L column C"; keep it, it helps people find the spot.
-    s
-}
-
-fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>, tidy: fn(String) -> String) -> Error {
+// serde_yaml's messages end with " at line L column C", which helps people find the spot.
+fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
     let path = e.path().to_string();
     let field = if path == "." { String::new() } else { path };
-    Error::invalid(field, tidy(e.into_inner().to_string()))
+    let mut reason = e.into_inner().to_string();
+    // serde_yaml puts its own (coarser) path in front of the message: keep ours only.
+    if let Some((prefix, rest)) = reason.split_once(": ") {
+        if !prefix.contains(' ') && field.starts_with(prefix) {
+            reason = rest.to_string();
+        }
+    }
+    Error::invalid(field, reason)
 }

@@ -95,7 +95,8 @@ pub struct RolloutState {
     pub failures: u32,
     /// Inconclusive analyses so far (reset by a conclusive one).
     pub inconclusive: u32,
-    /// The canary image of each app this rollout is for; another image means another rollout.
+    /// What each app's canary is (its image, and its extra env if any); another image or env
+    /// means another rollout.
     pub canary_images: BTreeMap<String, String>,
     /// Stable's image of each app before promotion started, to restore if promotion fails.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

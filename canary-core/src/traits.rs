@@ -123,7 +123,11 @@ pub trait Orchestrator: Send + Sync + Debug + 'static {
     async fn scale(&self, service: &ServiceName, replicas: u64) -> Result<()>;
     /// Adds or replaces labels on the service itself (not its tasks: no task restarts). A value of
     /// `None` removes the label.
-    async fn update_labels(&self, service: &ServiceName, labels: &BTreeMap<String, Option<String>>) -> Result<()>;
+    async fn update_labels(
+        &self,
+        service: &ServiceName,
+        labels: &BTreeMap<String, Option<String>>,
+    ) -> Result<()>;
     /// Sets the service's image (a rolling update).
     async fn set_image(&self, service: &ServiceName, image: &ImageRef) -> Result<()>;
     /// Resolves an image to one exact image (an ID or a digest), so an update to it really changes
@@ -131,11 +135,22 @@ pub trait Orchestrator: Send + Sync + Debug + 'static {
     async fn pin_image(&self, image: &ImageRef) -> Result<ImageRef>;
     /// Waits until all desired tasks run the current spec; a task that fails comes back as
     /// [`crate::Error::DeploymentFailed`] with its own message.
-    async fn wait_converged(&self, service: &ServiceName, timeout: Duration) -> Result<ServiceState>;
+    async fn wait_converged(
+        &self,
+        service: &ServiceName,
+        timeout: Duration,
+    ) -> Result<ServiceState>;
     /// Log lines of a service's tasks.
-    async fn logs(&self, service: &ServiceName, options: &LogOptions) -> Result<BoxStream<'static, Result<LogLine>>>;
+    async fn logs(
+        &self,
+        service: &ServiceName,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<LogLine>>>;
     /// Builds an image; the stream carries the build output.
-    async fn build_image(&self, request: &BuildRequest) -> Result<BoxStream<'static, Result<BuildEvent>>>;
+    async fn build_image(
+        &self,
+        request: &BuildRequest,
+    ) -> Result<BoxStream<'static, Result<BuildEvent>>>;
     /// Gives an existing image another tag.
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()>;
 }
@@ -285,7 +300,13 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     async fn load(&self, group: &ServiceName, apps: &[AppRef]) -> Result<Option<Versioned>>;
     /// Saves `state` if the saved version is still `expected` (None: nothing saved yet); returns
     /// the new version, or [`crate::Error::Conflict`] when someone else wrote in between.
-    async fn save(&self, group: &ServiceName, apps: &[AppRef], state: &RolloutState, expected: Option<u64>) -> Result<u64>;
+    async fn save(
+        &self,
+        group: &ServiceName,
+        apps: &[AppRef],
+        state: &RolloutState,
+        expected: Option<u64>,
+    ) -> Result<u64>;
     /// Forgets the group's state.
     async fn clear(&self, group: &ServiceName, apps: &[AppRef]) -> Result<()>;
 }

@@ -1,0 +1,206 @@
+//! Spec loading: every kind of bad spec is rejected with its field and reason; good specs and the
+//! shipped examples load; the checked-in JSON Schema is the generated one and accepts the examples.
+
+use std::path::PathBuf;
+
+use canary_core::spec::{MetricKind, TrafficMode};
+use canary_core::{Error, Spec};
+
+const BASE: &str = r#"
+group: shop
+apps:
+  - name: api
+    image: api:v2
+    port: 8080
+    rule: "Host(`api.localhost`)"
+"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn reject(yaml: &str) -> (String, String) {
+    match Spec::from_yaml(yaml) {
+        Err(Error::InvalidInput { field, reason }) => (field, reason),
+        other => panic!("expected a rejection, got {other:?} for\n{yaml}"),
+    }
+}
+
+#[test]
+fn defaults_fill_in() {
+    let s = Spec::from_yaml(BASE).unwrap();
+    assert_eq!(s.traffic.mode, TrafficMode::Weighted);
+    assert_eq!(
+        s.steps().iter().map(|w| w.get()).collect::<Vec<_>>(),
+        vec![10, 20, 30, 40, 50]
+    );
+    let h = s.traffic.header_route.as_ref().unwrap();
+    assert_eq!((h.name.as_str(), h.value.as_str()), ("X-Canary", "true"));
+    let app = &s.app_refs()[0];
+    assert_eq!(
+        (app.stable.as_str(), app.canary.as_str()),
+        ("api", "api-canary")
+    );
+    assert_eq!(s.window(), std::time::Duration::from_secs(30));
+}
+
+#[test]
+fn stack_names_like_docker_stack_deploy() {
+    let s = Spec::from_yaml(&format!("{BASE}stack: neotix\n")).unwrap();
+    let app = &s.app_refs()[0];
+    assert_eq!(
+        (app.stable.as_str(), app.canary.as_str()),
+        ("neotix_api", "neotix_api-canary")
+    );
+}
+
+#[test]
+fn step_weight_and_max_weight() {
+    let s = Spec::from_yaml(&format!(
+        "{BASE}traffic:\n  stepWeight: 15\n  maxWeight: 50\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        s.steps().iter().map(|w| w.get()).collect::<Vec<_>>(),
+        vec![15, 30, 45, 50]
+    );
+}
+
+#[test]
+fn json_and_values_load_too() {
+    let json = r#"{"group":"shop","apps":[{"name":"api","image":"api:v2","port":8080,"rule":"Host(`a`)"}],
+        "traffic":{"steps":[5,10,25,50]},"analysis":{"checks":[{"name":"p99","metric":{"latency":0.99},"max":0.5}]}}"#;
+    let s = Spec::from_json(json).unwrap();
+    assert_eq!(s.analysis.checks[0].metric, MetricKind::Latency(0.99));
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(Spec::from_value(v).unwrap(), s);
+    let bad: serde_json::Value =
+        serde_json::from_str(&json.replace("[5,10,25,50]", "[5,10,120]")).unwrap();
+    let e = Spec::from_value(bad).unwrap_err();
+    assert_eq!(e.to_string(), "traffic.steps[2]: 120 is above 100");
+    // YAML reads JSON as well, with the same message.
+    let e = Spec::from_yaml(&json.replace("[5,10,25,50]", "[5,10,120]")).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("traffic.steps[2]: 120 is above 100"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_kind_of_bad_spec_names_field_and_reason() {
+    let with = |extra: &str| format!("{BASE}{extra}");
+    let app = |line: &str| BASE.replace("    port: 8080\n", &format!("    port: 8080\n{line}\n"));
+    let cases: Vec<(String, &str, &str)> = vec![
+        (with("traffic:\n  steps: [10, 50, 120]\n"), "traffic.steps[2]", "120 is above 100"),
+        (with("traffic:\n  steps: [10, 5]\n"), "traffic.steps[1]", "5 is not above the step before (10)"),
+        (with("traffic:\n  steps: [0, 5]\n"), "traffic.steps[0]", "a step needs a weight above 0"),
+        (with("traffic:\n  steps: []\n"), "traffic.steps", "needs at least one step"),
+        (with("traffic:\n  steps: [10]\n  stepWeight: 5\n"), "traffic.steps", "not both"),
+        (with("traffic:\n  stepWeight: 30\n  maxWeight: 20\n"), "traffic.maxWeight", "20 is below stepWeight 30"),
+        (with("traffic:\n  stepWeight: 0\n"), "traffic.stepWeight", "must be above 0"),
+        (with("traffic:\n  steps: [-1]\n"), "traffic.steps[0]", "-1 is below 0"),
+        (with("traffic:\n  interval: 10x\n"), "traffic.interval", "unknown unit"),
+        (with("traffic:\n  interval: 10ms\n"), "traffic.interval", "at least 100ms"),
+        (with("traffic:\n  mode: halfway\n"), "traffic.mode", "unknown variant"),
+        (with("traffic:\n  mirror: 101\n"), "traffic.mirror", "101 is above 100"),
+        (with("traffic:\n  mode: replicas\n  sticky: true\n"), "traffic.sticky", "weighted mode"),
+        (with("traffic:\n  mode: replicas\n  totalReplicas: 1\n"), "traffic.totalReplicas", "at least 2"),
+        (with("traffic:\n  totalReplicas: 4\n"), "traffic.totalReplicas", "only used in replicas mode"),
+        (with("traffic:\n  headerRoute:\n    name: X-Canary\n    value: \"a`b\"\n"), "traffic.headerRoute.value", "backticks"),
+        (with("traffic:\n  headerRoute:\n    name: \"X Canary\"\n    value: \"1\"\n"), "traffic.headerRoute.name", "only letters"),
+        (with("traffic:\n  entryPoints: []\n"), "traffic.entryPoints", "at least one"),
+        (with("traffic:\n  stepz: [1]\n"), "traffic.stepz", "unknown field `stepz`"),
+        (with("colour: blue\n"), "colour", "unknown field `colour`"),
+        (BASE.replace("group: shop", "group: \"-shop\""), "group", "must start and end with a letter or digit"),
+        (BASE.replace("group: shop\n", ""), "", "missing field `group`"),
+        ("group: shop\napps: []\n".into(), "apps", "at least one app"),
+        (BASE.replace("api:v2", "Api:V2"), "apps[0].image", "invalid path component"),
+        (BASE.replace("port: 8080", "port: 70000"), "apps[0].port", "invalid value"),
+        (BASE.replace("port: 8080", "port: 0"), "apps[0].port", "0 is not a port"),
+        (BASE.replace("rule: \"Host(`api.localhost`)\"", "rule: \"Host(`api.localhost)\""), "apps[0].rule", "unbalanced backtick"),
+        (BASE.replace("rule: \"Host(`api.localhost`)\"", "rule: \"Host(`a`\""), "apps[0].rule", "unbalanced parentheses"),
+        (BASE.replace("rule: \"Host(`api.localhost`)\"", "rule: \"  \""), "apps[0].rule", "cannot be empty"),
+        (app("    canaryReplicas: 0"), "apps[0].canaryReplicas", "at least 1 replica"),
+        (app("    canary: api"), "apps[0].canary", "must differ"),
+        (app("    stable: \"bad name\""), "apps[0].stable", "only letters"),
+        (app("    canaryEnv:\n      \"A B\": x"), "apps[0].canaryEnv", "not a variable name"),
+        (app("    healthPath: health"), "apps[0].healthPath", "must start with /"),
+        (format!("{BASE}  - name: api\n    image: a:b\n    port: 1\n    rule: \"Host(`b`)\"\n"), "apps[1].name", "appears twice"),
+        (format!("{BASE}  - name: api-canary\n    image: a:b\n    port: 1\n    rule: \"Host(`b`)\"\n"), "apps[1].name", "overlap"),
+        (with("analysis:\n  checks:\n    - name: x\n      metric: successRate\n"), "analysis.checks[0].name", "needs min, max or relative"),
+        (with("analysis:\n  checks:\n    - name: x\n      metric: {latency: 1.5}\n      max: 1\n"), "analysis.checks[0].metric", "not between 0 and 1"),
+        (with("analysis:\n  checks:\n    - name: x\n      metric: {query: \"\"}\n      max: 1\n"), "analysis.checks[0].metric", "query is empty"),
+        (with("analysis:\n  checks:\n    - name: x\n      metric: successRate\n      min: 0.9\n      max: 0.5\n"), "analysis.checks[0].min", "above max"),
+        (with("analysis:\n  checks:\n    - name: x\n      metric: errorRate\n      relative: {tolerance: -1}\n"), "analysis.checks[0].relative.tolerance", "0 or more"),
+        (with("analysis:\n  checks:\n    - name: x\n      metric: throughput\n      max: 1\n"), "analysis.checks[0].metric", "unknown variant"),
+        (with("analysis:\n  judge:\n    metrics: []\n"), "analysis.judge.metrics", "at least one metric"),
+        (with("analysis:\n  judge:\n    confidence: 1.5\n    metrics: [{name: e, metric: errorRate}]\n"), "analysis.judge.confidence", "not between"),
+        (with("analysis:\n  judge:\n    marginalScore: 99\n    metrics: [{name: e, metric: errorRate}]\n"), "analysis.judge.marginalScore", "passScore"),
+        (with("analysis:\n  judge:\n    metrics: [{name: e, metric: errorRate, weight: 0}]\n"), "analysis.judge.metrics[0].weight", "above 0"),
+        (with("analysis:\n  onInconclusive: shrug\n"), "analysis.onInconclusive", "unknown variant"),
+        (with("analysis:\n  window: 0s\n"), "analysis.window", "at least 1s"),
+        (with("hooks:\n  preRollout:\n    - name: gate\n      url: ftp://x/y\n"), "hooks.preRollout[0].url", "not an http(s) URL"),
+        (with("hooks:\n  step:\n    - name: \"\"\n      url: http://127.0.0.1/x\n"), "hooks.step[0].name", "cannot be empty"),
+        (with("hooks:\n  rollback:\n    - name: n\n      url: http://127.0.0.1/x\n      timeout: 0s\n"), "hooks.rollback[0].timeout", "above 0"),
+        (with("promote:\n  strategy: yolo\n"), "promote.strategy", "unknown variant"),
+        (with("timeouts:\n  call: 1ms\n"), "timeouts.call", "at least 100ms"),
+        ("group: \"shop\n".into(), "group", "unexpected end of stream"),
+    ];
+    for (yaml, field, reason) in cases {
+        let (f, r) = reject(&yaml);
+        assert_eq!(f, field, "field for {reason:?} (got reason {r:?})");
+        assert!(
+            r.contains(reason),
+            "reason for {field}: expected {reason:?} in {r:?}"
+        );
+    }
+}
+
+#[test]
+fn shipped_examples_load() {
+    for f in [
+        "examples/neotix/canary.yaml",
+        "examples/neotix/canary-bad.yaml",
+    ] {
+        let s = Spec::load(root().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        assert_eq!(s.app_refs().len(), 2);
+    }
+    let e = Spec::load(root().join("no/such/file.yaml")).unwrap_err();
+    assert!(e.to_string().contains("cannot read spec file"), "{e}");
+}
+
+#[test]
+fn checked_in_schema_is_the_generated_one() {
+    let path = root().join("schema/canary-spec.schema.json");
+    let generated = serde_json::to_string_pretty(&Spec::json_schema()).unwrap() + "\n";
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == generated,
+        "schema/canary-spec.schema.json is stale: run `cargo run -q -p canary-core --bin canary-spec-schema > schema/canary-spec.schema.json`"
+    );
+}
+
+#[test]
+fn schema_accepts_the_examples_and_rejects_bad_ones() {
+    let schema = Spec::json_schema();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    for f in [
+        "examples/neotix/canary.yaml",
+        "examples/neotix/canary-bad.yaml",
+    ] {
+        let text = std::fs::read_to_string(root().join(f)).unwrap();
+        let value: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{f}: {errors:?}");
+    }
+    let bad: serde_json::Value =
+        serde_yaml::from_str(&BASE.replace("port: 8080", "port: 8080\n    colour: blue")).unwrap();
+    assert!(!validator.is_valid(&bad));
+    let bad: serde_json::Value =
+        serde_yaml::from_str(&format!("{BASE}traffic:\n  steps: [120]\n")).unwrap();
+    assert!(!validator.is_valid(&bad));
+}

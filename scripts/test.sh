@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README): sets up everything it needs on a fresh machine (Docker
+# Engine, swarm, Traefik and demo images, Prometheus), then runs the checks and every test.
+# Tests that need Docker fail (they do not skip) when CI is set and Docker is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+step() { printf '\n=== %s (%s)\n' "$*" "$(date +%T)"; }
+
+step "format"
+cargo fmt --all --check
+
+step "local stack: Docker Engine, swarm, Traefik, Prometheus, demo images"
+bash scripts/stack/up.sh
+# shellcheck source=stack/env.sh
+source scripts/stack/env.sh
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
+step "tests (unit, fixtures, and the real stack)"
+cargo test --workspace -- --test-threads="${CANARY_TEST_THREADS:-2}"
+
+step "done"
