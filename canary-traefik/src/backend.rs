@@ -1,0 +1,419 @@
+//! Names: which Traefik service carries a track's traffic, and the labels a Swarm service needs for
+//! Traefik to create it.
+//!
+//! Traefik's swarm provider turns a Swarm service into a Traefik service named either after a
+//! `traefik.http.services.<X>.…` label (`X`) or, without such a label, after the Swarm service
+//! (normalized the way Traefik does it: every run of characters other than letters and digits
+//! becomes one `-`, so `neotix_api` is `neotix-api`). Other providers refer to it as `X@swarm`
+//! (`X@docker` for Traefik v2). The router, the metrics sources (the `service` label of
+//! `traefik_service_*` metrics) and the labels handed to the orchestrator all derive names here, so
+//! they always agree.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use canary_core::{AppRoute, Error, Result, ServiceName, Track};
+
+/// The Traefik major version, which decides a few spellings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ProviderVersion {
+    /// Traefik v3: provider `swarm`, matcher `Header`, label `traefik.swarm.network`.
+    #[default]
+    V3,
+    /// Traefik v2: provider `docker` (in swarm mode), matcher `Headers`, label
+    /// `traefik.docker.network`.
+    V2,
+}
+
+impl ProviderVersion {
+    /// The provider name Swarm services appear under: `swarm` (v3) or `docker` (v2).
+    pub fn provider(self) -> &'static str {
+        match self {
+            ProviderVersion::V3 => "swarm",
+            ProviderVersion::V2 => "docker",
+        }
+    }
+
+    /// The rule matcher for one header value: `Header` (v3) or `Headers` (v2).
+    pub fn header_matcher(self) -> &'static str {
+        match self {
+            ProviderVersion::V3 => "Header",
+            ProviderVersion::V2 => "Headers",
+        }
+    }
+
+    /// The label that tells Traefik which network reaches the tasks.
+    pub fn network_label(self) -> &'static str {
+        match self {
+            ProviderVersion::V3 => "traefik.swarm.network",
+            ProviderVersion::V2 => "traefik.docker.network",
+        }
+    }
+
+    /// `<name>@<provider>`.
+    pub fn qualify(self, name: &str) -> String {
+        format!("{name}@{}", self.provider())
+    }
+}
+
+/// The name Traefik gives a Swarm service that has no service label: Traefik's `Normalize`
+/// (runs of characters other than letters and digits become one `-`).
+pub fn traefik_name(service: &ServiceName) -> String {
+    service
+        .as_str()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// A name used as a Traefik object name or a reference to one: the characters of a Swarm service
+/// name (letters, digits, `-`, `_`), so it can never carry a provider suffix, a path separator of
+/// the label syntax, or anything a rule or YAML could misread.
+pub(crate) fn check_object_name(name: &str, what: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 200 {
+        return Err(Error::invalid(
+            what,
+            format!("{name:?} is not a usable Traefik name (1 to 200 characters)"),
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(Error::invalid(
+            what,
+            format!(
+                "{name:?} has {c:?}: a Traefik name here may only use letters, digits, '-' and '_'"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The Traefik service names declared by `traefik.http.services.<X>.…` labels.
+pub fn declared_services(labels: &BTreeMap<String, String>) -> BTreeSet<String> {
+    labels
+        .keys()
+        .filter_map(|k| k.strip_prefix("traefik.http.services."))
+        .filter_map(|rest| rest.split_once('.').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+fn label_is_true(labels: &BTreeMap<String, String>, key: &str) -> bool {
+    labels
+        .get(key)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// The Traefik services that carry an app's tracks, without the provider suffix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppBackends {
+    /// Stable's service: the one its labels declare, or the normalized Swarm service name.
+    pub stable: String,
+    /// Whether stable's own labels already declare `stable` (then no label is added to stable).
+    pub stable_declared: bool,
+    /// The canary's own service: the normalized canary Swarm service name.
+    pub canary: String,
+}
+
+impl AppBackends {
+    /// Works out the backends of `route`. Exactly one `traefik.http.services.<X>` in stable's labels
+    /// makes `X` the stable backend; none (or an ambiguous several) makes it the Swarm service name,
+    /// which the router then declares with a label of its own.
+    pub fn of(route: &AppRoute) -> Result<Self> {
+        let declared = declared_services(&route.stable_labels);
+        let (stable, stable_declared) = if declared.len() == 1 {
+            let x = declared.into_iter().next().expect("one");
+            check_object_name(&x, "stableLabels")?;
+            (x, true)
+        } else {
+            (traefik_name(&route.app.stable), false)
+        };
+        let canary = traefik_name(&route.app.canary);
+        if canary == stable {
+            return Err(Error::invalid(
+                "app.canary",
+                format!(
+                    "the canary service {} would share stable's Traefik service name {stable}",
+                    route.app.canary
+                ),
+            ));
+        }
+        Ok(AppBackends {
+            stable,
+            stable_declared,
+            canary,
+        })
+    }
+
+    /// The backend of a track.
+    pub fn of_track(&self, track: Track) -> &str {
+        match track {
+            Track::Stable => &self.stable,
+            Track::Canary => &self.canary,
+        }
+    }
+}
+
+/// Whether the traffic of a track is carried by one Traefik service of its own (weighted) or the
+/// two tracks share stable's service (replicas).
+pub(crate) fn service_labels(
+    route: &AppRoute,
+    track: Track,
+    version: ProviderVersion,
+    network: &str,
+    replicas_mode: bool,
+) -> Result<BTreeMap<String, String>> {
+    let b = AppBackends::of(route)?;
+    let port = route.port.to_string();
+    let mut out = BTreeMap::new();
+    let port_key = |name: &str| format!("traefik.http.services.{name}.loadbalancer.server.port");
+    match track {
+        Track::Stable => {
+            if !label_is_true(&route.stable_labels, "traefik.enable") {
+                out.insert("traefik.enable".to_string(), "true".to_string());
+            }
+            let has_network = route.stable_labels.contains_key(version.network_label());
+            // A stable that already declares a usable service keeps its own network choice.
+            let usable_as_is = b.stable_declared && out.is_empty();
+            if !has_network && !usable_as_is {
+                out.insert(version.network_label().to_string(), network.to_string());
+            }
+            if !b.stable_declared {
+                out.insert(port_key(&b.stable), port);
+            }
+        }
+        Track::Canary => {
+            out.insert("traefik.enable".to_string(), "true".to_string());
+            let net = route
+                .stable_labels
+                .get(version.network_label())
+                .cloned()
+                .unwrap_or_else(|| network.to_string());
+            out.insert(version.network_label().to_string(), net);
+            out.insert(port_key(&b.canary), port.clone());
+            if replicas_mode {
+                // Join stable's service: Traefik merges the servers of services of one name only
+                // when their definitions are identical, so copy every label of it.
+                let prefix = format!("traefik.http.services.{}.", b.stable);
+                let mut copied = false;
+                if b.stable_declared {
+                    for (k, v) in route
+                        .stable_labels
+                        .iter()
+                        .filter(|(k, _)| k.starts_with(&prefix))
+                    {
+                        out.insert(k.clone(), v.clone());
+                        copied = true;
+                    }
+                }
+                if !copied {
+                    out.insert(port_key(&b.stable), port);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Which Traefik service (`service` label of `traefik_service_*` metrics) carries each Swarm
+/// service's traffic: `<normalized name>@swarm` unless overridden. Give an override for a stable
+/// service whose labels declare a service of another name (what [`AppBackends::of`] finds).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackendNames {
+    version: ProviderVersion,
+    overrides: BTreeMap<String, String>,
+}
+
+impl BackendNames {
+    /// Default names for `version`.
+    pub fn new(version: ProviderVersion) -> Self {
+        BackendNames {
+            version,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    /// Names the Traefik service of a Swarm service exactly (e.g. `api@swarm`), with its provider.
+    pub fn set(&mut self, service: &ServiceName, traefik_service: impl Into<String>) {
+        self.overrides
+            .insert(service.as_str().to_string(), traefik_service.into());
+    }
+
+    /// Records the backends of a route (as the router computes them).
+    pub fn learn(&mut self, route: &AppRoute) -> Result<()> {
+        let b = AppBackends::of(route)?;
+        self.set(&route.app.stable, self.version.qualify(&b.stable));
+        self.set(&route.app.canary, self.version.qualify(&b.canary));
+        Ok(())
+    }
+
+    /// The `service` label value for a Swarm service.
+    pub fn name(&self, service: &ServiceName) -> String {
+        self.overrides
+            .get(service.as_str())
+            .cloned()
+            .unwrap_or_else(|| self.version.qualify(&traefik_name(service)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canary_core::AppRef;
+
+    fn sn(s: &str) -> ServiceName {
+        ServiceName::parse(s).unwrap()
+    }
+
+    pub(crate) fn route(stable: &str, canary: &str, labels: &[(&str, &str)]) -> AppRoute {
+        AppRoute {
+            app: AppRef {
+                name: sn("api"),
+                stable: sn(stable),
+                canary: sn(canary),
+            },
+            rule: "Host(`api.localhost`)".into(),
+            port: 8080,
+            entry_points: vec!["web".into()],
+            stable_labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn names_follow_traefik_normalize() {
+        assert_eq!(traefik_name(&sn("neotix_neotix-api")), "neotix-neotix-api");
+        assert_eq!(traefik_name(&sn("a__b--c")), "a-b-c");
+        assert_eq!(traefik_name(&sn("api")), "api");
+    }
+
+    #[test]
+    fn stable_backend_from_labels_or_name() {
+        let r = route("shop_api", "shop_api-canary", &[]);
+        let b = AppBackends::of(&r).unwrap();
+        assert_eq!(
+            (b.stable.as_str(), b.stable_declared, b.canary.as_str()),
+            ("shop-api", false, "shop-api-canary")
+        );
+
+        let r = route(
+            "shop_api",
+            "shop_api-canary",
+            &[
+                ("traefik.enable", "true"),
+                (
+                    "traefik.http.services.apisvc.loadbalancer.server.port",
+                    "8080",
+                ),
+                (
+                    "traefik.http.services.apisvc.loadbalancer.sticky.cookie",
+                    "true",
+                ),
+                ("traefik.http.routers.api.rule", "Host(`api.localhost`)"),
+            ],
+        );
+        let b = AppBackends::of(&r).unwrap();
+        assert_eq!((b.stable.as_str(), b.stable_declared), ("apisvc", true));
+
+        // Two declared services: ambiguous, so the router declares its own.
+        let r = route(
+            "api",
+            "api-canary",
+            &[
+                ("traefik.http.services.a.loadbalancer.server.port", "80"),
+                ("traefik.http.services.b.loadbalancer.server.port", "81"),
+            ],
+        );
+        assert_eq!(AppBackends::of(&r).unwrap().stable, "api");
+    }
+
+    #[test]
+    fn a_label_service_name_that_could_break_out_is_rejected() {
+        for bad in ["a`b", "a@file", "a\"b", "a b"] {
+            let key = format!("traefik.http.services.{bad}.loadbalancer.server.port");
+            let r = route("api", "api-canary", &[(key.as_str(), "80")]);
+            assert!(
+                matches!(AppBackends::of(&r), Err(Error::InvalidInput { .. })),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn labels_per_track() {
+        let v3 = ProviderVersion::V3;
+        let r = route("api", "api-canary", &[]);
+        let s = service_labels(&r, Track::Stable, v3, "canary-net", false).unwrap();
+        assert_eq!(s.get("traefik.enable").map(String::as_str), Some("true"));
+        assert_eq!(
+            s.get("traefik.swarm.network").map(String::as_str),
+            Some("canary-net")
+        );
+        assert_eq!(
+            s.get("traefik.http.services.api.loadbalancer.server.port")
+                .map(String::as_str),
+            Some("8080")
+        );
+        let c = service_labels(&r, Track::Canary, v3, "canary-net", false).unwrap();
+        assert_eq!(c.len(), 3);
+        assert!(c.contains_key("traefik.http.services.api-canary.loadbalancer.server.port"));
+        let c = service_labels(&r, Track::Canary, ProviderVersion::V2, "n", true).unwrap();
+        assert!(c.contains_key("traefik.docker.network"));
+        assert!(c.contains_key("traefik.http.services.api.loadbalancer.server.port"));
+        assert!(c.contains_key("traefik.http.services.api-canary.loadbalancer.server.port"));
+
+        // A usable stable backend needs nothing.
+        let r = route(
+            "api",
+            "api-canary",
+            &[
+                ("traefik.enable", "true"),
+                ("traefik.http.services.web.loadbalancer.server.port", "80"),
+                (
+                    "traefik.http.services.web.loadbalancer.passhostheader",
+                    "true",
+                ),
+                ("traefik.swarm.network", "front"),
+            ],
+        );
+        assert!(service_labels(&r, Track::Stable, v3, "canary-net", false)
+            .unwrap()
+            .is_empty());
+        let c = service_labels(&r, Track::Canary, v3, "canary-net", true).unwrap();
+        assert_eq!(
+            c.get("traefik.swarm.network").map(String::as_str),
+            Some("front")
+        );
+        assert_eq!(
+            c.get("traefik.http.services.web.loadbalancer.server.port")
+                .map(String::as_str),
+            Some("80")
+        );
+        assert_eq!(
+            c.get("traefik.http.services.web.loadbalancer.passhostheader")
+                .map(String::as_str),
+            Some("true")
+        );
+    }
+
+    #[test]
+    fn backend_names_default_and_learned() {
+        let mut n = BackendNames::new(ProviderVersion::V3);
+        assert_eq!(n.name(&sn("shop_api")), "shop-api@swarm");
+        let r = route(
+            "api",
+            "api-canary",
+            &[("traefik.http.services.web.loadbalancer.server.port", "80")],
+        );
+        n.learn(&r).unwrap();
+        assert_eq!(n.name(&sn("api")), "web@swarm");
+        assert_eq!(n.name(&sn("api-canary")), "api-canary@swarm");
+        assert_eq!(
+            BackendNames::new(ProviderVersion::V2).name(&sn("api")),
+            "api@docker"
+        );
+    }
+}

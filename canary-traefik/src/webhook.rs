@@ -1,0 +1,273 @@
+//! [`WebhookRunner`]: the [`HookRunner`] that POSTs a JSON body to each hook's URL.
+//!
+//! The body is `{ "name", "point", "group", "apps", "step", "weight", "phase", "metadata" }`. A 2xx
+//! answer says go; any other status says no, with the status and the first 200 bytes of the body
+//! as the message. A hook that cannot be reached is [`Error::Unavailable`], one that does not
+//! answer within its timeout is [`Error::Timeout`] (the engine treats both like a no).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use canary_core::spec::HookSpec;
+use canary_core::{Error, HookContext, HookOutcome, HookPoint, HookRunner, Result};
+use serde::Serialize;
+
+use crate::http;
+
+/// The JSON body of a hook call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookBody<'a> {
+    /// The hook's name.
+    pub name: &'a str,
+    /// Where it is called: `preRollout`, `step`, `confirmPromotion`, `postRollout`, `rollback`.
+    pub point: HookPoint,
+    /// The group.
+    pub group: &'a str,
+    /// The apps' names.
+    pub apps: &'a [String],
+    /// The step index, if at a step.
+    pub step: Option<usize>,
+    /// The canary weight in force.
+    pub weight: u8,
+    /// The rollout's phase.
+    pub phase: &'a str,
+    /// The hook's metadata.
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+impl<'a> HookBody<'a> {
+    /// The body for `hook` at `context`.
+    pub fn new(hook: &'a HookSpec, context: &'a HookContext) -> Self {
+        HookBody {
+            name: &hook.name,
+            point: context.point,
+            group: &context.group,
+            apps: &context.apps,
+            step: context.step,
+            weight: context.weight,
+            phase: &context.phase,
+            metadata: &context.metadata,
+        }
+    }
+}
+
+/// Calls HTTP webhooks: a POST of [`HookBody`] as JSON, within the hook's timeout. A 2xx answer
+/// says go; any other status says no, with the status and the first 200 bytes of the body as the
+/// message. A hook that cannot be reached is [`Error::Unavailable`], one that does not answer in
+/// time [`Error::Timeout`] (the engine treats both like a no).
+#[derive(Debug, Clone)]
+pub struct WebhookRunner {
+    client: reqwest::Client,
+}
+
+impl WebhookRunner {
+    /// A runner with its own HTTP client.
+    pub fn new() -> Result<Self> {
+        Ok(WebhookRunner {
+            client: http::client()?,
+        })
+    }
+}
+
+#[async_trait]
+impl HookRunner for WebhookRunner {
+    async fn call(&self, hook: &HookSpec, context: &HookContext) -> Result<HookOutcome> {
+        let url = reqwest::Url::parse(&hook.url)
+            .map_err(|e| Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::invalid(
+                "hook.url",
+                format!("{:?} is not http(s)", hook.url),
+            ));
+        }
+        let timeout = hook.timeout.get();
+        let what = format!("hook {} ({})", hook.name, redact(&url));
+        let resp = self
+            .client
+            .post(url.clone())
+            .json(&HookBody::new(hook, context))
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| http::send_error(e, &what, timeout))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| http::send_error(e, &what, timeout))?;
+        let text = http::snippet(&body, 200);
+        let ok = status.is_success();
+        let message = match (ok, text.is_empty()) {
+            (true, true) => format!("HTTP {}", status.as_u16()),
+            (true, false) => text,
+            (false, true) => format!("HTTP {}", status.as_u16()),
+            (false, false) => format!("HTTP {}: {text}", status.as_u16()),
+        };
+        tracing::info!(hook = %hook.name, status = status.as_u16(), ok, "hook answered");
+        Ok(HookOutcome { ok, message })
+    }
+}
+
+/// The URL without user info or query (they may hold secrets), for messages.
+fn redact(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + url.path()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use canary_core::HumanDuration;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A one-shot HTTP server on loopback answering `status` with `body`; returns its URL and the
+    /// request it received.
+    async fn server(
+        status: u16,
+        body: String,
+        delay: Duration,
+    ) -> (String, tokio::task::JoinHandle<String>) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook?token=secret", l.local_addr().unwrap());
+        let h = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = s.read(&mut buf).await.unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req);
+                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if rest.len() >= len {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            tokio::time::sleep(delay).await;
+            let resp = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+            String::from_utf8_lossy(&req).to_string()
+        });
+        (url, h)
+    }
+
+    fn hook(url: &str, timeout: Duration) -> HookSpec {
+        HookSpec {
+            name: "smoke".into(),
+            url: url.into(),
+            timeout: HumanDuration(timeout),
+            metadata: BTreeMap::from([("team".to_string(), "payments".to_string())]),
+        }
+    }
+
+    fn context() -> HookContext {
+        HookContext {
+            group: "shop".into(),
+            apps: vec!["api".into(), "web".into()],
+            point: HookPoint::ConfirmPromotion,
+            step: Some(2),
+            weight: 30,
+            phase: "progressing".into(),
+            metadata: BTreeMap::from([("team".to_string(), "payments".to_string())]),
+        }
+    }
+
+    #[tokio::test]
+    async fn posts_the_context_and_reads_2xx_as_go() {
+        let (url, req) = server(200, "all good".into(), Duration::ZERO).await;
+        let out = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_secs(5)), &context())
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            HookOutcome {
+                ok: true,
+                message: "all good".into()
+            }
+        );
+        let req = req.await.unwrap();
+        assert!(req.starts_with("POST /hook?token=secret HTTP/1.1"), "{req}");
+        let body: serde_json::Value =
+            serde_json::from_str(req.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "name": "smoke", "point": "confirmPromotion", "group": "shop", "apps": ["api", "web"],
+                "step": 2, "weight": 30, "phase": "progressing", "metadata": {"team": "payments"}
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn other_statuses_say_no_with_the_first_200_bytes() {
+        let long = format!("{}{}", "x".repeat(199), "é and more");
+        let (url, _req) = server(503, long, Duration::ZERO).await;
+        let out = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_secs(5)), &context())
+            .await
+            .unwrap();
+        assert!(!out.ok);
+        assert_eq!(out.message, format!("HTTP 503: {}", "x".repeat(199)));
+        let (url, _req) = server(302, String::new(), Duration::ZERO).await;
+        let out = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_secs(5)), &context())
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            HookOutcome {
+                ok: false,
+                message: "HTTP 302".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn unreachable_and_slow_hooks_are_errors() {
+        // A port just released: nothing listens there.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        drop(l);
+        let e = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_secs(5)), &context())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Unavailable(m) if m.contains("hook smoke")),
+            "{e}"
+        );
+        let (url, _req) = server(200, "late".into(), Duration::from_secs(3)).await;
+        let e = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_millis(300)), &context())
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, Error::Timeout { .. }), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+}

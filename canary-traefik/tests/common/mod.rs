@@ -1,0 +1,506 @@
+//! Helpers of the real-stack tests: the stack's settings, Swarm services made with the `docker`
+//! CLI and removed on drop, and HTTP load sent only to Traefik on 127.0.0.1.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use canary_core::spec::TrafficMode;
+use canary_core::{AppRef, AppRoute, ServiceName};
+use canary_traefik::TraefikRouter;
+
+/// The local stack, as `scripts/stack/env.sh` sets it up.
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub web_port: u16,
+    pub traefik_url: String,
+    pub prometheus_url: String,
+    pub dynamic_dir: PathBuf,
+    pub network: String,
+}
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+/// The stack, or `None` (with a message) when it is not up. Under `CI` a missing stack fails.
+pub fn stack() -> Option<Stack> {
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("canary_traefik=info")
+        .try_init();
+    let web_port: u16 = env_or("CANARY_WEB_PORT", "38080")
+        .parse()
+        .expect("CANARY_WEB_PORT");
+    let api_port = env_or("CANARY_API_PORT", "38082");
+    let prom_port = env_or("CANARY_PROM_PORT", "39090");
+    let stack_dir = env_or("CANARY_STACK_DIR", "/var/lib/canary-stack");
+    let s = Stack {
+        web_port,
+        traefik_url: env_or(
+            "CANARY_TRAEFIK_URL",
+            &format!("http://127.0.0.1:{api_port}"),
+        ),
+        prometheus_url: env_or(
+            "CANARY_PROMETHEUS_URL",
+            &format!("http://127.0.0.1:{prom_port}"),
+        ),
+        dynamic_dir: PathBuf::from(env_or(
+            "CANARY_TRAEFIK_DYNAMIC_DIR",
+            &format!("{stack_dir}/dynamic"),
+        )),
+        network: env_or("CANARY_NETWORK", "canary-net"),
+    };
+    let mut problems = Vec::new();
+    let docker = Command::new("docker")
+        .args(["info", "-f", "{{.Swarm.LocalNodeState}}"])
+        .output();
+    match docker {
+        Ok(o) if o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "active" => {}
+        Ok(o) => problems.push(format!(
+            "docker swarm not active ({}{})",
+            String::from_utf8_lossy(&o.stdout).trim(),
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => problems.push(format!("no docker CLI ({e})")),
+    }
+    for (what, url) in [
+        ("traefik", format!("{}/ping", s.traefik_url)),
+        ("prometheus", format!("{}/-/ready", s.prometheus_url)),
+    ] {
+        if !http_ok(&url) {
+            problems.push(format!("{what} not answering at {url}"));
+        }
+    }
+    if !s.dynamic_dir.is_dir() {
+        problems.push(format!(
+            "no file-provider directory {}",
+            s.dynamic_dir.display()
+        ));
+    }
+    if problems.is_empty() {
+        return Some(s);
+    }
+    let msg = format!(
+        "the local stack is not up ({}); start it with scripts/stack/up.sh",
+        problems.join("; ")
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{msg}");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+/// A plain blocking HTTP/1.0 GET on loopback: true for a 2xx.
+fn http_ok(url: &str) -> bool {
+    use std::io::{Read, Write};
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let (hostport, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let Ok(addr) = hostport.parse::<std::net::SocketAddr>() else {
+        return false;
+    };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    if s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n").as_bytes())
+        .is_err()
+    {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.starts_with("HTTP/1.") && head.as_bytes().get(9) == Some(&b'2')
+}
+
+/// A short random tag for names.
+pub fn tag() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let mixed = (nanos as u64) ^ ((std::process::id() as u64) << 32) ^ (nanos >> 64) as u64;
+    format!(
+        "{:08x}",
+        (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32
+    )
+}
+
+pub fn sn(s: &str) -> ServiceName {
+    ServiceName::parse(s).unwrap()
+}
+
+fn docker(args: &[String]) -> Result<String, String> {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(format!(
+            "docker {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// A Swarm service of the demo app, removed on drop.
+#[derive(Debug)]
+pub struct Service {
+    pub name: String,
+}
+
+impl Service {
+    /// `docker service create` of `canary-demo:<version>` with `VERSION=<version>`.
+    pub fn create(
+        name: &str,
+        version: &str,
+        replicas: u64,
+        env: &[(&str, &str)],
+        labels: &BTreeMap<String, String>,
+    ) -> Service {
+        let mut args: Vec<String> = [
+            "service",
+            "create",
+            "--detach",
+            "--quiet",
+            "--name",
+            name,
+            "--label",
+            "io.canary.test=1",
+            "--init",
+            "--network",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.push(env_or("CANARY_NETWORK", "canary-net"));
+        // No VIP: this kernel has no IPVS, and Traefik talks to the tasks directly anyway.
+        args.extend([
+            "--endpoint-mode".into(),
+            "dnsrr".into(),
+            "--replicas".into(),
+            replicas.to_string(),
+        ]);
+        args.extend(["--stop-grace-period".into(), "10s".into()]);
+        args.extend(["--env".into(), format!("VERSION={version}")]);
+        for (k, v) in env {
+            args.extend(["--env".into(), format!("{k}={v}")]);
+        }
+        for (k, v) in labels {
+            args.extend(["--label".into(), format!("{k}={v}")]);
+        }
+        args.push(format!("canary-demo:{version}"));
+        docker(&args).unwrap_or_else(|e| panic!("{e}"));
+        Service {
+            name: name.to_string(),
+        }
+    }
+
+    pub fn scale(&self, replicas: u64) {
+        docker(&[
+            "service".into(),
+            "scale".into(),
+            "--detach".into(),
+            format!("{}={replicas}", self.name),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Running tasks.
+    pub fn running(&self) -> u64 {
+        docker(&[
+            "service".into(),
+            "ps".into(),
+            "--filter".into(),
+            "desired-state=running".into(),
+            "--format".into(),
+            "{{.CurrentState}}".into(),
+            self.name.clone(),
+        ])
+        .map(|o| o.lines().filter(|l| l.starts_with("Running")).count() as u64)
+        .unwrap_or(0)
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = docker(&["service".into(), "rm".into(), self.name.clone()]);
+    }
+}
+
+/// Removes a group file left behind by a failed test.
+pub struct FileGuard(pub PathBuf);
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// An app of a test: its route and services.
+pub struct App {
+    pub route: AppRoute,
+    pub stable: Service,
+    pub canary: Service,
+    pub host: String,
+}
+
+/// Creates stable (`v1`) and canary (`v2`) with the labels the router asks for.
+pub fn app(
+    router: &TraefikRouter,
+    mode: TrafficMode,
+    tag: &str,
+    name: &str,
+    stable_replicas: u64,
+    canary_replicas: u64,
+    canary_env: &[(&str, &str)],
+) -> App {
+    let stable = format!("canarytest-traefik-{tag}-{name}");
+    let canary = format!("{stable}-canary");
+    let host = format!("{tag}-{name}.localhost");
+    let mut route = AppRoute {
+        app: AppRef {
+            name: sn(name),
+            stable: sn(&stable),
+            canary: sn(&canary),
+        },
+        rule: format!("Host(`{host}`)"),
+        port: 8080,
+        entry_points: vec!["web".into()],
+        stable_labels: BTreeMap::new(),
+    };
+    let stable_labels = router
+        .labels_for(&route, canary_core::Track::Stable, mode)
+        .unwrap();
+    let canary_labels = router
+        .labels_for(&route, canary_core::Track::Canary, mode)
+        .unwrap();
+    let stable = Service::create(&stable, "v1", stable_replicas, &[], &stable_labels);
+    let canary = Service::create(&canary, "v2", canary_replicas, canary_env, &canary_labels);
+    // What the engine would read back from the stable service.
+    route.stable_labels = stable_labels;
+    route
+        .stable_labels
+        .insert("io.canary.test".into(), "1".into());
+    App {
+        route,
+        stable,
+        canary,
+        host,
+    }
+}
+
+/// A client for Traefik's web entry point on loopback.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(16)
+        .build()
+        .unwrap()
+}
+
+/// One request: the version that answered, or what went wrong.
+pub async fn hit(
+    client: &reqwest::Client,
+    port: u16,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> Result<(String, reqwest::header::HeaderMap), String> {
+    let mut req = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .header("Host", host);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("transport: {}", chain(&e.without_url())))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.text().await.map_err(|e| format!("body: {e}"))?;
+    if status != 200 {
+        return Err(format!(
+            "HTTP {status}: {}",
+            body.chars().take(120).collect::<String>()
+        ));
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("not JSON ({e}): {body}"))?;
+    Ok((v["version"].as_str().unwrap_or("?").to_string(), headers))
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut s = e.source();
+    while let Some(x) = s {
+        out = format!("{out}: {x}");
+        s = x.source();
+    }
+    out
+}
+
+/// Counts of `n` requests sent with `concurrency` workers.
+pub async fn versions(
+    port: u16,
+    host: &str,
+    n: usize,
+    concurrency: usize,
+    headers: &[(&str, &str)],
+) -> BTreeMap<String, usize> {
+    let client = client();
+    let counts = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut handles = Vec::new();
+    for _ in 0..concurrency {
+        let (client, counts, next, host) = (
+            client.clone(),
+            counts.clone(),
+            next.clone(),
+            host.to_string(),
+        );
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        handles.push(tokio::spawn(async move {
+            while next.fetch_add(1, Ordering::SeqCst) < n {
+                let h: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                let key = match hit(&client, port, &host, &h).await {
+                    Ok((v, _)) => v,
+                    Err(e) => format!("error: {e}"),
+                };
+                *counts.lock().unwrap().entry(key).or_default() += 1;
+            }
+        }));
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+    let out = counts.lock().unwrap().clone();
+    out
+}
+
+/// What a steady load saw.
+#[derive(Debug, Default, Clone)]
+pub struct LoadStats {
+    pub ok: u64,
+    pub failed: u64,
+    pub failures: Vec<String>,
+    /// Failures by kind (status or transport error, first 60 characters).
+    pub failure_kinds: BTreeMap<String, u64>,
+    pub by_version: BTreeMap<String, u64>,
+    /// Start times of requests that the canary (`v2`) answered.
+    pub canary_starts: Vec<Instant>,
+    /// When the last response of the canary arrived.
+    pub last_canary_end: Option<Instant>,
+}
+
+/// A steady load on one host until stopped.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    stats: Arc<Mutex<LoadStats>>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `workers` loops, each pausing `pause` between requests.
+    pub fn start(port: u16, host: &str, workers: usize, pause: Duration) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stats = Arc::new(Mutex::new(LoadStats::default()));
+        let client = client();
+        let handles = (0..workers)
+            .map(|_| {
+                let (stop, stats, client, host) = (
+                    stop.clone(),
+                    stats.clone(),
+                    client.clone(),
+                    host.to_string(),
+                );
+                tokio::spawn(async move {
+                    // Bounded: a test never runs this longer than ten minutes.
+                    let deadline = Instant::now() + Duration::from_secs(600);
+                    while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
+                        let started = Instant::now();
+                        let r = hit(&client, port, &host, &[]).await;
+                        {
+                            let mut s = stats.lock().unwrap();
+                            match r {
+                                Ok((v, _)) => {
+                                    s.ok += 1;
+                                    if v == "v2" {
+                                        s.canary_starts.push(started);
+                                        s.last_canary_end = Some(Instant::now());
+                                    }
+                                    *s.by_version.entry(v).or_default() += 1;
+                                }
+                                Err(e) => {
+                                    s.failed += 1;
+                                    *s.failure_kinds
+                                        .entry(e.chars().take(60).collect())
+                                        .or_default() += 1;
+                                    if s.failures.len() < 10 {
+                                        s.failures.push(e);
+                                    }
+                                }
+                            }
+                        }
+                        if !pause.is_zero() {
+                            tokio::time::sleep(pause).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            stats,
+            handles,
+        }
+    }
+
+    pub fn snapshot(&self) -> LoadStats {
+        self.stats.lock().unwrap().clone()
+    }
+
+    pub async fn stop(self) -> LoadStats {
+        self.stop.store(true, Ordering::SeqCst);
+        for h in self.handles {
+            h.await.unwrap();
+        }
+        let s = self.stats.lock().unwrap().clone();
+        s
+    }
+}
+
+/// Polls `f` every 200ms until it is true or `timeout` passes.
+pub async fn eventually(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
