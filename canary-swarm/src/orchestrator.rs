@@ -1,0 +1,942 @@
+//! [`SwarmOrchestrator`]: the [`Orchestrator`] on Docker Swarm.
+//!
+//! Every write is a read-modify-write of one service spec: read the spec and its version index,
+//! change only the fields the call is about, send the spec back with that index. When someone
+//! else (`docker stack deploy`, a person running `docker service update`, another controller)
+//! wrote in between, Swarm answers HTTP 500 "update out of sequence"; the call then reads the
+//! fresh spec, applies its own change to it again, and retries with backoff. Their change is
+//! kept; after [`RetryPolicy::attempts`] lost races the call gives up with
+//! [`Error::Conflict`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use bollard::models::{
+    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum,
+    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatus, Task, TaskSpec, TaskSpecContainerSpec,
+};
+use bollard::query_parameters::{ListTasksOptions, LogsOptions, TagImageOptions};
+use bollard::Docker;
+use canary_core::traits::{BuildEvent, BuildRequest, LogLine, LogOptions};
+use canary_core::{
+    CanaryService, Error, ImageRef, Orchestrator, Result, ServiceName, ServiceState,
+};
+use futures::future::BoxFuture;
+use futures::stream::{BoxStream, StreamExt};
+use http::Method;
+use serde_json::Value;
+
+use crate::connect::ConnectOptions;
+use crate::error::{docker_error, DockerFailure, Object};
+use crate::progress::{self, Progress, Snapshot};
+use crate::raw::{encode, RawClient};
+use crate::spec;
+
+/// How often and how patiently a lost update race is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct RetryPolicy {
+    /// Update attempts in all before [`Error::Conflict`]; at least 1.
+    pub attempts: u32,
+    /// Wait before the first retry; doubled after each further loss.
+    pub initial_backoff: Duration,
+    /// Longest wait between two attempts.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 8 attempts, 50 ms doubling to at most 2 s: about 5 s of losing before giving up.
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 8,
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before retry `n` (1-based), with up to a quarter of random jitter so two writers
+    /// that lost to each other do not collide again in lockstep.
+    fn backoff(&self, n: u32) -> Duration {
+        let base = self
+            .initial_backoff
+            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+            .min(self.max_backoff);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let quarter = (base.as_nanos() / 4).max(1) as u64;
+        base + Duration::from_nanos(nanos as u64 % quarter)
+    }
+}
+
+/// How [`Orchestrator::set_image`] and [`Orchestrator::ensure_canary`] roll tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RollingUpdate {
+    /// Start each new task before stopping the old one (update order `start-first`), so the
+    /// service keeps its capacity while it is updated, unless it publishes host-mode ports (a
+    /// second task could not bind them on the same node). Parallelism, delay, monitor and failure
+    /// action stay the user's. The canary always updates start-first.
+    #[default]
+    StartFirst,
+    /// Leave the service's update config exactly as the user set it.
+    Keep,
+}
+
+/// How a new service's tasks are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointMode {
+    /// One virtual IP per service (Docker's default; needs IPVS on the nodes).
+    Vip,
+    /// DNS round robin over the tasks' addresses (no IPVS needed).
+    Dnsrr,
+}
+
+/// A port published on the node of each task (host mode), bound to all of the node's addresses.
+/// Host mode needs no routing mesh; two tasks of one service on one node cannot share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostPort {
+    /// The port on the node.
+    pub published: u16,
+    /// The container's port.
+    pub target: u16,
+}
+
+/// A stable service to create from scratch (`canary deploy`, tests, benchmarks).
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub struct NewService {
+    /// Its name.
+    pub name: ServiceName,
+    /// Its image.
+    pub image: ImageRef,
+    /// Its replicas.
+    pub replicas: u64,
+    /// Environment.
+    pub env: BTreeMap<String, String>,
+    /// Service labels.
+    pub labels: BTreeMap<String, String>,
+    /// Networks (names or IDs) to attach to.
+    pub networks: Vec<String>,
+    /// Run tasks with an init process.
+    pub init: bool,
+    /// Host-mode published ports.
+    pub ports: Vec<HostPort>,
+    /// The endpoint mode; `None` leaves Docker's default (VIP).
+    pub endpoint_mode: Option<EndpointMode>,
+}
+
+impl NewService {
+    /// A service of `replicas` tasks of `image`, with init, on no network.
+    pub fn new(name: ServiceName, image: ImageRef, replicas: u64) -> Self {
+        NewService {
+            name,
+            image,
+            replicas,
+            env: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            networks: Vec::new(),
+            init: true,
+            ports: Vec::new(),
+            endpoint_mode: None,
+        }
+    }
+
+    fn to_spec(&self) -> ServiceSpec {
+        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let networks: Vec<NetworkAttachmentConfig> = self
+            .networks
+            .iter()
+            .map(|n| NetworkAttachmentConfig {
+                target: Some(n.clone()),
+                ..Default::default()
+            })
+            .collect();
+        let ports: Vec<EndpointPortConfig> = self
+            .ports
+            .iter()
+            .map(|p| EndpointPortConfig {
+                target_port: Some(p.target as i64),
+                published_port: Some(p.published as i64),
+                publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+                ..Default::default()
+            })
+            .collect();
+        ServiceSpec {
+            name: Some(self.name.to_string()),
+            labels: Some(self.labels.clone().into_iter().collect()),
+            task_template: Some(TaskSpec {
+                container_spec: Some(TaskSpecContainerSpec {
+                    image: Some(self.image.to_string()),
+                    env: (!env.is_empty()).then_some(env),
+                    init: Some(self.init),
+                    ..Default::default()
+                }),
+                networks: (!networks.is_empty()).then_some(networks),
+                ..Default::default()
+            }),
+            mode: Some(ServiceSpecMode {
+                replicated: Some(ServiceSpecModeReplicated {
+                    replicas: Some(self.replicas as i64),
+                }),
+                ..Default::default()
+            }),
+            // What `docker service create` would set, so a service made here behaves like one
+            // made with the CLI.
+            update_config: Some(ServiceSpecUpdateConfig {
+                parallelism: Some(1),
+                delay: None,
+                failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
+                monitor: Some(5_000_000_000),
+                max_failure_ratio: Some(0.0),
+                order: Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
+            }),
+            endpoint_spec: Some(EndpointSpec {
+                mode: self.endpoint_mode.map(|m| match m {
+                    EndpointMode::Vip => EndpointSpecModeEnum::VIP,
+                    EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
+                }),
+                ports: (!ports.is_empty()).then_some(ports),
+            }),
+            ..Default::default()
+        }
+    }
+}
+
+/// Called after a spec is read and before it is written back (service name, attempt from 0).
+#[doc(hidden)]
+pub type UpdateHook = Arc<dyn Fn(String, u32) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The [`Orchestrator`] on a Docker Swarm manager, through the Engine API.
+///
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct SwarmOrchestrator {
+    docker: Docker,
+    raw: RawClient,
+    host: String,
+    retry: RetryPolicy,
+    poll: Duration,
+    settle: Duration,
+    rolling: RollingUpdate,
+    hook: Option<UpdateHook>,
+}
+
+impl fmt::Debug for SwarmOrchestrator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SwarmOrchestrator")
+            .field("host", &self.host)
+            .field("api_version", &self.api_version())
+            .field("retry", &self.retry)
+            .field("poll", &self.poll)
+            .field("settle", &self.settle)
+            .field("rolling", &self.rolling)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SwarmOrchestrator {
+    /// Connects like the Docker CLI (see [`ConnectOptions::from_env`]) and negotiates the API
+    /// version with the daemon.
+    pub async fn connect() -> Result<Self> {
+        Self::connect_with(&ConnectOptions::from_env()).await
+    }
+
+    /// Connects with explicit options and negotiates the API version: bollard speaks a newer API
+    /// than Docker 20.10 (API 1.41) accepts, and every call would fail without negotiating.
+    pub async fn connect_with(options: &ConnectOptions) -> Result<Self> {
+        let host = options.host.as_str();
+        let docker = options.client()?.negotiate_version().await.map_err(|e| {
+            let why = DockerFailure::classify(&e).to_string();
+            let why = why.strip_prefix("cannot reach Docker: ").unwrap_or(&why);
+            Error::Unavailable(format!("cannot reach Docker at {host}: {why}"))
+        })?;
+        let raw = RawClient::new(options)?;
+        tracing::debug!(host, api = %docker.client_version(), "connected to Docker");
+        Ok(SwarmOrchestrator {
+            docker,
+            raw,
+            host: host.to_string(),
+            retry: RetryPolicy::default(),
+            poll: Duration::from_millis(250),
+            settle: Duration::from_secs(1),
+            rolling: RollingUpdate::default(),
+            hook: None,
+        })
+    }
+
+    /// The bollard client, for calls this crate does not wrap.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// The API version in use after negotiation, e.g. `1.41`.
+    pub fn api_version(&self) -> String {
+        self.docker.client_version().to_string()
+    }
+
+    /// Sets how lost update races are retried.
+    pub fn with_retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = RetryPolicy {
+            attempts: retry.attempts.max(1),
+            ..retry
+        };
+        self
+    }
+
+    /// Sets how often [`Orchestrator::wait_converged`] looks at the tasks (default 250 ms).
+    pub fn with_poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Sets how long [`Orchestrator::wait_converged`] sees the same tasks running before it
+    /// calls a service converged (default 1 s): a task that crashes right after it starts shows
+    /// "running" for a moment, and this is what tells it from one that stays up. Zero returns at
+    /// the first converged look.
+    pub fn with_settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
+        self
+    }
+
+    /// Sets how image updates roll tasks (default [`RollingUpdate::StartFirst`]).
+    pub fn with_rolling_update(mut self, rolling: RollingUpdate) -> Self {
+        self.rolling = rolling;
+        self
+    }
+
+    /// Runs `hook` between reading a spec and writing it back, to race a concurrent change
+    /// against an update deterministically in tests.
+    #[doc(hidden)]
+    pub fn with_update_hook(mut self, hook: UpdateHook) -> Self {
+        self.hook = Some(hook);
+        self
+    }
+
+    /// A state store on the same connection.
+    pub fn state_store(&self) -> crate::SwarmStateStore {
+        crate::SwarmStateStore::new(self.clone())
+    }
+
+    /// `GET /services` with `filters`, as the daemon's JSON.
+    async fn list(&self, filters: Value, object: Object<'_>) -> Result<Vec<Value>> {
+        let query = format!(
+            "/services?status=true&filters={}",
+            encode(&filters.to_string())
+        );
+        let body = self
+            .raw
+            .call(&self.api_version(), Method::GET, &query, None)
+            .await
+            .map_err(|e| docker_error(e, object))?;
+        serde_json::from_slice(&body)
+            .map_err(|e| Error::Internal(format!("cannot decode Docker's service list: {e}")))
+    }
+
+    /// The service named exactly `name` (the daemon's JSON), or `None`.
+    ///
+    /// The API's `name` filter matches prefixes (`demo` also finds `demo2`) and inspecting by
+    /// name also matches ID prefixes, so the list is filtered again here on the exact name.
+    pub(crate) async fn find(&self, name: &str) -> Result<Option<Value>> {
+        let services = self
+            .list(serde_json::json!({ "name": [name] }), Object::Service(name))
+            .await?;
+        Ok(exact(services, name))
+    }
+
+    /// The service named exactly `name`; [`Error::NotFound`] when there is none.
+    pub(crate) async fn get(&self, name: &str) -> Result<Value> {
+        self.find(name).await?.ok_or_else(|| Error::NotFound {
+            kind: "service".into(),
+            name: name.into(),
+            detail: Some("no Swarm service has this exact name".into()),
+        })
+    }
+
+    async fn tasks(&self, service_id: &str, up_to_date: bool) -> Result<Vec<Task>> {
+        let mut filters = HashMap::from([("service".to_string(), vec![service_id.to_string()])]);
+        if up_to_date {
+            filters.insert("_up-to-date".into(), vec!["true".into()]);
+        }
+        self.docker
+            .list_tasks(Some(ListTasksOptions {
+                filters: Some(filters),
+            }))
+            .await
+            .map_err(|e| docker_error(e, Object::Service(service_id)))
+    }
+
+    /// The service's state and how far it is from converging.
+    async fn look(&self, service: &Value) -> Result<(ServiceState, Progress)> {
+        let id = service_id(service);
+        let spec = service.get("Spec").cloned().unwrap_or_default();
+        let name = spec
+            .get("Name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let (tasks, current) = futures::try_join!(self.tasks(&id, false), self.tasks(&id, true))?;
+        let current: HashSet<String> = current.into_iter().filter_map(|t| t.id).collect();
+        // Global services: the daemon counts the nodes that should run a task.
+        let desired = spec::replicas(&spec).unwrap_or_else(|| {
+            service
+                .pointer("/ServiceStatus/DesiredTasks")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        });
+        let update_status: Option<ServiceUpdateStatus> = service
+            .get("UpdateStatus")
+            .and_then(|u| serde_json::from_value(u.clone()).ok());
+        let p = progress::evaluate(Snapshot {
+            desired,
+            update_status: update_status.as_ref(),
+            tasks: &tasks,
+            up_to_date: &current,
+        });
+        let state = ServiceState {
+            name: ServiceName::parse(&name).map_err(|e| {
+                Error::Internal(format!("Swarm returned a service named {name:?}: {e}"))
+            })?,
+            image: spec::image(&spec),
+            desired,
+            running: progress::running(&tasks),
+            labels: spec::labels(&spec),
+            converged: matches!(p, Progress::Converged(_)),
+        };
+        Ok((state, p))
+    }
+
+    /// Services carrying the label `key=value`.
+    pub async fn services_with_label(&self, key: &str, value: &str) -> Result<Vec<ServiceState>> {
+        let services = self
+            .list(
+                serde_json::json!({ "label": [format!("{key}={value}")] }),
+                Object::None,
+            )
+            .await?;
+        let mut out = Vec::with_capacity(services.len());
+        for s in &services {
+            match self.look(s).await {
+                Ok((state, _)) => out.push(state),
+                // Removed between the list and the look.
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    /// The services `docker stack deploy` made for `stack` (label `com.docker.stack.namespace`),
+    /// named `<stack>_<service>`. Only read: adopting a stack's services redeploys nothing.
+    pub async fn stack_services(&self, stack: &ServiceName) -> Result<Vec<ServiceState>> {
+        self.services_with_label(spec::STACK_NAMESPACE_LABEL, stack.as_str())
+            .await
+    }
+
+    /// Creates a service from scratch. [`Error::Conflict`] when the name is taken.
+    pub async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
+        let name = service.name.as_str();
+        self.docker
+            .create_service(service.to_spec(), None)
+            .await
+            .map_err(|e| docker_error(e, Object::Service(name)))?;
+        self.inspect(&service.name).await
+    }
+
+    /// Removes a service; `false` when there was none.
+    pub async fn remove_service(&self, name: &ServiceName) -> Result<bool> {
+        let Some(service) = self.find(name.as_str()).await? else {
+            return Ok(false);
+        };
+        let id = service_id(&service);
+        match self.docker.delete_service(&id).await {
+            Ok(()) => Ok(true),
+            Err(e) => match DockerFailure::classify(&e) {
+                DockerFailure::NotFound(_) => Ok(false),
+                f => Err(f.into_error(Object::Service(name.as_str()))),
+            },
+        }
+    }
+
+    /// Read-modify-write of one service's spec, retried on "update out of sequence".
+    ///
+    /// `apply` gets the freshly read spec as the daemon sent it (and the fresh spec of `source`,
+    /// when given) and must change only the fields the caller owns; it runs again on each retry,
+    /// on a spec that includes whatever the other writer changed. Returns whether an update was
+    /// sent: a spec that `apply` leaves as it was is not written, so repeated calls restart no
+    /// task.
+    pub(crate) async fn update_with(
+        &self,
+        name: &str,
+        source: Option<&str>,
+        mut apply: impl FnMut(&mut Value, Option<&Value>) -> Result<()> + Send,
+    ) -> Result<bool> {
+        let mut attempt: u32 = 0;
+        loop {
+            let service = self.get(name).await?;
+            let source_spec = match source {
+                Some(s) => Some(self.get(s).await?.get("Spec").cloned().unwrap_or_default()),
+                None => None,
+            };
+            let id = service_id(&service);
+            let index = service
+                .pointer("/Version/Index")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| {
+                    Error::Internal(format!("Docker returned {name} without a version index"))
+                })?;
+            let current = service
+                .get("Spec")
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({}));
+            let mut next = current.clone();
+            apply(&mut next, source_spec.as_ref())?;
+            if spec::same_spec(&current, &next) {
+                return Ok(false);
+            }
+            if let Some(hook) = &self.hook {
+                hook(name.to_string(), attempt).await;
+            }
+            let path = format!("/services/{}/update?version={index}", encode(&id));
+            let body = serde_json::to_vec(&next)
+                .map_err(|e| Error::Internal(format!("cannot encode a spec: {e}")))?;
+            match self
+                .raw
+                .call(&self.api_version(), Method::POST, &path, Some(body))
+                .await
+            {
+                Ok(response) => {
+                    let warnings: Option<Vec<String>> = serde_json::from_slice::<Value>(&response)
+                        .ok()
+                        .and_then(|v| serde_json::from_value(v.get("Warnings")?.clone()).ok());
+                    for w in warnings.into_iter().flatten() {
+                        tracing::warn!(service = name, "Docker: {w}");
+                    }
+                    return Ok(true);
+                }
+                Err(e) => match DockerFailure::classify(&e) {
+                    DockerFailure::OutOfSequence(message) => {
+                        attempt += 1;
+                        if attempt >= self.retry.attempts {
+                            return Err(Error::Conflict(format!(
+                                "{name} kept changing under us: {attempt} updates lost the race ({message})"
+                            )));
+                        }
+                        let wait = self.retry.backoff(attempt);
+                        tracing::debug!(
+                            service = name,
+                            attempt,
+                            ?wait,
+                            "update out of sequence; reading again"
+                        );
+                        tokio::time::sleep(wait).await;
+                    }
+                    f => return Err(f.into_error(Object::Service(name))),
+                },
+            }
+        }
+    }
+
+    /// Last output lines of a task, best effort and briefly: the app's own words on why it
+    /// exited are there, not in the task status.
+    async fn last_output(&self, task_id: &str) -> Option<String> {
+        let options = LogsOptions {
+            stdout: true,
+            stderr: true,
+            tail: "5".into(),
+            ..Default::default()
+        };
+        let read = async {
+            let mut lines = Vec::new();
+            let mut stream = self.docker.task_logs(task_id, Some(options));
+            while let Some(Ok(out)) = stream.next().await {
+                let text = String::from_utf8_lossy(out.as_ref()).to_string();
+                lines.extend(
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .map(String::from),
+                );
+            }
+            lines
+        };
+        let lines = tokio::time::timeout(Duration::from_secs(2), read)
+            .await
+            .ok()?;
+        (!lines.is_empty()).then(|| lines.join(" | "))
+    }
+}
+
+/// The service named exactly `name` in a list the daemon filtered by name prefix.
+fn exact(services: Vec<Value>, name: &str) -> Option<Value> {
+    services
+        .into_iter()
+        .find(|s| s.pointer("/Spec/Name").and_then(Value::as_str) == Some(name))
+}
+
+/// A service's ID, from the daemon's JSON.
+fn service_id(service: &Value) -> String {
+    service
+        .get("ID")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Splits `repo:tag` (the tag being after the last `:` that follows the last `/`).
+fn split_tag(image: &str) -> (&str, Option<&str>) {
+    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], Some(&image[slash + i + 1..])),
+        None => (image, None),
+    }
+}
+
+#[async_trait]
+impl Orchestrator for SwarmOrchestrator {
+    async fn inspect(&self, service: &ServiceName) -> Result<ServiceState> {
+        let s = self.get(service.as_str()).await?;
+        Ok(self.look(&s).await?.0)
+    }
+
+    async fn ensure_canary(&self, req: &CanaryService) -> Result<ServiceState> {
+        if req.name == req.from {
+            return Err(Error::invalid(
+                "name",
+                "the canary service must not be the stable service",
+            ));
+        }
+        let stable = self
+            .get(req.from.as_str())
+            .await?
+            .get("Spec")
+            .cloned()
+            .unwrap_or_default();
+        if self.find(req.name.as_str()).await?.is_none() {
+            let body = serde_json::to_vec(&spec::canary_spec(&stable, None, req))
+                .map_err(|e| Error::Internal(format!("cannot encode a spec: {e}")))?;
+            match self
+                .raw
+                .call(
+                    &self.api_version(),
+                    Method::POST,
+                    "/services/create",
+                    Some(body),
+                )
+                .await
+            {
+                Ok(_) => {
+                    tracing::info!(canary = %req.name, stable = %req.from, image = %req.image, "created the canary");
+                    return self.inspect(&req.name).await;
+                }
+                // Someone created it meanwhile: update it below instead.
+                Err(e) if matches!(DockerFailure::classify(&e), DockerFailure::Conflict(_)) => {}
+                Err(e) => return Err(docker_error(e, Object::Service(req.name.as_str()))),
+            }
+        }
+        let updated = self
+            .update_with(
+                req.name.as_str(),
+                Some(req.from.as_str()),
+                |spec, stable| {
+                    let stable = stable.expect("source requested");
+                    let next = spec::canary_spec(stable, Some(&*spec), req);
+                    *spec = next;
+                    Ok(())
+                },
+            )
+            .await?;
+        if updated {
+            tracing::info!(canary = %req.name, image = %req.image, replicas = req.replicas, "updated the canary");
+        }
+        self.inspect(&req.name).await
+    }
+
+    async fn scale(&self, service: &ServiceName, replicas: u64) -> Result<()> {
+        self.update_with(service.as_str(), None, |spec, _| {
+            if spec::replicas(spec).is_none() {
+                return Err(Error::invalid(
+                    "replicas",
+                    format!(
+                        "{service} is not a replicated service; only replicated services scale"
+                    ),
+                ));
+            }
+            spec::set_replicas(spec, replicas);
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn update_labels(
+        &self,
+        service: &ServiceName,
+        labels: &BTreeMap<String, Option<String>>,
+    ) -> Result<()> {
+        self.update_with(service.as_str(), None, |spec, _| {
+            let current = spec::labels_mut(spec);
+            for (k, v) in labels {
+                match v {
+                    Some(v) => current.insert(k.clone(), Value::String(v.clone())),
+                    None => current.remove(k),
+                };
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn set_image(&self, service: &ServiceName, image: &ImageRef) -> Result<()> {
+        let rolling = self.rolling;
+        self.update_with(service.as_str(), None, |spec, _| {
+            if spec::image(spec) == image.as_str() {
+                return Ok(());
+            }
+            spec::set_image(spec, image.as_str());
+            if rolling == RollingUpdate::StartFirst {
+                spec::prefer_start_first(spec);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn pin_image(&self, image: &ImageRef) -> Result<ImageRef> {
+        let found = self
+            .docker
+            .inspect_image(image.as_str())
+            .await
+            .map_err(|e| docker_error(e, Object::Image(image.as_str())))?;
+        let (repo, _) = split_tag(image.as_str().split('@').next().unwrap_or_default());
+        let digests = found.repo_digests.unwrap_or_default();
+        // A repo digest names the same bytes on every node that pulls it; an image ID only
+        // exists where the image was built or loaded, which is all a local image has.
+        let pinned = digests
+            .iter()
+            .find(|d| d.split('@').next() == Some(repo))
+            .or_else(|| digests.first())
+            .cloned()
+            .or(found.id)
+            .ok_or_else(|| Error::Internal(format!("Docker returned no ID for image {image}")))?;
+        ImageRef::parse(&pinned)
+    }
+
+    async fn wait_converged(
+        &self,
+        service: &ServiceName,
+        timeout: Duration,
+    ) -> Result<ServiceState> {
+        let start = Instant::now();
+        // A task that crashes at once can show "running" for a moment; converged counts only
+        // once the same tasks still run `settle` later.
+        let mut settling: Option<(Instant, Vec<String>)> = None;
+        loop {
+            let s = self.get(service.as_str()).await?;
+            let (state, p) = self.look(&s).await?;
+            let why = match p {
+                Progress::Converged(ids) => {
+                    match &settling {
+                        _ if self.settle.is_zero() => return Ok(state),
+                        Some((since, seen)) if *seen == ids => {
+                            if since.elapsed() >= self.settle {
+                                return Ok(state);
+                            }
+                        }
+                        _ => settling = Some((Instant::now(), ids)),
+                    }
+                    // Converged at the deadline is converged.
+                    if start.elapsed() >= timeout {
+                        return Ok(state);
+                    }
+                    "settling".to_string()
+                }
+                Progress::Failed { task, message } => {
+                    let output = match &task {
+                        Some(id) => self.last_output(id).await,
+                        None => None,
+                    };
+                    let message = match output {
+                        Some(o) => format!("{message}; last output: {o}"),
+                        None => message,
+                    };
+                    return Err(Error::DeploymentFailed {
+                        service: service.to_string(),
+                        message,
+                    });
+                }
+                Progress::Pending(why) => {
+                    settling = None;
+                    why
+                }
+            };
+            if start.elapsed() >= timeout {
+                return Err(Error::Timeout {
+                    what: format!("{service} to converge ({why})"),
+                    after: timeout,
+                });
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            tokio::time::sleep(self.poll.min(left).max(Duration::from_millis(1))).await;
+        }
+    }
+
+    async fn logs(
+        &self,
+        service: &ServiceName,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<LogLine>>> {
+        let id = service_id(&self.get(service.as_str()).await?);
+        let since = options
+            .since_secs
+            .map(|secs| {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0);
+                i32::try_from(now.saturating_sub(secs)).unwrap_or(i32::MAX)
+            })
+            .unwrap_or(0);
+        let query = LogsOptions {
+            follow: options.follow,
+            stdout: true,
+            stderr: true,
+            since,
+            until: 0,
+            timestamps: true,
+            tail: options
+                .tail
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "all".into()),
+        };
+        let name = service.to_string();
+        let stream = self
+            .docker
+            .service_logs(&id, Some(query))
+            .flat_map(move |item| {
+                let lines: Vec<Result<LogLine>> = match item {
+                    Ok(out) => crate::logs::lines(&name, &out),
+                    Err(e) => vec![Err(docker_error(e, Object::Service(&name)))],
+                };
+                futures::stream::iter(lines)
+            });
+        Ok(stream.boxed())
+    }
+
+    async fn build_image(
+        &self,
+        request: &BuildRequest,
+    ) -> Result<BoxStream<'static, Result<BuildEvent>>> {
+        crate::build::build(self.docker.clone(), request.clone()).await
+    }
+
+    async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()> {
+        if target.is_pinned() {
+            return Err(Error::invalid(
+                "target",
+                format!("{target} is an ID or a digest; a tag target is repo[:tag]"),
+            ));
+        }
+        let (repo, tag) = split_tag(target.as_str());
+        let options = TagImageOptions {
+            repo: Some(repo.to_string()),
+            tag: Some(tag.unwrap_or("latest").to_string()),
+        };
+        self.docker
+            .tag_image(source.as_str(), Some(options))
+            .await
+            .map_err(|e| docker_error(e, Object::Image(source.as_str())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_split_after_the_last_slash() {
+        assert_eq!(split_tag("api:v2"), ("api", Some("v2")));
+        assert_eq!(
+            split_tag("localhost:5000/team/api"),
+            ("localhost:5000/team/api", None)
+        );
+        assert_eq!(
+            split_tag("localhost:5000/team/api:1.2"),
+            ("localhost:5000/team/api", Some("1.2"))
+        );
+    }
+
+    #[test]
+    fn names_match_exactly_not_by_prefix() {
+        // fixtures/docker/engine-20.10.24-api-1.41/services_list_status_true.json: the `name`
+        // filter `demo` returned demo and demo2.
+        let list: Vec<Value> = serde_json::from_str(include_str!(
+            "../tests/fixtures/services_list_status_true.json"
+        ))
+        .unwrap();
+        assert_eq!(list.len(), 2);
+        let demo = exact(list.clone(), "demo").unwrap();
+        assert_eq!(demo["ServiceStatus"]["DesiredTasks"], 2);
+        assert_eq!(
+            exact(list.clone(), "demo2").unwrap()["Spec"]["Name"],
+            "demo2"
+        );
+        assert!(exact(list, "dem").is_none());
+    }
+
+    #[test]
+    fn ingress_ports_are_not_host_ports() {
+        // fixtures/.../service_inspect_demo.json publishes 18080 through the routing mesh.
+        let demo: Value =
+            serde_json::from_str(include_str!("../tests/fixtures/service_inspect_demo.json"))
+                .unwrap();
+        assert!(!spec::publishes_host_ports(&demo["Spec"]));
+        let mut spec = demo["Spec"].clone();
+        spec::prefer_start_first(&mut spec);
+        assert_eq!(spec["UpdateConfig"]["Order"], "start-first");
+    }
+
+    #[test]
+    fn backoff_grows_to_its_cap() {
+        let r = RetryPolicy::default();
+        assert!(
+            r.backoff(1) >= Duration::from_millis(50) && r.backoff(1) < Duration::from_millis(63)
+        );
+        assert!(r.backoff(3) >= Duration::from_millis(200));
+        assert!(r.backoff(30) <= Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn new_services_look_like_cli_ones() {
+        let mut s = NewService::new(
+            ServiceName::parse("web").unwrap(),
+            ImageRef::parse("canary-demo:v1").unwrap(),
+            2,
+        );
+        s.ports.push(HostPort {
+            published: 18080,
+            target: 8080,
+        });
+        s.env.insert("VERSION".into(), "v1".into());
+        let spec = serde_json::to_value(s.to_spec()).unwrap();
+        assert!(spec::publishes_host_ports(&spec));
+        assert_eq!(spec::replicas(&spec), Some(2));
+        let cs = &spec["TaskTemplate"]["ContainerSpec"];
+        assert_eq!(cs["Init"], true);
+        assert_eq!(cs["Env"], serde_json::json!(["VERSION=v1"]));
+        let defaults = spec::cli_default_update_config();
+        for k in ["Parallelism", "FailureAction", "Monitor", "Order"] {
+            assert_eq!(spec["UpdateConfig"][k], defaults[k], "{k}");
+        }
+    }
+}
