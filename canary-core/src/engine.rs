@@ -334,9 +334,7 @@ impl Rollout {
     /// the rollout to its end.
     pub async fn command(&self, cmd: Command) -> Result<CommandOutcome> {
         let loaded = self
-            .deps
-            .store
-            .load(&self.spec.group, &self.apps)
+            .load_state()
             .await?
             .ok_or_else(|| Error::not_found("rollout", self.spec.group.to_string()))?;
         if loaded.state.phase.is_terminal() {
@@ -370,7 +368,7 @@ impl Rollout {
 
     /// The saved state, the split in force and the services.
     pub async fn status(&self) -> Result<Status> {
-        let loaded = self.deps.store.load(&self.spec.group, &self.apps).await?;
+        let loaded = self.load_state().await?;
         let state = loaded.map(|v| v.state);
         let driven = state
             .as_ref()
@@ -396,7 +394,12 @@ impl Rollout {
         let weight = state.as_ref().map(|s| s.weight).unwrap_or(0);
         let routed = state.as_ref().is_some_and(|s| !s.phase.is_terminal());
         let config = self.route_config_with(Weight::new(weight as u64)?, routed, &stable_labels);
-        let (splits, splits_error) = match self.deps.router.read(&config).await {
+        let read = with_timeout(
+            "read routes",
+            self.spec.timeouts.call.get(),
+            self.deps.router.read(&config),
+        );
+        let (splits, splits_error) = match read.await {
             Ok(s) => (s, None),
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
@@ -437,7 +440,7 @@ impl Rollout {
     async fn acquire(&self) -> Result<()> {
         let mut waited_for: Option<Lease> = None;
         loop {
-            let loaded = self.deps.store.load(&self.spec.group, &self.apps).await?;
+            let loaded = self.load_state().await?;
             let images = self.canary_images();
             let Some(v) = loaded else {
                 let state = RolloutState::new(images, now_ms());
@@ -508,6 +511,27 @@ impl Rollout {
         }
     }
 
+    /// Loads the saved state, within the call deadline.
+    async fn load_state(&self) -> Result<Option<Versioned>> {
+        let timeout = self.spec.timeouts.call.get();
+        with_timeout(
+            "load state",
+            timeout,
+            self.deps.store.load(&self.spec.group, &self.apps),
+        )
+        .await
+    }
+
+    /// Saves with compare-and-set, within the call deadline.
+    async fn save_state(&self, state: &RolloutState, expected: Option<u64>) -> Result<u64> {
+        let timeout = self.spec.timeouts.call.get();
+        let save = self
+            .deps
+            .store
+            .save(&self.spec.group, &self.apps, state, expected);
+        with_timeout("save state", timeout, save).await
+    }
+
     fn driven_by(&self, l: &Lease) -> Error {
         Error::Conflict(format!(
             "the rollout of {} is driven by {} (last heartbeat {} ms ago)",
@@ -522,11 +546,7 @@ impl Rollout {
             owner: self.opts.owner.clone(),
             heartbeat_ms: now_ms(),
         });
-        let version = self
-            .deps
-            .store
-            .save(&self.spec.group, &self.apps, &state, expected)
-            .await?;
+        let version = self.save_state(&state, expected).await?;
         self.emit(
             EventKind::Started,
             &state,
@@ -553,11 +573,7 @@ impl Rollout {
             owner: self.opts.owner.clone(),
             heartbeat_ms: now_ms(),
         });
-        let version = self
-            .deps
-            .store
-            .save(&self.spec.group, &self.apps, &state, Some(v.version))
-            .await?;
+        let version = self.save_state(&state, Some(v.version)).await?;
         if announce {
             self.emit(
                 EventKind::Resumed,
@@ -587,18 +603,11 @@ impl Rollout {
         for _ in 0..10 {
             let mut state = v.state.clone();
             state.command = Some(cmd);
-            match self
-                .deps
-                .store
-                .save(&self.spec.group, &self.apps, &state, Some(v.version))
-                .await
-            {
+            match self.save_state(&state, Some(v.version)).await {
                 Ok(_) => return Ok(()),
                 Err(Error::Conflict(_)) => {
                     v = self
-                        .deps
-                        .store
-                        .load(&self.spec.group, &self.apps)
+                        .load_state()
                         .await?
                         .ok_or_else(|| Error::not_found("rollout", self.spec.group.to_string()))?;
                 }
@@ -629,12 +638,7 @@ impl Rollout {
                     heartbeat_ms: now_ms(),
                 });
             }
-            match self
-                .deps
-                .store
-                .save(&self.spec.group, &self.apps, &next, Some(cur.version))
-                .await
-            {
+            match self.save_state(&next, Some(cur.version)).await {
                 Ok(version) => {
                     *cur = Versioned {
                         state: next,
@@ -643,14 +647,9 @@ impl Rollout {
                     return Ok(());
                 }
                 Err(Error::Conflict(_)) => {
-                    let fresh = self
-                        .deps
-                        .store
-                        .load(&self.spec.group, &self.apps)
-                        .await?
-                        .ok_or_else(|| {
-                            Error::Conflict(format!("the state of {} was removed", self.spec.group))
-                        })?;
+                    let fresh = self.load_state().await?.ok_or_else(|| {
+                        Error::Conflict(format!("the state of {} was removed", self.spec.group))
+                    })?;
                     self.check_owner(&fresh.state)?;
                     cur.state.command = fresh.state.command;
                     cur.version = fresh.version;
@@ -676,7 +675,7 @@ impl Rollout {
 
     /// Reads the store for a command left by another process.
     async fn poll_command(&self) -> Result<Option<Command>> {
-        let fresh = self.deps.store.load(&self.spec.group, &self.apps).await?;
+        let fresh = self.load_state().await?;
         let mut guard = self.cur.lock().await;
         let (Some(fresh), Some(cur)) = (fresh, guard.as_mut()) else {
             return Ok(None);
@@ -1359,11 +1358,14 @@ impl Rollout {
     }
 
     async fn wait_all(&self, services: &[ServiceName], timeout: Duration) -> Result<()> {
-        let results = join_all(
-            services
-                .iter()
-                .map(|s| self.deps.orchestrator.wait_converged(s, timeout)),
-        )
+        let results = join_all(services.iter().map(|s| {
+            let bound = timeout + self.spec.timeouts.call.get();
+            with_timeout(
+                format!("converge {s}"),
+                bound,
+                self.deps.orchestrator.wait_converged(s, timeout),
+            )
+        }))
         .await;
         for r in results {
             r?;

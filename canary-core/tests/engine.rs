@@ -755,3 +755,47 @@ async fn status_reports_state_split_and_services() {
     assert_eq!(st.services.len(), 2);
     assert!(st.driven);
 }
+
+#[derive(Debug)]
+struct HangingStore;
+
+#[async_trait::async_trait]
+impl StateStore for HangingStore {
+    async fn load(
+        &self,
+        _: &ServiceName,
+        _: &[canary_core::AppRef],
+    ) -> canary_core::Result<Option<canary_core::Versioned>> {
+        futures::future::pending().await
+    }
+    async fn save(
+        &self,
+        _: &ServiceName,
+        _: &[canary_core::AppRef],
+        _: &RolloutState,
+        _: Option<u64>,
+    ) -> canary_core::Result<u64> {
+        futures::future::pending().await
+    }
+    async fn clear(&self, _: &ServiceName, _: &[canary_core::AppRef]) -> canary_core::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_state_store_that_hangs_times_out_before_anything_changes() {
+    let w = World::new(&["api"], FakeMetrics::success(1.0));
+    let mut deps = w.deps();
+    deps.store = Arc::new(HangingStore);
+    let s = spec(&format!("{ONE_APP}timeouts:\n  call: 3s\n"));
+    let e = Rollout::new(s, deps, opts("h/1")).run().await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Timeout { what, .. } if what == "load state"),
+        "{e}"
+    );
+    assert!(
+        w.log.all().is_empty(),
+        "nothing was touched: {:?}",
+        w.log.all()
+    );
+}
