@@ -1,1 +1,3 @@
+//! The `canary` command-line tool (being written).
+
 fn main() {}
