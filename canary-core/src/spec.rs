@@ -259,6 +259,23 @@ impl<'de> Deserialize<'de> for MetricKind {
                     other => return Err(E::unknown_variant(other, UNIT)),
                 })
             }
+            // YAML's tag form, `!latency 0.99`, which serde_yaml hands over as an enum.
+            fn visit_enum<A: serde::de::EnumAccess<'de>>(
+                self,
+                data: A,
+            ) -> Result<MetricKind, A::Error> {
+                use serde::de::{Error as _, VariantAccess as _};
+                let (key, variant) = data.variant::<String>()?;
+                match key.as_str() {
+                    "latency" => Ok(MetricKind::Latency(variant.newtype_variant()?)),
+                    "query" => Ok(MetricKind::Query(variant.newtype_variant()?)),
+                    other if UNIT.contains(&other) => {
+                        variant.unit_variant()?;
+                        self.visit_str(other)
+                    }
+                    other => Err(A::Error::unknown_variant(other, ALL)),
+                }
+            }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,

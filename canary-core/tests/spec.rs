@@ -55,6 +55,40 @@ fn stack_names_like_docker_stack_deploy() {
 }
 
 #[test]
+fn metrics_read_as_names_maps_or_yaml_tags() {
+    let with = |m: &str| {
+        Spec::from_yaml(&format!(
+            "{BASE}analysis:\n  checks:\n    - name: x\n      metric: {m}\n      max: 1\n"
+        ))
+        .map(|s| s.analysis.checks[0].metric.clone())
+    };
+    assert_eq!(with("errorRate").unwrap(), MetricKind::ErrorRate);
+    assert_eq!(with("{latency: 0.95}").unwrap(), MetricKind::Latency(0.95));
+    assert_eq!(with("!latency 0.95").unwrap(), MetricKind::Latency(0.95));
+    assert_eq!(
+        with("{query: 'up{job=\"x\"}'}").unwrap(),
+        MetricKind::Query("up{job=\"x\"}".into())
+    );
+    assert_eq!(
+        with("!query 'sum(up)'").unwrap(),
+        MetricKind::Query("sum(up)".into())
+    );
+    assert_eq!(with("!errorRate").unwrap(), MetricKind::ErrorRate);
+    assert!(with("latency")
+        .unwrap_err()
+        .to_string()
+        .contains("needs a value"));
+    assert!(with("{latency: 0.9, query: x}")
+        .unwrap_err()
+        .to_string()
+        .contains("exactly one key"));
+    assert!(with("!p99 1")
+        .unwrap_err()
+        .to_string()
+        .contains("unknown variant"));
+}
+
+#[test]
 fn step_weight_and_max_weight() {
     let s = Spec::from_yaml(&format!(
         "{BASE}traffic:\n  stepWeight: 15\n  maxWeight: 50\n"
