@@ -15,6 +15,8 @@
 //!
 //! ## Features
 //! - `mocks`: mockall mocks of every trait (`MockOrchestrator`, `MockRouter`, ...) for tests.
+//! - `testing`: an in-memory [`Orchestrator`] and [`Router`] that keep state, for tests of code
+//!   that drives a whole rollout (the bindings' test helpers use them).
 
 pub mod analysis;
 pub mod engine;
@@ -23,6 +25,8 @@ pub mod memory;
 pub mod model;
 pub mod spec;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod traits;
 
 pub use engine::{

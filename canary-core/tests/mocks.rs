@@ -51,3 +51,53 @@ async fn a_rejected_route_rolls_back_with_the_routers_words() {
     );
     assert_eq!(w.orch.get("api-canary").unwrap().desired, 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_in_memory_world_runs_a_rollout() {
+    use canary_core::testing::{MemoryOrchestrator, MemoryRouter, PINNED};
+    use canary_core::{ImageRef, ServiceName};
+    let orch = Arc::new(MemoryOrchestrator::new());
+    orch.add_service(
+        ServiceName::parse("api").unwrap(),
+        &ImageRef::parse("api:v1").unwrap(),
+        2,
+    );
+    let router = Arc::new(MemoryRouter::new());
+    let deps = Deps {
+        orchestrator: orch.clone(),
+        router: router.clone(),
+        metrics: Arc::new(FakeMetrics::success(1.0)),
+        store: Arc::new(MemoryStateStore::new()),
+        hooks: Arc::new(FakeHooks::ok()),
+    };
+    let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Promoted);
+    assert_eq!(router.weights(), vec![0, 10, 50, 0]);
+    assert_eq!(orch.service("api").unwrap().image, PINNED);
+    assert!(orch
+        .operations()
+        .contains(&"scale api-canary 0".to_string()));
+    // A canary that does not start is rolled back.
+    let orch = Arc::new(MemoryOrchestrator::new());
+    orch.add_service(
+        ServiceName::parse("api").unwrap(),
+        &ImageRef::parse("api:v1").unwrap(),
+        2,
+    );
+    orch.fail_to_start(&ServiceName::parse("api-canary").unwrap(), "No such image");
+    let deps = Deps {
+        orchestrator: orch.clone(),
+        router: Arc::new(MemoryRouter::new()),
+        metrics: Arc::new(FakeMetrics::success(1.0)),
+        store: Arc::new(MemoryStateStore::new()),
+        hooks: Arc::new(FakeHooks::ok()),
+    };
+    let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
+        .run()
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::RolledBack { cause } if cause.contains("No such image")));
+}

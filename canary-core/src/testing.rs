@@ -1,0 +1,237 @@
+//! In-memory [`Orchestrator`] and [`Router`] (feature `testing`), so a rollout runs end to end
+//! without Docker or Traefik: in this crate's users' tests and in the bindings' test helpers.
+//! They keep services and routes in this process and never touch the world.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::error::{Error, Result};
+use crate::model::{ImageRef, ServiceName, Track};
+use crate::traits::{
+    AppRoute, AppSplit, BuildEvent, BuildRequest, CanaryService, LogLine, LogOptions, Orchestrator,
+    RouteConfig, Router, ServiceState,
+};
+
+/// The image every image is pinned to by [`MemoryOrchestrator::pin_image`].
+pub const PINNED: &str = "sha256:00000000000000000000000000000000000000000000000000000000000000aa";
+
+/// Services are entries in a map; every task starts at once unless told to fail.
+#[derive(Debug, Default)]
+pub struct MemoryOrchestrator {
+    services: Mutex<HashMap<String, ServiceState>>,
+    broken: Mutex<HashMap<String, String>>,
+    log: Mutex<Vec<String>>,
+}
+
+impl MemoryOrchestrator {
+    /// An orchestrator with no service.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) a running service, e.g. the stable one of an app.
+    pub fn add_service(&self, name: ServiceName, image: &ImageRef, replicas: u64) {
+        let state = ServiceState {
+            name: name.clone(),
+            image: image.to_string(),
+            desired: replicas,
+            running: replicas,
+            labels: BTreeMap::new(),
+            converged: true,
+        };
+        self.services
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), state);
+    }
+
+    /// Makes a service's tasks fail to start with `message` (a broken canary).
+    pub fn fail_to_start(&self, name: &ServiceName, message: impl Into<String>) {
+        self.broken
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), message.into());
+    }
+
+    /// A service's state.
+    pub fn service(&self, name: &str) -> Option<ServiceState> {
+        self.services
+            .lock()
+            .expect("not poisoned")
+            .get(name)
+            .cloned()
+    }
+
+    /// Every state-changing call so far, in order (`scale api-canary 0`, ...).
+    pub fn operations(&self) -> Vec<String> {
+        self.log.lock().expect("not poisoned").clone()
+    }
+
+    fn note(&self, s: String) {
+        self.log.lock().expect("not poisoned").push(s);
+    }
+
+    fn with<T>(&self, name: &ServiceName, f: impl FnOnce(&mut ServiceState) -> T) -> Result<T> {
+        let mut all = self.services.lock().expect("not poisoned");
+        let s = all
+            .get_mut(name.as_str())
+            .ok_or_else(|| Error::not_found("service", name.to_string()))?;
+        Ok(f(s))
+    }
+}
+
+#[async_trait]
+impl Orchestrator for MemoryOrchestrator {
+    async fn inspect(&self, service: &ServiceName) -> Result<ServiceState> {
+        self.service(service.as_str())
+            .ok_or_else(|| Error::not_found("service", service.to_string()))
+    }
+    async fn ensure_canary(&self, spec: &CanaryService) -> Result<ServiceState> {
+        self.inspect(&spec.from).await?;
+        self.add_service(spec.name.clone(), &spec.image, spec.replicas);
+        self.with(&spec.name, |s| s.labels = spec.labels.clone())?;
+        self.note(format!(
+            "ensure_canary {} {} x{}",
+            spec.name, spec.image, spec.replicas
+        ));
+        self.inspect(&spec.name).await
+    }
+    async fn update_labels(
+        &self,
+        service: &ServiceName,
+        labels: &BTreeMap<String, Option<String>>,
+    ) -> Result<()> {
+        self.with(service, |s| {
+            for (k, v) in labels {
+                match v {
+                    Some(v) => s.labels.insert(k.clone(), v.clone()),
+                    None => s.labels.remove(k),
+                };
+            }
+        })?;
+        self.note(format!("update_labels {service}"));
+        Ok(())
+    }
+    async fn scale(&self, service: &ServiceName, replicas: u64) -> Result<()> {
+        self.with(service, |s| {
+            s.desired = replicas;
+            s.running = replicas;
+        })?;
+        self.note(format!("scale {service} {replicas}"));
+        Ok(())
+    }
+    async fn set_image(&self, service: &ServiceName, image: &ImageRef) -> Result<()> {
+        self.with(service, |s| s.image = image.to_string())?;
+        self.note(format!("set_image {service} {image}"));
+        Ok(())
+    }
+    async fn pin_image(&self, _image: &ImageRef) -> Result<ImageRef> {
+        ImageRef::parse(PINNED)
+    }
+    async fn wait_converged(
+        &self,
+        service: &ServiceName,
+        _timeout: Duration,
+    ) -> Result<ServiceState> {
+        let s = self.inspect(service).await?;
+        if let Some(message) = self
+            .broken
+            .lock()
+            .expect("not poisoned")
+            .get(service.as_str())
+        {
+            return Err(Error::DeploymentFailed {
+                service: service.to_string(),
+                message: message.clone(),
+            });
+        }
+        Ok(s)
+    }
+    async fn logs(
+        &self,
+        _service: &ServiceName,
+        _options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<LogLine>>> {
+        Ok(Box::pin(futures::stream::empty()))
+    }
+    async fn build_image(
+        &self,
+        _request: &BuildRequest,
+    ) -> Result<BoxStream<'static, Result<BuildEvent>>> {
+        Ok(Box::pin(futures::stream::empty()))
+    }
+    async fn tag_image(&self, _source: &ImageRef, _target: &ImageRef) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Records every routing it is asked to put in force; reads back the last one.
+#[derive(Debug, Default)]
+pub struct MemoryRouter {
+    applied: Mutex<Vec<RouteConfig>>,
+}
+
+impl MemoryRouter {
+    /// A router with no route.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The last routing put in force.
+    pub fn last(&self) -> Option<RouteConfig> {
+        self.applied.lock().expect("not poisoned").last().cloned()
+    }
+
+    /// The canary weight of every routing put in force, in order (0 once the canary is out).
+    pub fn weights(&self) -> Vec<u8> {
+        self.applied
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(|c| c.canary_weight.get())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Router for MemoryRouter {
+    fn service_labels(&self, route: &AppRoute, track: Track) -> BTreeMap<String, String> {
+        BTreeMap::from([(
+            "io.canary.test.route".to_string(),
+            route.app.service(track).to_string(),
+        )])
+    }
+    async fn apply(&self, config: &RouteConfig) -> Result<()> {
+        self.applied
+            .lock()
+            .expect("not poisoned")
+            .push(config.clone());
+        Ok(())
+    }
+    async fn read(&self, config: &RouteConfig) -> Result<Vec<AppSplit>> {
+        let last = self.last();
+        let w = last
+            .as_ref()
+            .map(|l| l.canary_weight.get() as u64)
+            .unwrap_or(0);
+        Ok(config
+            .apps
+            .iter()
+            .map(|a| AppSplit {
+                app: a.app.name.clone(),
+                stable: 100 - w,
+                canary: w,
+                header_route: last.as_ref().is_some_and(|l| l.header_route.is_some()),
+                healthy: true,
+            })
+            .collect())
+    }
+    async fn remove(&self, _group: &ServiceName) -> Result<()> {
+        self.applied.lock().expect("not poisoned").clear();
+        Ok(())
+    }
+}
