@@ -1,3 +1,5 @@
-//! The `canary` command-line tool (being written).
+//! The `canary` binary; everything is in the `canary_cli` library.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    canary_cli::main()
+}

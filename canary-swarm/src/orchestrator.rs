@@ -131,6 +131,10 @@ pub struct NewService {
     pub ports: Vec<HostPort>,
     /// The endpoint mode; `None` leaves Docker's default (VIP).
     pub endpoint_mode: Option<EndpointMode>,
+    /// Update order `start-first` (a new task starts before the old one stops, so updates keep
+    /// capacity) instead of the CLI's `stop-first`; ignored with host-mode ports, which two tasks
+    /// on one node cannot share.
+    pub start_first: bool,
 }
 
 impl NewService {
@@ -146,6 +150,7 @@ impl NewService {
             init: true,
             ports: Vec::new(),
             endpoint_mode: None,
+            start_first: false,
         }
     }
 
@@ -196,7 +201,11 @@ impl NewService {
                 failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
                 monitor: Some(5_000_000_000),
                 max_failure_ratio: Some(0.0),
-                order: Some(ServiceSpecUpdateConfigOrderEnum::STOP_FIRST),
+                order: Some(if self.start_first && self.ports.is_empty() {
+                    ServiceSpecUpdateConfigOrderEnum::START_FIRST
+                } else {
+                    ServiceSpecUpdateConfigOrderEnum::STOP_FIRST
+                }),
             }),
             endpoint_spec: Some(EndpointSpec {
                 mode: self.endpoint_mode.map(|m| match m {

@@ -1,0 +1,57 @@
+//! `canary promote [--full] | rollback | pause | resume`: `Rollout::command`, delivered to the
+//! `canary run` driving the rollout (through the saved state) or carried out here.
+
+use canary_core::{Command, CommandOutcome, Rollout, RolloutOptions};
+use serde_json::json;
+
+use super::{with_events, Driven};
+use crate::args::Global;
+use crate::error::CliResult;
+use crate::output::Printer;
+use crate::{specfile, wire};
+
+fn word(cmd: Command) -> &'static str {
+    match cmd {
+        Command::Pause => "pause",
+        Command::Resume => "resume",
+        Command::Promote => "promote",
+        Command::PromoteFull => "promote --full",
+        Command::Abort => "rollback",
+    }
+}
+
+pub(crate) async fn control(g: &Global, cmd: Command, p: &Printer) -> CliResult<u8> {
+    let spec = specfile::load(&g.spec, &g.overrides)?.spec;
+    let group = spec.group.to_string();
+    let wired = wire::all(&g.connect, &spec).await?;
+    let rollout = Rollout::new(
+        spec,
+        wired.deps.clone(),
+        RolloutOptions::default().lease(g.lease.get()),
+    );
+    let mut events = rollout.subscribe();
+    let mut last = None;
+    let what = word(cmd);
+    let outcome = match with_events(rollout.command(cmd), &mut events, p, None, &mut last).await? {
+        Driven::Done(r) => {
+            r.map_err(|e| crate::error::CliError::from(e).context(format!("{what} {group}")))?
+        }
+        Driven::Interrupted { signal, code } => {
+            p.note(format!(
+                "interrupted by {signal}; the rollout's state is saved"
+            ));
+            return Ok(code);
+        }
+    };
+    match outcome {
+        CommandOutcome::Delivered { owner } => p.emit(
+            json!({"type": "command", "group": group, "command": what, "result": "delivered", "owner": owner}),
+            || format!("{what}: delivered to the controller driving {group} ({owner})"),
+        ),
+        CommandOutcome::Applied { phase } => p.emit(
+            json!({"type": "command", "group": group, "command": what, "result": "applied", "phase": phase}),
+            || format!("{what}: applied here (no controller was driving {group}); the rollout is now {phase}"),
+        ),
+    }
+    Ok(0)
+}

@@ -1,0 +1,121 @@
+//! `canary run`: the engine's `Rollout::run`, printed.
+
+use canary_core::{EventKind, Outcome, Rollout, RolloutOptions};
+use serde_json::json;
+
+use super::{with_events, Driven};
+use crate::args::{Global, RunArgs};
+use crate::error::{CliResult, EXIT_OK, EXIT_ROLLED_BACK};
+use crate::exporter::Exporter;
+use crate::output::{secs, Printer};
+use crate::{specfile, wire};
+
+pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8> {
+    let spec = specfile::load(&g.spec, &g.overrides)?.spec;
+    let wired = wire::all(&g.connect, &spec).await?;
+    wire::require_stable(&wired.swarm, &spec, &g.spec.display().to_string()).await?;
+    p.live_line(spec.traffic.interval.get());
+    let group = spec.group.to_string();
+    let exporter = Exporter::new(
+        &group,
+        spec.apps.iter().map(|a| a.name.to_string()).collect(),
+        spec.steps().len(),
+    );
+    exporter.set_backends(wire::backends(&wired.routes)?);
+    let server = match args.metrics_addr {
+        Some(addr) => {
+            let task = exporter.serve(addr).await?;
+            p.note(format!(
+                "serving the rollout's decisions on http://{addr}/metrics"
+            ));
+            Some(task)
+        }
+        None => None,
+    };
+    let opts = RolloutOptions::default()
+        .lease(g.lease.get())
+        .poll(args.poll.get())
+        .takeover(args.takeover)
+        .restart(args.restart);
+    let owner = opts.owner.clone();
+    p.note(format!(
+        "canary run: group {group}, steps {:?} every {}, metrics from {:?}, controller {owner}",
+        spec.steps().iter().map(|w| w.get()).collect::<Vec<_>>(),
+        spec.traffic.interval,
+        g.connect.metrics,
+    ));
+    let rollout = Rollout::new(spec, wired.deps.clone(), opts);
+    let mut events = rollout.subscribe();
+    let mut last = None;
+    let driven = with_events(rollout.run(), &mut events, p, Some(&exporter), &mut last).await?;
+    if let Some(s) = server {
+        s.abort();
+    }
+    let elapsed = p.elapsed();
+    let spec_path = g.spec.display();
+    // The saved rollout of these images had already ended: nothing was run.
+    if last
+        .as_ref()
+        .is_some_and(|e| e.kind == EventKind::Resumed && e.phase.is_terminal())
+    {
+        p.note(format!(
+            "(a rollout of these images already ended; `canary run -f {spec_path} --restart` runs it again)"
+        ));
+    }
+    match driven {
+        Driven::Interrupted { signal, code } => {
+            let at = last
+                .as_ref()
+                .map(|e| {
+                    format!(
+                        "{} at step {}/{} (weight {}%)",
+                        e.phase,
+                        e.step + 1,
+                        e.steps,
+                        e.weight
+                    )
+                })
+                .unwrap_or_else(|| "where it was".into());
+            p.emit(
+                json!({"type": "result", "group": group, "result": "interrupted", "signal": signal,
+                       "exitCode": code, "durationMs": elapsed.as_millis() as u64}),
+                || {
+                    format!(
+                        "interrupted by {signal} after {}: stopped driving; the rollout stays {at}. \
+                         `canary run -f {spec_path}` resumes it once this controller's lease ({}) expires.",
+                        secs(elapsed),
+                        g.lease
+                    )
+                },
+            );
+            Ok(code)
+        }
+        Driven::Done(Ok(Outcome::Promoted)) => {
+            p.emit(
+                json!({"type": "result", "group": group, "result": "promoted", "exitCode": EXIT_OK,
+                       "durationMs": elapsed.as_millis() as u64}),
+                || {
+                    format!(
+                        "PROMOTED: group {group} in {} from `canary run` start",
+                        secs(elapsed)
+                    )
+                },
+            );
+            Ok(EXIT_OK)
+        }
+        Driven::Done(Ok(Outcome::RolledBack { cause })) => {
+            p.emit(
+                json!({"type": "result", "group": group, "result": "rolledBack", "cause": cause,
+                       "exitCode": EXIT_ROLLED_BACK, "durationMs": elapsed.as_millis() as u64}),
+                || {
+                    format!(
+                        "ROLLED BACK: group {group} after {}: {cause}",
+                        secs(elapsed)
+                    )
+                },
+            );
+            Ok(EXIT_ROLLED_BACK)
+        }
+        Driven::Done(Err(e)) => Err(e.into()),
+    }
+}
