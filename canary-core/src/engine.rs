@@ -433,7 +433,16 @@ impl Rollout {
     }
 
     fn lease_is_live(&self, lease: &Lease) -> bool {
-        now_ms().saturating_sub(lease.heartbeat_ms) < self.opts.lease.as_millis() as u64
+        let ttl = lease.ttl_ms.unwrap_or(self.opts.lease.as_millis() as u64);
+        now_ms().saturating_sub(lease.heartbeat_ms) < ttl
+    }
+
+    fn my_lease(&self) -> Lease {
+        Lease {
+            owner: self.opts.owner.clone(),
+            heartbeat_ms: now_ms(),
+            ttl_ms: Some(self.opts.lease.as_millis() as u64),
+        }
     }
 
     /// Loads or creates the state and takes the lease.
@@ -466,7 +475,9 @@ impl Rollout {
                         return Err(self.driven_by(l));
                     }
                 }
-                if host_of(&l.owner) != host_of(&self.opts.owner) && !self.opts.takeover {
+                // A live lease of another host is never taken, not even with takeover (which
+                // is for expired ones); one of this host is a restarted controller: wait it out.
+                if host_of(&l.owner) != host_of(&self.opts.owner) {
                     return Err(self.driven_by(l));
                 }
                 waited_for = Some(l.clone());
@@ -542,10 +553,7 @@ impl Rollout {
     }
 
     async fn start_new(&self, mut state: RolloutState, expected: Option<u64>) -> Result<()> {
-        state.lease = Some(Lease {
-            owner: self.opts.owner.clone(),
-            heartbeat_ms: now_ms(),
-        });
+        state.lease = Some(self.my_lease());
         let version = self.save_state(&state, expected).await?;
         self.emit(
             EventKind::Started,
@@ -569,10 +577,7 @@ impl Rollout {
 
     async fn take(&self, v: Versioned, announce: bool) -> Result<()> {
         let mut state = v.state;
-        state.lease = Some(Lease {
-            owner: self.opts.owner.clone(),
-            heartbeat_ms: now_ms(),
-        });
+        state.lease = Some(self.my_lease());
         let version = self.save_state(&state, Some(v.version)).await?;
         if announce {
             self.emit(
@@ -592,10 +597,21 @@ impl Rollout {
         Ok(())
     }
 
-    async fn release(&self) -> Result<()> {
-        if self.cur.lock().await.is_none() {
+    /// Hands the lease back, so the next controller need not wait for it to expire: for a run
+    /// stopped from outside (Ctrl-C drops the `run` future between two saved transitions). Does
+    /// nothing when this controller holds no lease; a lease someone else took is left alone.
+    pub async fn release(&self) -> Result<()> {
+        let holds = self
+            .cur
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|v| v.state.lease.as_ref())
+            .is_some_and(|l| l.owner == self.opts.owner);
+        if !holds {
             return Ok(());
         }
+        self.driving.store(false, Ordering::SeqCst);
         self.save(|s| s.lease = None).await
     }
 
@@ -633,10 +649,7 @@ impl Rollout {
             f(&mut next);
             next.updated_ms = now_ms();
             if next.lease.is_some() {
-                next.lease = Some(Lease {
-                    owner: self.opts.owner.clone(),
-                    heartbeat_ms: now_ms(),
-                });
+                next.lease = Some(self.my_lease());
             }
             match self.save_state(&next, Some(cur.version)).await {
                 Ok(version) => {

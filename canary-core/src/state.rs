@@ -76,6 +76,10 @@ pub struct Lease {
     pub owner: String,
     /// Unix time (ms) of its last heartbeat.
     pub heartbeat_ms: u64,
+    /// How long the lease lasts after a heartbeat, as its owner set it (ms). Others judge the
+    /// lease by this, so controllers with different settings agree on when it expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_ms: Option<u64>,
 }
 
 /// The saved state.

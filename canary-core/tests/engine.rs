@@ -339,6 +339,7 @@ async fn seed_state(w: &World, phase: Phase, step: usize, weight: u8) {
     st.lease = Some(Lease {
         owner: "h/999".into(),
         heartbeat_ms: 0,
+        ttl_ms: None,
     });
     w.store
         .save(&group("shop"), &s.app_refs(), &st, None)
@@ -407,6 +408,67 @@ async fn resumes_from_every_saved_state() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stopped_run_hands_its_lease_back() {
+    let w = World::new(&["api"], FakeMetrics::success(1.0));
+    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")));
+    let r2 = r.clone();
+    let run = tokio::spawn(async move { r2.run().await });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    run.abort(); // what Ctrl-C does to a `canary run`
+    let _ = run.await;
+    let st = saved(&w, "shop").await;
+    assert_eq!(
+        st.lease.as_ref().unwrap().ttl_ms,
+        Some(15_000),
+        "the owner's lease length is saved"
+    );
+    r.release().await.unwrap();
+    let st = saved(&w, "shop").await;
+    assert!(st.lease.is_none());
+    assert_eq!(
+        st.phase,
+        Phase::Progressing,
+        "the state is kept for the next run"
+    );
+    // Another host can now pick it up at once, without takeover.
+    let out = Rollout::new(spec(ONE_APP), w.deps(), opts("other/1"))
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Promoted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn leases_are_judged_by_their_owners_length() {
+    let w = World::new(&["api"], FakeMetrics::success(1.0));
+    let s = spec(ONE_APP);
+    let mut st = RolloutState::new(BTreeMap::from([("api".into(), "api:v2".into())]), 0);
+    st.phase = Phase::Progressing;
+    // A heartbeat 5 s old: live for an owner whose lease is 60 s, whatever ours is.
+    st.lease = Some(Lease {
+        owner: "other/1".into(),
+        heartbeat_ms: canary_core::state::now_ms() - 5_000,
+        ttl_ms: Some(60_000),
+    });
+    w.store
+        .save(&group("shop"), &s.app_refs(), &st, None)
+        .await
+        .unwrap();
+    let e = Rollout::new(
+        spec(ONE_APP),
+        w.deps(),
+        opts("h/1").lease(Duration::from_secs(1)).takeover(true),
+    )
+    .run()
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&e, Error::Conflict(m) if m.contains("driven by other/1")),
+        "{e}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_ended_rollout_is_not_run_again_unless_restarted() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
     assert_eq!(
@@ -447,6 +509,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
     st.lease = Some(Lease {
         owner: "other-host/1".into(),
         heartbeat_ms: canary_core::state::now_ms(),
+        ttl_ms: None,
     });
     w.store
         .save(&group("shop"), &s.app_refs(), &st, None)
@@ -466,6 +529,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
     st.lease = Some(Lease {
         owner: "other-host/1".into(),
         heartbeat_ms: 0,
+        ttl_ms: None,
     });
     w.store
         .save(&group("shop"), &s.app_refs(), &st, Some(v.version))

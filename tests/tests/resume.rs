@@ -37,7 +37,12 @@ fn a_stopped_or_killed_run_is_resumed_at_its_step_and_promoted() {
         (Some("interrupted"), Some("SIGTERM")),
         "{last}"
     );
-    assert_eq!(g.status(&spec)["state"]["phase"], "progressing");
+    let st = g.status(&spec);
+    assert_eq!(st["state"]["phase"], "progressing");
+    assert!(
+        st["state"]["lease"].is_null(),
+        "a stopped run hands its lease back: {st}"
+    );
 
     // The next run picks it up; SIGKILL it at the second step.
     let mut second = g.spawn(&spec, &["run", "--lease", "2s"]);

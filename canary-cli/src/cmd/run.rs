@@ -64,6 +64,9 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
     }
     match driven {
         Driven::Interrupted { signal, code } => {
+            // Hand the lease back so the next `canary run` resumes at once; if that fails the
+            // lease simply expires.
+            let released = rollout.release().await.is_ok();
             let at = last
                 .as_ref()
                 .map(|e| {
@@ -82,9 +85,13 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
                 || {
                     format!(
                         "interrupted by {signal} after {}: stopped driving; the rollout stays {at}. \
-                         `canary run -f {spec_path}` resumes it once this controller's lease ({}) expires.",
+                         `canary run -f {spec_path}` resumes it{}.",
                         secs(elapsed),
-                        g.lease
+                        if released {
+                            String::new()
+                        } else {
+                            format!(" once this controller's lease ({}) expires", g.lease)
+                        }
                     )
                 },
             );
