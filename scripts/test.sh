@@ -24,4 +24,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "tests (unit, fixtures, and the real stack)"
 cargo test --workspace -- --test-threads="${CANARY_TEST_THREADS:-2}"
 
+step "Node package (napi-rs): build, node --test, tsc --strict, npm pack + offline install, real stack"
+bash bindings/node/test.sh
+
 step "done"
