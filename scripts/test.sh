@@ -24,6 +24,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "tests (unit, fixtures, and the real stack)"
 cargo test --workspace -- --test-threads="${CANARY_TEST_THREADS:-2}"
 
+step "Python package (pyo3 + maturin): wheel, offline install, pytest, mypy --strict, stubtest, real stack"
+bash bindings/python/test.sh
+
 step "Node package (napi-rs): build, node --test, tsc --strict, npm pack + offline install, real stack"
 bash bindings/node/test.sh
 

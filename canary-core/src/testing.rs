@@ -49,6 +49,24 @@ impl MemoryOrchestrator {
             .insert(name.to_string(), state);
     }
 
+    /// Replaces a service's labels.
+    pub fn set_labels(&self, name: &ServiceName, labels: BTreeMap<String, String>) -> Result<()> {
+        self.with(name, |s| s.labels = labels)
+    }
+
+    /// Every service, by name.
+    pub fn services(&self) -> Vec<ServiceState> {
+        let mut all: Vec<ServiceState> = self
+            .services
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+
     /// Makes a service's tasks fail to start with `message` (a broken canary).
     pub fn fail_to_start(&self, name: &ServiceName, message: impl Into<String>) {
         self.broken
@@ -173,6 +191,7 @@ impl Orchestrator for MemoryOrchestrator {
 #[derive(Debug, Default)]
 pub struct MemoryRouter {
     applied: Mutex<Vec<RouteConfig>>,
+    log: Mutex<Vec<String>>,
 }
 
 impl MemoryRouter {
@@ -184,6 +203,11 @@ impl MemoryRouter {
     /// The last routing put in force.
     pub fn last(&self) -> Option<RouteConfig> {
         self.applied.lock().expect("not poisoned").last().cloned()
+    }
+
+    /// Every call so far, in order (`route 20`, `route out`, `remove <group>`).
+    pub fn operations(&self) -> Vec<String> {
+        self.log.lock().expect("not poisoned").clone()
     }
 
     /// The canary weight of every routing put in force, in order (0 once the canary is out).
@@ -206,6 +230,12 @@ impl Router for MemoryRouter {
         )])
     }
     async fn apply(&self, config: &RouteConfig) -> Result<()> {
+        let note = if config.canary_routed {
+            format!("route {}", config.canary_weight.get())
+        } else {
+            "route out".to_string()
+        };
+        self.log.lock().expect("not poisoned").push(note);
         self.applied
             .lock()
             .expect("not poisoned")
@@ -230,7 +260,11 @@ impl Router for MemoryRouter {
             })
             .collect())
     }
-    async fn remove(&self, _group: &ServiceName) -> Result<()> {
+    async fn remove(&self, group: &ServiceName) -> Result<()> {
+        self.log
+            .lock()
+            .expect("not poisoned")
+            .push(format!("remove {group}"));
         self.applied.lock().expect("not poisoned").clear();
         Ok(())
     }

@@ -1,0 +1,148 @@
+"""The exceptions of canary_sdk: one base class, :class:`CanaryError`, and one subclass per kind of
+error of the Rust core (``canary_core::Error``).
+
+Every exception carries the core's message (``str(e)`` and ``e.message``), its stable ``code``
+(``CANARY_CONFLICT``, ... the same codes as the CLI's JSON output), whether retrying the same call
+later may succeed (``retryable``), and the kind's fields in ``details`` (also as properties).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+__all__ = [
+    "CanaryError",
+    "InvalidSpecError",
+    "NotFoundError",
+    "ConflictError",
+    "UnavailableError",
+    "CanaryTimeoutError",
+    "DeploymentFailedError",
+    "RejectedError",
+    "AbortedError",
+    "InternalError",
+]
+
+
+class CanaryError(Exception):
+    """Base class of every error raised by canary_sdk."""
+
+    #: The core's machine-readable code of this kind of error.
+    code: str = "CANARY_INTERNAL"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        retryable: bool = False,
+        details: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        super().__init__(message)
+        self.message: str = message
+        if code is not None:
+            self.code = code
+        self.retryable: bool = retryable
+        self.details: dict[str, Any] = dict(details or {})
+
+    @property
+    def reason(self) -> str:
+        """The core's words without the kind's prefix, when it has them."""
+        return str(self.details.get("reason", self.message))
+
+    def __reduce__(self) -> Any:
+        # Keep code and details through pickling (multiprocessing, concurrent.futures).
+        return (_rebuild, (type(self), self.message, self.code, self.retryable, self.details))
+
+
+def _rebuild(
+    cls: type[CanaryError], message: str, code: str, retryable: bool, details: dict[str, Any]
+) -> CanaryError:
+    return cls(message, code=code, retryable=retryable, details=details)
+
+
+class InvalidSpecError(CanaryError, ValueError):
+    """The input is wrong: a spec field, a name, a weight, an argument. Fix it; retrying will
+    not help. ``field`` is a path into the input such as ``traffic.steps[2]`` (empty when the
+    whole input is at fault)."""
+
+    code = "CANARY_INVALID_INPUT"
+
+    @property
+    def field(self) -> str:
+        return str(self.details.get("field", ""))
+
+
+class NotFoundError(CanaryError, LookupError):
+    """Something that must exist does not (a service, an image, a saved rollout)."""
+
+    code = "CANARY_NOT_FOUND"
+
+    @property
+    def kind(self) -> str:
+        return str(self.details.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.details.get("name", ""))
+
+
+class ConflictError(CanaryError):
+    """Someone else changed the same object or owns it (another controller, a concurrent
+    ``docker service update``). Re-read and decide."""
+
+    code = "CANARY_CONFLICT"
+
+
+class UnavailableError(CanaryError):
+    """A dependency is down or answered with a transient failure; retrying later may succeed."""
+
+    code = "CANARY_UNAVAILABLE"
+
+
+class CanaryTimeoutError(CanaryError, TimeoutError):
+    """An operation did not finish in time (also a built-in ``TimeoutError``)."""
+
+    code = "CANARY_TIMEOUT"
+
+    @property
+    def what(self) -> str:
+        return str(self.details.get("what", ""))
+
+    @property
+    def after(self) -> float:
+        """How long it waited, in seconds."""
+        return float(self.details.get("after", 0.0))
+
+
+class DeploymentFailedError(CanaryError):
+    """A deployment did not come up: a task failed to start, crashed or stayed unhealthy."""
+
+    code = "CANARY_DEPLOYMENT_FAILED"
+
+    @property
+    def service(self) -> str:
+        return str(self.details.get("service", ""))
+
+
+class RejectedError(CanaryError):
+    """A dependency refused a request it understood (a rejected router config, a bad query)."""
+
+    code = "CANARY_REJECTED"
+
+    @property
+    def by(self) -> str:
+        return str(self.details.get("by", ""))
+
+
+class AbortedError(CanaryError):
+    """The rollout was stopped before promotion (analysis failed, a hook refused, a person
+    aborted it)."""
+
+    code = "CANARY_ABORTED"
+
+
+class InternalError(CanaryError):
+    """A bug or an unexpected answer; report it."""
+
+    code = "CANARY_INTERNAL"

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds and tests the Python package canary-sdk (bindings/python), from anywhere:
+#
+#   bindings/python/test.sh [pytest args...]     e.g.  bindings/python/test.sh -m "not real_stack"
+#
+# 1. a tools venv under the build dir with maturin, pytest and mypy (from PyPI);
+# 2. `maturin build --release`: one abi3 wheel (CPython >= 3.9), its size printed;
+# 3. the wheel into a FRESH venv with `pip install --no-index` (no network), imported, and the
+#    api tour run with it (also with Python 3.9 when one is installed);
+# 4. the wheel into the tools venv; pytest (tests/; the real-stack tests skip without the local
+#    stack, and fail without it when CI is set); `mypy --strict` on examples/api_tour.py, which
+#    uses every public name; `mypy.stubtest` of the native module against its stubs.
+#
+# Needs: cargo (Rust >= 1.85), python3 >= 3.9 with venv (installed with apt-get when missing).
+# Builds in $CARGO_TARGET_DIR (default <repo>/target/python), away from the workspace's target
+# dir, so pyo3's settings do not invalidate it.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/python}"
+build="$CARGO_TARGET_DIR"
+tools="$build/venv"
+wheels="$build/wheels"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
+python="${PYTHON:-python3}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "python: $($python --version 2>&1)"
+if ! "$python" -c 'import sys; assert sys.version_info >= (3, 9)' 2>/dev/null; then
+    echo "bindings/python needs Python >= 3.9 ($python)" >&2
+    exit 1
+fi
+if ! "$python" -m venv --help >/dev/null 2>&1 || ! "$python" -c 'import ensurepip' 2>/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+        step "installing python3-venv"
+        apt-get install -y -qq python3-venv >/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+    else
+        echo "python venv support is missing: install python3-venv" >&2
+        exit 1
+    fi
+fi
+
+step "tools venv: $tools"
+[ -x "$tools/bin/python" ] || "$python" -m venv "$tools"
+"$tools/bin/pip" install -q "maturin>=1.9.4,<2" "pytest>=7" "mypy>=1.8"
+
+step "maturin build --release"
+# A small wheel: stripped, thin LTO (the workspace's release profile is the default one).
+export CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4
+rm -f "$wheels"/canary_sdk-*.whl
+(cd "$here" && "$tools/bin/maturin" build --release --interpreter "$tools/bin/python" --out "$wheels")
+wheel="$(ls "$wheels"/canary_sdk-*.whl)"
+echo "wheel: $(basename "$wheel") $(stat -c %s "$wheel") bytes ($(du -h "$wheel" | cut -f1))"
+
+fresh_install() { # <python> <venv dir>: the wheel into a new venv, without the network
+    rm -rf "$2"
+    "$1" -m venv "$2"
+    "$2/bin/pip" install -q --no-index --no-deps "$wheel"
+    (cd "$build" && "$2/bin/python" -c 'import canary_sdk, canary_sdk.testing, sys; print("imported canary_sdk", canary_sdk.__version__, "on", sys.version.split()[0])')
+    (cd "$build" && "$2/bin/python" "$here/examples/api_tour.py")
+}
+
+step "fresh venv, pip install --no-index"
+fresh_install "$python" "$build/fresh-venv"
+# The abi3 floor, when a Python 3.9 is around (PYTHON39, pyenv, PATH).
+py39=""
+for candidate in ${PYTHON39:-} "$HOME"/.pyenv/versions/3.9*/bin/python3.9 "$(command -v python3.9 || true)"; do
+    if [ -n "$candidate" ] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 9)' 2>/dev/null; then
+        py39="$candidate"
+        break
+    fi
+done
+if [ -n "$py39" ]; then
+    step "fresh venv on $("$py39" --version 2>&1) (the abi3 floor)"
+    fresh_install "$py39" "$build/fresh-venv-py39"
+fi
+
+step "pytest"
+"$tools/bin/pip" install -q --force-reinstall --no-index --no-deps "$wheel"
+[ -f "$repo/scripts/stack/env.sh" ] && source "$repo/scripts/stack/env.sh"
+(cd "$here/tests" && "$tools/bin/python" -m pytest -q -p no:cacheprovider "$@")
+
+step "mypy --strict examples/api_tour.py"
+(cd "$here/examples" && "$tools/bin/mypy" --strict --cache-dir "$build/mypy-cache" api_tour.py)
+
+step "stubtest canary_sdk._native"
+(cd "$build" && "$tools/bin/python" -m mypy.stubtest canary_sdk._native)
+
+step "bindings/python: all passed"
