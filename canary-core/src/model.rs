@@ -231,6 +231,18 @@ impl ImageRef {
         Ok(ImageRef(s.to_string()))
     }
 
+    /// The tag (`v2` of `registry:5000/api:v2`), if the reference has one.
+    pub fn tag(&self) -> Option<&str> {
+        if self.0.starts_with("sha256:") {
+            return None;
+        }
+        let name_tag = self.0.split('@').next().unwrap_or(&self.0);
+        let last_slash = name_tag.rfind('/').map(|i| i + 1).unwrap_or(0);
+        name_tag[last_slash..]
+            .rfind(':')
+            .map(|i| &name_tag[last_slash + i + 1..])
+    }
+
     /// True when this reference names exactly one image: an ID or a digest.
     pub fn is_pinned(&self) -> bool {
         self.0.starts_with("sha256:") || self.0.contains('@')
@@ -643,6 +655,17 @@ mod tests {
         .unwrap()
         .is_pinned());
         assert!(!ImageRef::parse("api:v2").unwrap().is_pinned());
+        let tag = |s: &str| ImageRef::parse(s).unwrap().tag().map(str::to_string);
+        assert_eq!(tag("api:v2").as_deref(), Some("v2"));
+        assert_eq!(
+            tag("localhost:5000/team/api:1.2.3").as_deref(),
+            Some("1.2.3")
+        );
+        assert_eq!(tag("localhost:5000/team/api"), None);
+        assert_eq!(
+            tag("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            None
+        );
     }
 
     #[test]

@@ -613,6 +613,46 @@ impl AppRef {
 }
 
 impl AppSpec {
+    /// The image build of this app for `track` (the `build` section, tagged with `image` for the
+    /// canary or `stableImage` for stable), with the build arguments `CANARY_TRACK`,
+    /// `CANARY_IMAGE` and `CANARY_TAG` added so one Dockerfile can serve both tracks. `spec_dir`
+    /// is the directory of the spec file, which `build.context` is relative to. `None` when the
+    /// app has no build section.
+    pub fn build_request(
+        &self,
+        track: crate::model::Track,
+        spec_dir: &Path,
+    ) -> Result<Option<crate::traits::BuildRequest>> {
+        let Some(b) = &self.build else {
+            return Ok(None);
+        };
+        let tag = match track {
+            crate::model::Track::Canary => self.image.clone(),
+            crate::model::Track::Stable => self.stable_image.clone().ok_or_else(|| {
+                Error::invalid(
+                    "stableImage",
+                    format!(
+                        "{}: building stable needs stableImage in the spec (the tag to build)",
+                        self.name
+                    ),
+                )
+            })?,
+        };
+        let mut args = b.args.clone();
+        args.insert("CANARY_TRACK".into(), track.to_string());
+        args.insert("CANARY_IMAGE".into(), tag.to_string());
+        args.insert(
+            "CANARY_TAG".into(),
+            tag.tag().unwrap_or("latest").to_string(),
+        );
+        Ok(Some(crate::traits::BuildRequest {
+            context: spec_dir.join(&b.context),
+            dockerfile: b.dockerfile.clone(),
+            tag,
+            args,
+        }))
+    }
+
     /// The stable service name (explicit, or the app's name, stack-prefixed inside a stack).
     pub fn stable_service(&self, stack: Option<&ServiceName>) -> Result<ServiceName> {
         match (&self.stable, stack) {

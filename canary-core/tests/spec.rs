@@ -238,3 +238,45 @@ fn schema_accepts_the_examples_and_rejects_bad_ones() {
         serde_yaml::from_str(&format!("{BASE}traffic:\n  steps: [120]\n")).unwrap();
     assert!(!validator.is_valid(&bad));
 }
+
+#[test]
+fn build_requests_per_track() {
+    use canary_core::Track;
+    let s = Spec::from_yaml(&BASE.replace(
+        "    port: 8080\n",
+        "    port: 8080\n    stableImage: registry.local:5000/api:v1\n    build:\n      context: app\n      args: {A: b}\n",
+    ))
+    .unwrap();
+    let dir = std::path::Path::new("/specs");
+    let canary = s.apps[0]
+        .build_request(Track::Canary, dir)
+        .unwrap()
+        .unwrap();
+    assert_eq!(canary.tag.as_str(), "api:v2");
+    assert_eq!(canary.context, dir.join("app"));
+    assert_eq!(canary.dockerfile, "Dockerfile");
+    assert_eq!(canary.args["CANARY_TRACK"], "canary");
+    assert_eq!(canary.args["CANARY_TAG"], "v2");
+    assert_eq!(canary.args["A"], "b");
+    let stable = s.apps[0]
+        .build_request(Track::Stable, dir)
+        .unwrap()
+        .unwrap();
+    assert_eq!(stable.args["CANARY_IMAGE"], "registry.local:5000/api:v1");
+    assert_eq!(stable.args["CANARY_TAG"], "v1");
+    // No build section: nothing to build; stable without stableImage: a clear error.
+    let plain = Spec::from_yaml(BASE).unwrap();
+    assert!(plain.apps[0]
+        .build_request(Track::Canary, dir)
+        .unwrap()
+        .is_none());
+    let no_stable = Spec::from_yaml(&BASE.replace(
+        "    port: 8080\n",
+        "    port: 8080\n    build: {context: app}\n",
+    ))
+    .unwrap();
+    let e = no_stable.apps[0]
+        .build_request(Track::Stable, dir)
+        .unwrap_err();
+    assert!(e.to_string().contains("needs stableImage"), "{e}");
+}

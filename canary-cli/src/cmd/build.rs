@@ -2,8 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use canary_core::traits::{BuildEvent, BuildRequest};
-use canary_core::{Orchestrator, Track};
+use canary_core::traits::BuildEvent;
+use canary_core::Orchestrator;
 use futures::StreamExt;
 use serde_json::json;
 
@@ -36,39 +36,16 @@ pub(crate) async fn build(g: &Global, a: &BuildArgs, p: &Printer) -> CliResult<u
     let swarm = wire::swarm(&g.connect).await?;
     let mut built = 0;
     for app in apps {
-        let Some(b) = &app.build else {
+        let Some(mut request) = app.build_request(a.track, &loaded.dir)? else {
             p.note(format!(
                 "{}: no build section in the spec; skipped",
                 app.name
             ));
             continue;
         };
-        let tag = match a.track {
-            Track::Canary => app.image.clone(),
-            Track::Stable => app.stable_image.clone().ok_or_else(|| {
-                CliError::usage(format!(
-                    "{}: --track stable needs stableImage in the spec (the tag to build)",
-                    app.name
-                ))
-            })?,
-        };
+        request.args.extend(extra.clone());
+        let tag = request.tag.clone();
         let tag_text = tag.as_str();
-        let short_tag = tag_text
-            .rsplit_once(':')
-            .filter(|(repo, t)| !t.contains('/') && !repo.is_empty())
-            .map(|(_, t)| t.to_string())
-            .unwrap_or_else(|| "latest".into());
-        let mut args = b.args.clone();
-        args.insert("CANARY_TRACK".into(), a.track.to_string());
-        args.insert("CANARY_IMAGE".into(), tag_text.to_string());
-        args.insert("CANARY_TAG".into(), short_tag);
-        args.extend(extra.clone());
-        let request = BuildRequest {
-            context: loaded.dir.join(&b.context),
-            dockerfile: b.dockerfile.clone(),
-            tag: tag.clone(),
-            args,
-        };
         p.note(format!(
             "{}: building {tag} from {}",
             app.name,
