@@ -10,16 +10,16 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`runtime`] | blocking (GIL released, Ctrl-C) and asyncio flavours of every call |
-//! | [`error`] | core errors → `CanaryError` subclasses, Python exceptions → core errors |
-//! | [`convert`] | durations, JSON-shaped data |
-//! | [`types`] | the core's plain data as read-only Python objects |
-//! | [`spec`] | `Spec` |
-//! | [`swarm`] | `SwarmOrchestrator`, `SwarmStateStore`, `MemoryStateStore` |
-//! | [`traefik`] | `TraefikRouter`, `PrometheusMetrics`, `TraefikScrapeMetrics`, `WebhookRunner` |
-//! | [`foreign`] | Python metrics sources and hooks behind the core's traits |
-//! | [`rollout`] | `Rollout` and its events |
-//! | [`testing`] | TEST-ONLY in-memory orchestrator and router |
+//! | `runtime` | blocking (GIL released, Ctrl-C) and asyncio flavours of every call |
+//! | `error` | core errors → `CanaryError` subclasses, Python exceptions → core errors |
+//! | `convert` | durations, JSON-shaped data |
+//! | `types` | the core's plain data as read-only Python objects |
+//! | `spec` | `Spec` |
+//! | `swarm` | `SwarmOrchestrator`, `SwarmStateStore`, `MemoryStateStore` |
+//! | `traefik` | `TraefikRouter`, `PrometheusMetrics`, `TraefikScrapeMetrics`, `WebhookRunner` |
+//! | `foreign` | Python metrics sources and hooks behind the core's traits |
+//! | `rollout` | `Rollout` and its events |
+//! | `testing` | TEST-ONLY in-memory orchestrator and router |
 
 use pyo3::prelude::*;
 
