@@ -92,13 +92,20 @@ async fn with_events<T>(
                     Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return,
                 },
-                _ = &mut stopped => loop {
-                    match rx.try_recv() {
-                        Ok(ev) => deliver(&cb, ev).await,
-                        Err(TryRecvError::Lagged(_)) => continue,
-                        Err(_) => return,
+                done = &mut stopped => {
+                    // A cancelled call (Ctrl-C dropped it) gets no more events: a later call on
+                    // the same rollout must not reach this callback.
+                    if done.is_err() {
+                        return;
                     }
-                },
+                    loop {
+                        match rx.try_recv() {
+                            Ok(ev) => deliver(&cb, ev).await,
+                            Err(TryRecvError::Lagged(_)) => continue,
+                            Err(_) => return,
+                        }
+                    }
+                }
             }
         }
     }));
