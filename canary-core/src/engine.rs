@@ -26,8 +26,9 @@ use tokio::sync::{broadcast, Mutex, Notify};
 
 use crate::analysis::{self, AnalysisReport, Verdict};
 use crate::error::{with_timeout, Error, Result};
+use crate::model::AppRef;
 use crate::model::{ImageRef, ReplicaPlan, ServiceName, Track, Weight};
-use crate::spec::{AppRef, HookSpec, InconclusiveAction, PromoteStrategy, Spec, TrafficMode};
+use crate::spec::{HookSpec, InconclusiveAction, PromoteStrategy, Spec, TrafficMode};
 use crate::state::{now_ms, Command, Lease, Phase, RolloutState};
 use crate::traits::{
     AppRoute, AppSplit, CanaryService, HookContext, HookPoint, HookRunner, MetricsSource,

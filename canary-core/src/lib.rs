@@ -35,10 +35,10 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use memory::MemoryStateStore;
 pub use model::{
-    HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track, TrafficSplit,
-    Weight,
+    AppRef, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track,
+    TrafficSplit, Weight,
 };
-pub use spec::{AppRef, Spec};
+pub use spec::Spec;
 pub use state::{Command, Phase, RolloutState};
 pub use traits::{
     AppRoute, AppSplit, CanaryService, HookContext, HookOutcome, HookPoint, HookRunner, LogLine,

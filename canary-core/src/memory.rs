@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::error::{Error, Result};
+use crate::model::AppRef;
 use crate::model::ServiceName;
-use crate::spec::AppRef;
 use crate::state::RolloutState;
 use crate::traits::{StateStore, Versioned};
 

@@ -1,0 +1,62 @@
+//! The default of every optional spec field, in one place (serde's `default = "..."` needs
+//! functions).
+
+use std::time::Duration;
+
+use super::HeaderRoute;
+use crate::model::HumanDuration;
+
+pub(super) fn one() -> u64 {
+    1
+}
+pub(super) fn two() -> u64 {
+    2
+}
+pub(super) fn two_u32() -> u32 {
+    2
+}
+pub(super) fn one_f() -> f64 {
+    1.0
+}
+pub(super) fn yes() -> bool {
+    true
+}
+pub(super) fn default_health_path() -> String {
+    "/health".into()
+}
+pub(super) fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+pub(super) fn default_interval() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+pub(super) fn default_header_route() -> Option<HeaderRoute> {
+    Some(HeaderRoute::default())
+}
+pub(super) fn default_entry_points() -> Vec<String> {
+    vec!["web".into()]
+}
+pub(super) fn default_confidence() -> f64 {
+    0.95
+}
+pub(super) fn default_pass_score() -> f64 {
+    95.0
+}
+pub(super) fn default_marginal_score() -> f64 {
+    75.0
+}
+pub(super) fn default_min_samples() -> usize {
+    5
+}
+pub(super) fn default_min_requests() -> u64 {
+    10
+}
+pub(super) fn default_hook_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(10))
+}
+pub(super) fn default_call_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+pub(super) fn default_converge_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(300))
+}

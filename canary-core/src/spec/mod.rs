@@ -1,0 +1,118 @@
+//! The canary spec: one format for Rust, Python, Node and the CLI, in YAML or JSON.
+//!
+//! A [`Spec`] is validated when it is loaded: a value of this type always describes a rollout the
+//! engine can run. Every rejection names the field and the reason, e.g.
+//! `traffic.steps[2]: 120 is above 100`.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `app` | [`AppSpec`], [`BuildSpec`]: one app and its service names |
+//! | `traffic` | [`TrafficSpec`], [`TrafficMode`], [`HeaderRoute`] |
+//! | `metric` | [`MetricKind`] and the forms it is written in |
+//! | `analysis` | [`AnalysisSpec`], checks and the judge |
+//! | `hooks` | [`HooksSpec`], [`HookSpec`] |
+//! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
+//! | `defaults` | the default of every optional field |
+//! | `validate` | what the types alone cannot check |
+//! | `load` | text (YAML, JSON) or a JSON value in, a validated [`Spec`] out |
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AppRef, ServiceName, Weight};
+
+mod analysis;
+mod app;
+mod defaults;
+mod hooks;
+mod load;
+mod metric;
+mod promote;
+mod traffic;
+mod validate;
+
+pub use analysis::{
+    AnalysisSpec, CheckSpec, Direction, InconclusiveAction, JudgeMetric, JudgeSpec, RelativeCheck,
+};
+pub use app::{AppSpec, BuildSpec};
+pub use hooks::{HookSpec, HooksSpec};
+pub use metric::MetricKind;
+pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
+pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
+
+/// A canary group: one or more apps canaried, analysed and promoted (or rolled back) together.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    title = "canary spec",
+    description = "A canary rollout of one or more Swarm services behind Traefik."
+)]
+pub struct Spec {
+    /// The group's name: names the router file, the state labels and the events.
+    pub group: ServiceName,
+    /// The `docker stack deploy` stack the services belong to, if any: service `api` in stack
+    /// `neotix` is the Swarm service `neotix_api`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack: Option<ServiceName>,
+    /// The apps of the group (at least one).
+    pub apps: Vec<AppSpec>,
+    /// How traffic moves from stable to canary.
+    #[serde(default)]
+    pub traffic: TrafficSpec,
+    /// How each step is judged.
+    #[serde(default)]
+    pub analysis: AnalysisSpec,
+    /// HTTP webhooks called at points of the rollout.
+    #[serde(default)]
+    pub hooks: HooksSpec,
+    /// How a successful canary becomes stable.
+    #[serde(default)]
+    pub promote: PromoteSpec,
+    /// Deadlines for calls to the orchestrator, router, metrics and hooks.
+    #[serde(default)]
+    pub timeouts: TimeoutsSpec,
+}
+
+impl Spec {
+    /// The JSON Schema of the spec, generated from these types.
+    pub fn json_schema() -> serde_json::Value {
+        serde_json::to_value(schemars::schema_for!(Spec)).expect("a schema serializes")
+    }
+
+    /// The canary weights of the steps, in order.
+    pub fn steps(&self) -> Vec<Weight> {
+        let t = &self.traffic;
+        if let Some(steps) = &t.steps {
+            return steps.clone();
+        }
+        let step = t.step_weight.map(Weight::get).unwrap_or(10) as u64;
+        let max = t.max_weight.map(Weight::get).unwrap_or(50) as u64;
+        let mut out = Vec::new();
+        let mut w = step;
+        while w < max {
+            out.push(Weight::new(w).expect("below max"));
+            w += step;
+        }
+        out.push(Weight::new(max).expect("max is a weight"));
+        out
+    }
+
+    /// The apps with their service names resolved.
+    pub fn app_refs(&self) -> Vec<AppRef> {
+        self.apps
+            .iter()
+            .map(|a| AppRef {
+                name: a.name.clone(),
+                stable: a.stable_service(self.stack.as_ref()).expect("validated"),
+                canary: a.canary_service(self.stack.as_ref()).expect("validated"),
+            })
+            .collect()
+    }
+
+    /// The analysis window: explicit, or the step interval.
+    pub fn window(&self) -> Duration {
+        self.analysis.window.unwrap_or(self.traffic.interval).get()
+    }
+}

@@ -1,0 +1,91 @@
+//! How traffic moves from stable to the canary.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::defaults::{default_entry_points, default_header_route, default_interval};
+use crate::model::{HeaderName, HumanDuration, RuleValue, Weight};
+
+/// How traffic is divided while the canary runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum TrafficMode {
+    /// Exact weights through a Traefik weighted service.
+    #[default]
+    Weighted,
+    /// The split follows replica counts of two services behind one Traefik service (the seed's way).
+    Replicas,
+}
+
+/// A header that sends a request straight to the canary, whatever the weights.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HeaderRoute {
+    /// Header name. Default `X-Canary`.
+    pub name: HeaderName,
+    /// Header value. Default `true`.
+    pub value: RuleValue,
+}
+
+impl Default for HeaderRoute {
+    fn default() -> Self {
+        HeaderRoute {
+            name: HeaderName::parse("X-Canary").expect("valid"),
+            value: RuleValue::parse("true").expect("valid"),
+        }
+    }
+}
+
+/// How traffic shifts, step by step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrafficSpec {
+    /// Weighted (default) or replicas.
+    #[serde(default)]
+    pub mode: TrafficMode,
+    /// The canary weights of the steps, ascending, e.g. `[5, 10, 25, 50]`. Exclusive with
+    /// `stepWeight`/`maxWeight`. Default: 10, 20, 30, 40, 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<Weight>>,
+    /// Weight added at each step (with `maxWeight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_weight: Option<Weight>,
+    /// Last step's weight (with `stepWeight`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_weight: Option<Weight>,
+    /// Time at each step before it is analysed. Default 30s.
+    #[serde(default = "default_interval")]
+    pub interval: HumanDuration,
+    /// Requests with this header go to the canary. Default `X-Canary: true`; `null` turns it off.
+    #[serde(default = "default_header_route")]
+    pub header_route: Option<HeaderRoute>,
+    /// Keep a client on the version it first reached (a cookie on the weighted service).
+    #[serde(default)]
+    pub sticky: bool,
+    /// Percent of stable's traffic also mirrored to the canary (responses discarded). Default 0.
+    #[serde(default)]
+    pub mirror: Weight,
+    /// Replicas mode: the total tasks split between stable and canary. Default: stable's replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_replicas: Option<u64>,
+    /// Traefik entry points the routes listen on. Default `[web]`.
+    #[serde(default = "default_entry_points")]
+    pub entry_points: Vec<String>,
+}
+
+impl Default for TrafficSpec {
+    fn default() -> Self {
+        TrafficSpec {
+            mode: TrafficMode::Weighted,
+            steps: None,
+            step_weight: None,
+            max_weight: None,
+            interval: default_interval(),
+            header_route: default_header_route(),
+            sticky: false,
+            mirror: Weight::ZERO,
+            total_replicas: None,
+            entry_points: default_entry_points(),
+        }
+    }
+}

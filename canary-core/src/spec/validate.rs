@@ -1,0 +1,334 @@
+//! What the types alone cannot check: cross-field rules, ranges and names. Every rejection names
+//! the field (`traffic.steps[2]`) and the reason.
+
+use std::time::Duration;
+
+use super::{MetricKind, Spec, TrafficMode};
+use crate::error::{Error, Result};
+
+impl Spec {
+    /// Checks everything the types alone cannot.
+    pub fn validate(&self) -> Result<()> {
+        if self.apps.is_empty() {
+            return Err(Error::invalid("apps", "a group needs at least one app"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, app) in self.apps.iter().enumerate() {
+            let f = |k: &str| format!("apps[{i}].{k}");
+            if !seen.insert(app.name.clone()) {
+                return Err(Error::invalid(
+                    f("name"),
+                    format!("{} appears twice in the group", app.name),
+                ));
+            }
+            let stable = app
+                .stable_service(self.stack.as_ref())
+                .map_err(|e| Error::invalid(f("stable"), crate::model::reason_of(&e)))?;
+            let canary = app
+                .canary_service(self.stack.as_ref())
+                .map_err(|e| Error::invalid(f("canary"), crate::model::reason_of(&e)))?;
+            if stable == canary {
+                return Err(Error::invalid(
+                    f("canary"),
+                    "the canary service must differ from the stable one",
+                ));
+            }
+            for (j, other) in self.apps.iter().enumerate().take(i) {
+                let os = other.stable_service(self.stack.as_ref())?;
+                let oc = other.canary_service(self.stack.as_ref())?;
+                if [&os, &oc].contains(&&stable) || [&os, &oc].contains(&&canary) {
+                    return Err(Error::invalid(
+                        f("name"),
+                        format!("its services overlap those of apps[{j}]"),
+                    ));
+                }
+            }
+            if app.port == 0 {
+                return Err(Error::invalid(f("port"), "0 is not a port"));
+            }
+            validate_rule(&app.rule).map_err(|r| Error::invalid(f("rule"), r))?;
+            if app.canary_replicas == 0 {
+                return Err(Error::invalid(
+                    f("canaryReplicas"),
+                    "the canary needs at least 1 replica",
+                ));
+            }
+            if app.stable_replicas == 0 {
+                return Err(Error::invalid(
+                    f("stableReplicas"),
+                    "stable needs at least 1 replica",
+                ));
+            }
+            for k in app.canary_env.keys() {
+                if k.is_empty() || k.contains('=') || k.chars().any(|c| c.is_whitespace()) {
+                    return Err(Error::invalid(
+                        f("canaryEnv"),
+                        format!("{k:?} is not a variable name"),
+                    ));
+                }
+            }
+            if !app.health_path.starts_with('/') {
+                return Err(Error::invalid(f("healthPath"), "must start with /"));
+            }
+            if let Some(b) = &app.build {
+                if b.context.trim().is_empty() {
+                    return Err(Error::invalid(f("build.context"), "cannot be empty"));
+                }
+            }
+        }
+        let t = &self.traffic;
+        if let Some(steps) = &t.steps {
+            if t.step_weight.is_some() || t.max_weight.is_some() {
+                return Err(Error::invalid(
+                    "traffic.steps",
+                    "give either steps or stepWeight/maxWeight, not both",
+                ));
+            }
+            if steps.is_empty() {
+                return Err(Error::invalid("traffic.steps", "needs at least one step"));
+            }
+            for (i, w) in steps.iter().enumerate() {
+                if w.get() == 0 {
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        "a step needs a weight above 0",
+                    ));
+                }
+                if i > 0 && *w <= steps[i - 1] {
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        format!(
+                            "{} is not above the step before ({})",
+                            w.get(),
+                            steps[i - 1].get()
+                        ),
+                    ));
+                }
+            }
+        }
+        match (t.step_weight, t.max_weight) {
+            (Some(s), _) if s.get() == 0 => {
+                return Err(Error::invalid("traffic.stepWeight", "must be above 0"));
+            }
+            (Some(s), Some(m)) if m < s => {
+                return Err(Error::invalid(
+                    "traffic.maxWeight",
+                    format!("{} is below stepWeight {}", m.get(), s.get()),
+                ));
+            }
+            (None, Some(m)) if m.get() < 10 => {
+                return Err(Error::invalid(
+                    "traffic.maxWeight",
+                    format!(
+                        "{} is below the default stepWeight 10; set stepWeight too",
+                        m.get()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if t.interval.get() < Duration::from_millis(100) {
+            return Err(Error::invalid("traffic.interval", "must be at least 100ms"));
+        }
+        if t.entry_points.is_empty() {
+            return Err(Error::invalid(
+                "traffic.entryPoints",
+                "needs at least one entry point",
+            ));
+        }
+        for (i, e) in t.entry_points.iter().enumerate() {
+            if e.is_empty()
+                || !e
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(Error::invalid(
+                    format!("traffic.entryPoints[{i}]"),
+                    format!("{e:?} is not an entry point name"),
+                ));
+            }
+        }
+        if t.mode == TrafficMode::Replicas {
+            if t.sticky {
+                return Err(Error::invalid(
+                    "traffic.sticky",
+                    "sticky sessions need weighted mode",
+                ));
+            }
+            if t.mirror.get() > 0 {
+                return Err(Error::invalid(
+                    "traffic.mirror",
+                    "mirroring needs weighted mode",
+                ));
+            }
+            if let Some(total) = t.total_replicas {
+                if total < 2 {
+                    return Err(Error::invalid(
+                        "traffic.totalReplicas",
+                        "replicas mode needs at least 2 tasks",
+                    ));
+                }
+            }
+        } else if t.total_replicas.is_some() {
+            return Err(Error::invalid(
+                "traffic.totalReplicas",
+                "only used in replicas mode",
+            ));
+        }
+        let a = &self.analysis;
+        if let Some(w) = a.window {
+            if w.get() < Duration::from_secs(1) {
+                return Err(Error::invalid("analysis.window", "must be at least 1s"));
+            }
+        }
+        for (i, c) in a.checks.iter().enumerate() {
+            let f = |k: &str| format!("analysis.checks[{i}].{k}");
+            if c.name.trim().is_empty() {
+                return Err(Error::invalid(f("name"), "cannot be empty"));
+            }
+            validate_metric(&c.metric).map_err(|r| Error::invalid(f("metric"), r))?;
+            if c.min.is_none() && c.max.is_none() && c.relative.is_none() {
+                return Err(Error::invalid(
+                    f("name"),
+                    format!("check {:?} needs min, max or relative", c.name),
+                ));
+            }
+            for (k, v) in [("min", c.min), ("max", c.max)] {
+                if let Some(v) = v {
+                    if !v.is_finite() {
+                        return Err(Error::invalid(f(k), "must be a finite number"));
+                    }
+                }
+            }
+            if let (Some(lo), Some(hi)) = (c.min, c.max) {
+                if lo > hi {
+                    return Err(Error::invalid(f("min"), format!("{lo} is above max {hi}")));
+                }
+            }
+            if let Some(r) = &c.relative {
+                if !r.tolerance.is_finite() || r.tolerance < 0.0 {
+                    return Err(Error::invalid(
+                        f("relative.tolerance"),
+                        "must be a number of 0 or more",
+                    ));
+                }
+            }
+        }
+        if let Some(j) = &a.judge {
+            if j.metrics.is_empty() {
+                return Err(Error::invalid(
+                    "analysis.judge.metrics",
+                    "needs at least one metric",
+                ));
+            }
+            if !(j.confidence > 0.5 && j.confidence < 1.0) {
+                return Err(Error::invalid(
+                    "analysis.judge.confidence",
+                    format!("{} is not between 0.5 and 1", j.confidence),
+                ));
+            }
+            if !(j.effect_size >= 0.0 && j.effect_size.is_finite()) {
+                return Err(Error::invalid(
+                    "analysis.judge.effectSize",
+                    "must be 0 or more",
+                ));
+            }
+            if !(0.0..=100.0).contains(&j.pass_score) {
+                return Err(Error::invalid(
+                    "analysis.judge.passScore",
+                    "must be within 0..100",
+                ));
+            }
+            if !(0.0..=100.0).contains(&j.marginal_score) || j.marginal_score > j.pass_score {
+                return Err(Error::invalid(
+                    "analysis.judge.marginalScore",
+                    "must be within 0..passScore",
+                ));
+            }
+            if j.min_samples < 2 {
+                return Err(Error::invalid(
+                    "analysis.judge.minSamples",
+                    "must be at least 2",
+                ));
+            }
+            for (i, m) in j.metrics.iter().enumerate() {
+                let f = |k: &str| format!("analysis.judge.metrics[{i}].{k}");
+                validate_metric(&m.metric).map_err(|r| Error::invalid(f("metric"), r))?;
+                if !(m.weight > 0.0 && m.weight.is_finite()) {
+                    return Err(Error::invalid(f("weight"), "must be above 0"));
+                }
+            }
+        }
+        let hooks = [
+            ("preRollout", &self.hooks.pre_rollout),
+            ("step", &self.hooks.step),
+            ("confirmPromotion", &self.hooks.confirm_promotion),
+            ("postRollout", &self.hooks.post_rollout),
+            ("rollback", &self.hooks.rollback),
+        ];
+        for (kind, list) in hooks {
+            for (i, h) in list.iter().enumerate() {
+                let f = |k: &str| format!("hooks.{kind}[{i}].{k}");
+                if h.name.trim().is_empty() {
+                    return Err(Error::invalid(f("name"), "cannot be empty"));
+                }
+                if !(h.url.starts_with("http://") || h.url.starts_with("https://"))
+                    || h.url.len() < 10
+                {
+                    return Err(Error::invalid(
+                        f("url"),
+                        format!("{:?} is not an http(s) URL", h.url),
+                    ));
+                }
+                if h.timeout.get().is_zero() {
+                    return Err(Error::invalid(f("timeout"), "must be above 0"));
+                }
+            }
+        }
+        if self.timeouts.call.get() < Duration::from_millis(100) {
+            return Err(Error::invalid("timeouts.call", "must be at least 100ms"));
+        }
+        if self.timeouts.converge.get() < Duration::from_secs(1) {
+            return Err(Error::invalid("timeouts.converge", "must be at least 1s"));
+        }
+        Ok(())
+    }
+}
+
+fn validate_metric(m: &MetricKind) -> std::result::Result<(), String> {
+    match m {
+        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => {
+            Err(format!("latency quantile {q} is not between 0 and 1"))
+        }
+        MetricKind::Query(q) if q.trim().is_empty() => Err("the query is empty".into()),
+        _ => Ok(()),
+    }
+}
+
+/// A Traefik rule is passed through as the user wrote it; we only refuse what cannot be right.
+fn validate_rule(rule: &str) -> std::result::Result<(), String> {
+    if rule.trim().is_empty() {
+        return Err("a rule cannot be empty".into());
+    }
+    if rule.chars().any(|c| c.is_control()) {
+        return Err("a rule cannot contain control characters".into());
+    }
+    if rule.matches('`').count() % 2 != 0 {
+        return Err(format!("{rule:?} has an unbalanced backtick"));
+    }
+    let mut depth = 0i32;
+    for c in rule.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth < 0 {
+            break;
+        }
+    }
+    if depth != 0 {
+        return Err(format!("{rule:?} has unbalanced parentheses"));
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! [`Orchestrator`]: runs the services (Docker Swarm in production).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "mocks")]
+use mockall::automock;
+
+use crate::error::Result;
+use crate::model::{BuildEvent, BuildRequest, ImageRef, ServiceName};
+
+/// A service as the orchestrator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceState {
+    /// The service name.
+    pub name: ServiceName,
+    /// The image the service spec names (as written, possibly pinned).
+    pub image: String,
+    /// Desired replicas.
+    pub desired: u64,
+    /// Tasks running now.
+    pub running: u64,
+    /// The service's labels.
+    pub labels: BTreeMap<String, String>,
+    /// True when every desired task runs the current spec (and is healthy, with a health check).
+    pub converged: bool,
+}
+
+/// What the canary service should look like.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryService {
+    /// The stable service it is made from (networks, env, mounts, constraints, health check).
+    pub from: ServiceName,
+    /// The canary service's name.
+    pub name: ServiceName,
+    /// Its image.
+    pub image: ImageRef,
+    /// Its replicas.
+    pub replicas: u64,
+    /// Extra environment, on top of stable's.
+    pub env: BTreeMap<String, String>,
+    /// Labels to set (e.g. the router's), on top of stable's minus the ones the SDK owns.
+    pub labels: BTreeMap<String, String>,
+    /// Run tasks with an init process.
+    pub init: bool,
+}
+
+/// Which log lines to read.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogOptions {
+    /// Keep streaming new lines.
+    pub follow: bool,
+    /// Only the last N lines per task.
+    pub tail: Option<u64>,
+    /// Only lines since this many seconds ago.
+    pub since_secs: Option<u64>,
+}
+
+/// One log line of one task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogLine {
+    /// The service.
+    pub service: String,
+    /// The task (or container) it came from, if known.
+    pub task: Option<String>,
+    /// RFC 3339 timestamp, if known.
+    pub timestamp: Option<String>,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    /// The text, without the trailing newline.
+    pub line: String,
+}
+
+/// Runs the services: Docker Swarm in production, mocks in tests.
+#[cfg_attr(feature = "mocks", automock)]
+#[async_trait]
+pub trait Orchestrator: Send + Sync + Debug + 'static {
+    /// The service's current state; [`crate::Error::NotFound`] when it does not exist.
+    async fn inspect(&self, service: &ServiceName) -> Result<ServiceState>;
+    /// Creates the canary service from the stable one, or updates it to `spec`.
+    async fn ensure_canary(&self, spec: &CanaryService) -> Result<ServiceState>;
+    /// Sets the desired replica count.
+    async fn scale(&self, service: &ServiceName, replicas: u64) -> Result<()>;
+    /// Adds or replaces labels on the service itself (not its tasks: no task restarts). A value of
+    /// `None` removes the label.
+    async fn update_labels(
+        &self,
+        service: &ServiceName,
+        labels: &BTreeMap<String, Option<String>>,
+    ) -> Result<()>;
+    /// Sets the service's image (a rolling update).
+    async fn set_image(&self, service: &ServiceName, image: &ImageRef) -> Result<()>;
+    /// Resolves an image to one exact image (an ID or a digest), so an update to it really changes
+    /// the service even when a tag's text does not.
+    async fn pin_image(&self, image: &ImageRef) -> Result<ImageRef>;
+    /// Waits until all desired tasks run the current spec; a task that fails comes back as
+    /// [`crate::Error::DeploymentFailed`] with its own message.
+    async fn wait_converged(
+        &self,
+        service: &ServiceName,
+        timeout: Duration,
+    ) -> Result<ServiceState>;
+    /// Log lines of a service's tasks.
+    async fn logs(
+        &self,
+        service: &ServiceName,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<LogLine>>>;
+    /// Builds an image; the stream carries the build output.
+    async fn build_image(
+        &self,
+        request: &BuildRequest,
+    ) -> Result<BoxStream<'static, Result<BuildEvent>>>;
+    /// Gives an existing image another tag.
+    async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()>;
+}

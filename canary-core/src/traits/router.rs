@@ -1,0 +1,88 @@
+//! [`Router`]: sends requests to stable or canary (Traefik in production).
+
+use std::collections::BTreeMap;
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "mocks")]
+use mockall::automock;
+
+use crate::error::Result;
+use crate::model::{AppRef, ServiceName, Track, Weight};
+use crate::spec::{HeaderRoute, TrafficMode};
+
+/// How one app is routed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppRoute {
+    /// The app and its services.
+    pub app: AppRef,
+    /// The Traefik rule of the app.
+    pub rule: String,
+    /// Container port.
+    pub port: u16,
+    /// Entry points.
+    pub entry_points: Vec<String>,
+    /// The stable service's current labels, from which the router finds its backend (a stack's
+    /// own `traefik.http.services.<name>` label, if it has one).
+    pub stable_labels: BTreeMap<String, String>,
+}
+
+/// The routing of a whole group at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteConfig {
+    /// The group's name.
+    pub group: ServiceName,
+    /// Weighted or replicas.
+    pub mode: TrafficMode,
+    /// The apps.
+    pub apps: Vec<AppRoute>,
+    /// Canary weight (the same for every app of the group).
+    pub canary_weight: Weight,
+    /// Whether the canary is in the routing at all; false removes it from weights, header route
+    /// and mirroring, so its service may then go away.
+    pub canary_routed: bool,
+    /// The header route to the canary.
+    pub header_route: Option<HeaderRoute>,
+    /// Sticky sessions.
+    pub sticky: bool,
+    /// Percent of stable traffic mirrored to the canary.
+    pub mirror: Weight,
+}
+
+/// The split of one app as the router really has it in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppSplit {
+    /// The app.
+    pub app: ServiceName,
+    /// Stable's weight in force.
+    pub stable: u64,
+    /// Canary's weight in force.
+    pub canary: u64,
+    /// Whether the header route to the canary is in force.
+    pub header_route: bool,
+    /// Whether the router reports the app's route as enabled and without errors.
+    pub healthy: bool,
+}
+
+/// Sends requests to stable or canary: Traefik in production.
+#[cfg_attr(feature = "mocks", automock)]
+#[async_trait]
+pub trait Router: Send + Sync + Debug + 'static {
+    /// Labels a track's Swarm service needs for this router to reach it. For stable, empty when
+    /// `route.stable_labels` already give it a usable backend. The orchestrator strips `traefik.*`
+    /// and `io.canary.*` labels when it copies stable's spec to the canary, then adds these.
+    fn service_labels(&self, route: &AppRoute, track: Track) -> BTreeMap<String, String>;
+    /// Puts `config` in force and confirms the router loaded it.
+    async fn apply(&self, config: &RouteConfig) -> Result<()>;
+    /// Reads the split actually in force, per app.
+    async fn read(&self, config: &RouteConfig) -> Result<Vec<AppSplit>>;
+    /// Removes everything this router wrote for the group (all traffic then follows stable's own
+    /// route, if any).
+    async fn remove(&self, group: &ServiceName) -> Result<()>;
+}
