@@ -1,0 +1,431 @@
+//! The state machine: from pending through the steps to promotion or rollback, one transition at a
+//! time, with the analysis verdicts, pauses and commands in between.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::calls::Waited;
+use super::events::{command_word, EventKind, Outcome};
+use super::Rollout;
+use crate::analysis::{self, AnalysisReport, Verdict};
+use crate::error::{Error, Result};
+use crate::model::{Track, Weight};
+use crate::spec::{InconclusiveAction, TrafficMode};
+use crate::state::{Command, Phase};
+use crate::traits::{CanaryService, HookPoint};
+
+impl Rollout {
+    pub(super) async fn drive(&self) -> Result<Outcome> {
+        loop {
+            let state = self.state().await;
+            match state.phase {
+                Phase::Promoted => return Ok(Outcome::Promoted),
+                Phase::RolledBack => {
+                    return Ok(Outcome::RolledBack {
+                        cause: state.cause.unwrap_or_else(|| "rolled back".into()),
+                    })
+                }
+                Phase::Failed => {
+                    return Err(Error::Internal(format!(
+                        "rollout of {} failed: {}",
+                        self.spec.group,
+                        state.cause.unwrap_or_default()
+                    )))
+                }
+                _ => self.advance().await?,
+            }
+        }
+    }
+
+    /// One transition from the current phase.
+    pub(super) async fn advance(&self) -> Result<()> {
+        let state = self.state().await;
+        let r = match state.phase {
+            Phase::Pending => self.start().await,
+            Phase::Progressing => self.progress(state.step).await,
+            Phase::Paused => self.paused().await,
+            Phase::Promoting => self.promote().await,
+            Phase::RollingBack => self.rollback().await,
+            Phase::Promoted | Phase::RolledBack | Phase::Failed => Ok(()),
+        };
+        match r {
+            Ok(()) => Ok(()),
+            // Losing the lease is not the rollout's failure: stop driving, change nothing.
+            Err(Error::Conflict(m)) if m.contains("taken over") || m.contains("was removed") => {
+                Err(Error::Conflict(m))
+            }
+            Err(e) => {
+                let phase = self.phase().await;
+                match phase {
+                    Phase::RollingBack => {
+                        let cause = format!("rollback failed: {e}");
+                        self.save(|s| {
+                            s.phase = Phase::Failed;
+                            s.cause = Some(cause.clone());
+                        })
+                        .await?;
+                        let st = self.state().await;
+                        self.emit(EventKind::Failed, &st, cause, None);
+                        Err(e)
+                    }
+                    Phase::Pending | Phase::Progressing | Phase::Paused | Phase::Promoting => {
+                        self.begin_rollback(format!("error: {e}")).await
+                    }
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    pub(super) async fn start(&self) -> Result<()> {
+        let st = self.state().await;
+        for hook in &self.spec.hooks.pre_rollout {
+            let (ok, msg) = self.call_hook(hook, HookPoint::PreRollout, &st).await;
+            if !ok {
+                return self
+                    .begin_rollback(format!("pre-rollout hook {} failed: {msg}", hook.name))
+                    .await;
+            }
+        }
+        let converge = self.spec.timeouts.converge.get();
+        let stable_labels = self.stable_labels().await?;
+        let mut canaries = Vec::new();
+        for (app, spec_app) in self.apps.iter().zip(&self.spec.apps) {
+            let route = self.app_route(app, spec_app, &stable_labels);
+            let add = self.deps.router.service_labels(&route, Track::Stable);
+            if !add.is_empty() {
+                let add: BTreeMap<String, Option<String>> =
+                    add.into_iter().map(|(k, v)| (k, Some(v))).collect();
+                self.call("label stable", || {
+                    self.deps.orchestrator.update_labels(&app.stable, &add)
+                })
+                .await?;
+            }
+            let replicas = match self.spec.traffic.mode {
+                TrafficMode::Weighted => spec_app.canary_replicas,
+                TrafficMode::Replicas => 0,
+            };
+            let canary = CanaryService {
+                from: app.stable.clone(),
+                name: app.canary.clone(),
+                image: spec_app.image.clone(),
+                replicas,
+                env: spec_app.canary_env.clone(),
+                labels: self.deps.router.service_labels(&route, Track::Canary),
+                init: spec_app.init,
+            };
+            self.call("create canary", || {
+                self.deps.orchestrator.ensure_canary(&canary)
+            })
+            .await?;
+            canaries.push(app.canary.clone());
+        }
+        if self.spec.traffic.mode == TrafficMode::Weighted {
+            if let Err(e) = self.wait_all(&canaries, converge).await {
+                return self
+                    .begin_rollback(format!("canary did not start: {e}"))
+                    .await;
+            }
+        }
+        let config = self.route_config_with(Weight::ZERO, true, &stable_labels);
+        self.call("route", || self.deps.router.apply(&config))
+            .await?;
+        self.save(|s| {
+            s.phase = Phase::Progressing;
+            s.step = 0;
+            s.weight = 0;
+        })
+        .await?;
+        let st = self.state().await;
+        self.emit(
+            EventKind::CanaryReady,
+            &st,
+            format!(
+                "canary running: {}",
+                canaries
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None,
+        );
+        Ok(())
+    }
+
+    pub(super) async fn progress(&self, step: usize) -> Result<()> {
+        let weight = self.steps[step.min(self.steps.len() - 1)];
+        let effective = self.set_weight(weight).await?;
+        self.save(|s| s.weight = effective.get()).await?;
+        let st = self.state().await;
+        let note = if effective != weight {
+            format!(" (replicas give {effective})")
+        } else {
+            String::new()
+        };
+        self.emit(
+            EventKind::WeightSet,
+            &st,
+            format!(
+                "step {} of {}: canary weight {weight}{note}",
+                step + 1,
+                self.steps.len()
+            ),
+            None,
+        );
+        if let Waited::Command(cmd) = self
+            .wait(self.spec.traffic.interval.get(), "interval")
+            .await?
+        {
+            return self.handle_command(cmd).await;
+        }
+        // Step hooks (load and acceptance tests): a "no" counts as a failed analysis.
+        let st = self.state().await;
+        let mut hook_failure = None;
+        for hook in &self.spec.hooks.step {
+            let (ok, msg) = self.call_hook(hook, HookPoint::Step, &st).await;
+            if !ok {
+                hook_failure = Some(format!("step hook {} failed: {msg}", hook.name));
+                break;
+            }
+        }
+        let report = match hook_failure {
+            Some(reason) => AnalysisReport {
+                verdict: Verdict::Fail,
+                critical_failure: false,
+                checks: Vec::new(),
+                judges: Vec::new(),
+                summary: reason,
+            },
+            None => {
+                analysis::analyse(
+                    &self.spec,
+                    &self.apps,
+                    self.deps.metrics.as_ref(),
+                    self.spec.window(),
+                    self.spec.timeouts.call.get(),
+                )
+                .await
+            }
+        };
+        self.judge(step, report).await
+    }
+
+    pub(super) async fn judge(&self, step: usize, report: AnalysisReport) -> Result<()> {
+        let a = &self.spec.analysis;
+        let summary = report.summary.clone();
+        let verdict = report.verdict;
+        let critical = report.critical_failure;
+        self.save(|s| {
+            s.last_analysis = Some(report.clone());
+            match verdict {
+                Verdict::Pass => s.inconclusive = 0,
+                Verdict::Fail => s.failures += 1,
+                Verdict::Inconclusive => s.inconclusive += 1,
+            }
+        })
+        .await?;
+        let st = self.state().await;
+        let word = match verdict {
+            Verdict::Pass => "passed",
+            Verdict::Fail => "failed",
+            Verdict::Inconclusive => "inconclusive",
+        };
+        self.emit(
+            EventKind::Analysis,
+            &st,
+            format!(
+                "analysis {word} at weight {}: {summary} (failures {}/{}, inconclusive {}/{})",
+                st.weight, st.failures, a.failure_limit, st.inconclusive, a.inconclusive_limit
+            ),
+            Some(report),
+        );
+        match verdict {
+            Verdict::Pass => {
+                if step + 1 < self.steps.len() {
+                    self.save(|s| s.step = step + 1).await
+                } else {
+                    for hook in &self.spec.hooks.confirm_promotion {
+                        let (ok, msg) =
+                            self.call_hook(hook, HookPoint::ConfirmPromotion, &st).await;
+                        if !ok {
+                            self.emit(
+                                EventKind::Waiting,
+                                &st,
+                                format!(
+                                    "waiting for promotion to be confirmed: hook {} said {msg}",
+                                    hook.name
+                                ),
+                                None,
+                            );
+                            return Ok(());
+                        }
+                    }
+                    self.begin_promotion("analysis passed at every step").await
+                }
+            }
+            Verdict::Fail if critical || st.failures > a.failure_limit => {
+                let why = if critical {
+                    "a critical check failed"
+                } else {
+                    "failure limit reached"
+                };
+                self.begin_rollback(format!("{why}: {summary}")).await
+            }
+            Verdict::Inconclusive if st.inconclusive > a.inconclusive_limit => {
+                match a.on_inconclusive {
+                    InconclusiveAction::Rollback => {
+                        self.begin_rollback(format!("inconclusive limit reached: {summary}"))
+                            .await
+                    }
+                    InconclusiveAction::Pause => {
+                        let cause = format!("paused: inconclusive limit reached: {summary}");
+                        self.save(|s| {
+                            s.phase = Phase::Paused;
+                            s.cause = Some(cause.clone());
+                        })
+                        .await?;
+                        let st = self.state().await;
+                        self.emit(EventKind::Paused, &st, cause, None);
+                        Ok(())
+                    }
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) async fn paused(&self) -> Result<()> {
+        loop {
+            if let Waited::Command(cmd) = self.wait(Duration::from_secs(3600), "resume").await? {
+                return self.handle_command(cmd).await;
+            }
+        }
+    }
+
+    pub(super) async fn handle_command(&self, cmd: Command) -> Result<()> {
+        self.save(|s| s.command = None).await?;
+        let st = self.state().await;
+        self.emit(
+            EventKind::Command,
+            &st,
+            format!("received {}", command_word(cmd)),
+            None,
+        );
+        match (cmd, st.phase) {
+            (Command::Pause, Phase::Progressing) => {
+                self.save(|s| {
+                    s.phase = Phase::Paused;
+                    s.cause = Some("paused by a person".into());
+                })
+                .await?;
+                let st = self.state().await;
+                self.emit(EventKind::Paused, &st, "paused by a person".into(), None);
+                Ok(())
+            }
+            (Command::Resume, Phase::Paused) => {
+                self.save(|s| {
+                    s.phase = Phase::Progressing;
+                    s.cause = None;
+                    s.inconclusive = 0;
+                })
+                .await
+            }
+            (Command::Promote, Phase::Progressing | Phase::Paused) => {
+                if st.step + 1 < self.steps.len() {
+                    self.save(|s| {
+                        s.phase = Phase::Progressing;
+                        s.cause = None;
+                        s.step += 1;
+                    })
+                    .await
+                } else {
+                    self.begin_promotion("promoted by a person").await
+                }
+            }
+            (Command::PromoteFull, Phase::Progressing | Phase::Paused) => {
+                self.begin_promotion("fully promoted by a person").await
+            }
+            (Command::Abort, _) => self.begin_rollback("aborted by a person".into()).await,
+            // Pausing a paused rollout, resuming a running one: nothing to do.
+            _ => Ok(()),
+        }
+    }
+
+    /// Carries out a command with nobody driving the rollout.
+    pub(super) async fn apply_standalone(&self, cmd: Command) -> Result<()> {
+        self.handle_command(cmd).await?;
+        let phase = self.phase().await;
+        match phase {
+            // Promotion and rollback are finished here, so the command means what it says.
+            Phase::Promoting | Phase::RollingBack => {
+                self.driving.store(true, Ordering::SeqCst);
+                let r = self.drive().await.map(|_| ());
+                self.driving.store(false, Ordering::SeqCst);
+                r
+            }
+            Phase::Progressing if cmd == Command::Promote => {
+                // Put the next step's weight in force; the analysis is left to the next `run`.
+                let step = self.state().await.step;
+                let w = self.set_weight(self.steps[step]).await?;
+                self.save(|s| s.weight = w.get()).await?;
+                let st = self.state().await;
+                self.emit(
+                    EventKind::WeightSet,
+                    &st,
+                    format!("canary weight {w} set by a person"),
+                    None,
+                );
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    pub(super) async fn begin_promotion(&self, why: &str) -> Result<()> {
+        self.save(|s| {
+            s.phase = Phase::Promoting;
+            s.cause = None;
+        })
+        .await?;
+        let st = self.state().await;
+        self.emit(EventKind::Promoting, &st, format!("promoting: {why}"), None);
+        Ok(())
+    }
+
+    pub(super) async fn begin_rollback(&self, cause: String) -> Result<()> {
+        self.save(|s| {
+            s.phase = Phase::RollingBack;
+            s.cause = Some(cause.clone());
+        })
+        .await?;
+        let st = self.state().await;
+        self.emit(
+            EventKind::RollingBack,
+            &st,
+            format!("rolling back: {cause}"),
+            None,
+        );
+        Ok(())
+    }
+}
+
+pub(super) fn validate_command(cmd: Command, phase: Phase) -> Result<()> {
+    let ok = match cmd {
+        Command::Pause => matches!(phase, Phase::Progressing | Phase::Paused),
+        Command::Resume => matches!(phase, Phase::Paused | Phase::Progressing),
+        Command::Promote | Command::PromoteFull => {
+            matches!(phase, Phase::Progressing | Phase::Paused)
+        }
+        Command::Abort => !phase.is_terminal(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Conflict(format!(
+            "cannot {} a rollout that is {phase}",
+            command_word(cmd)
+        )))
+    }
+}

@@ -1,0 +1,169 @@
+//! The two ends of a rollout: promotion (stable takes the canary's version, pinned) and rollback
+//! (the canary leaves the routing first, then scales down).
+
+use std::collections::BTreeMap;
+
+use super::events::EventKind;
+use super::Rollout;
+use crate::error::{Error, Result};
+use crate::model::{ImageRef, ServiceName, Weight};
+use crate::spec::{PromoteStrategy, TrafficMode};
+use crate::state::Phase;
+use crate::traits::HookPoint;
+
+impl Rollout {
+    pub(super) async fn promote(&self) -> Result<()> {
+        let converge = self.spec.timeouts.converge.get();
+        let stable_labels = self.stable_labels().await?;
+        let st = self.state().await;
+        // Remember stable's images once, so a failed promotion can put them back.
+        if st.stable_images.is_empty() {
+            let mut before = BTreeMap::new();
+            for app in &self.apps {
+                let s = self
+                    .call("inspect stable", || {
+                        self.deps.orchestrator.inspect(&app.stable)
+                    })
+                    .await?;
+                before.insert(app.name.to_string(), s.image);
+            }
+            self.save(|s| s.stable_images = before.clone()).await?;
+        }
+        let mut pinned = BTreeMap::new();
+        for (app, spec_app) in self.apps.iter().zip(&self.spec.apps) {
+            let p = self
+                .call("pin image", || {
+                    self.deps.orchestrator.pin_image(&spec_app.image)
+                })
+                .await?;
+            pinned.insert(app.name.to_string(), p);
+        }
+        self.save(|s| {
+            s.promoted_images = pinned
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect()
+        })
+        .await?;
+        if self.spec.promote.strategy == PromoteStrategy::ShiftThenUpdate {
+            self.set_weight(Weight::FULL).await?;
+            self.save(|s| s.weight = 100).await?;
+        }
+        for app in &self.apps {
+            let image = &pinned[app.name.as_str()];
+            self.call("update stable", || {
+                self.deps.orchestrator.set_image(&app.stable, image)
+            })
+            .await?;
+        }
+        let stables: Vec<ServiceName> = self.apps.iter().map(|a| a.stable.clone()).collect();
+        if self.spec.traffic.mode == TrafficMode::Replicas {
+            let total = self.total_replicas().await?;
+            for app in &self.apps {
+                self.call("scale stable", || {
+                    self.deps.orchestrator.scale(&app.stable, total)
+                })
+                .await?;
+            }
+        }
+        if let Err(e) = self.wait_all(&stables, converge).await {
+            return self
+                .begin_rollback(format!("stable did not take the canary's version: {e}"))
+                .await;
+        }
+        // All traffic to stable (now the new version), canary out of the routing, then down.
+        let config = self.route_config_with(Weight::ZERO, false, &stable_labels);
+        self.call("route", || self.deps.router.apply(&config))
+            .await?;
+        self.save(|s| s.weight = 0).await?;
+        for app in &self.apps {
+            self.scale_down_canary(&app.canary).await?;
+        }
+        let st = self.state().await;
+        for hook in &self.spec.hooks.post_rollout {
+            self.call_hook(hook, HookPoint::PostRollout, &st).await;
+        }
+        self.save(|s| s.phase = Phase::Promoted).await?;
+        let st = self.state().await;
+        let images: Vec<String> = st
+            .promoted_images
+            .iter()
+            .map(|(a, i)| format!("{a}={i}"))
+            .collect();
+        self.emit(
+            EventKind::Promoted,
+            &st,
+            format!("promoted: stable runs {}", images.join(", ")),
+            None,
+        );
+        Ok(())
+    }
+
+    pub(super) async fn rollback(&self) -> Result<()> {
+        let st = self.state().await;
+        for hook in &self.spec.hooks.rollback {
+            self.call_hook(hook, HookPoint::Rollback, &st).await;
+        }
+        let stable_labels = self.stable_labels().await?;
+        // First out of the routing: a weighted child that disappears fails every request.
+        let config = self.route_config_with(Weight::ZERO, false, &stable_labels);
+        self.call("route", || self.deps.router.apply(&config))
+            .await?;
+        self.save(|s| s.weight = 0).await?;
+        let converge = self.spec.timeouts.converge.get();
+        if self.spec.traffic.mode == TrafficMode::Replicas {
+            let total = self.total_replicas().await?;
+            for app in &self.apps {
+                self.call("scale stable", || {
+                    self.deps.orchestrator.scale(&app.stable, total)
+                })
+                .await?;
+            }
+        }
+        // A promotion that failed half-way left stable on the new image: put the old one back.
+        let mut restored = Vec::new();
+        for app in &self.apps {
+            if let Some(before) = st.stable_images.get(app.name.as_str()) {
+                let now = self
+                    .call("inspect stable", || {
+                        self.deps.orchestrator.inspect(&app.stable)
+                    })
+                    .await?;
+                if &now.image != before {
+                    let image = ImageRef::parse(before)?;
+                    self.call("restore stable", || {
+                        self.deps.orchestrator.set_image(&app.stable, &image)
+                    })
+                    .await?;
+                    restored.push(app.stable.clone());
+                }
+            }
+        }
+        if !restored.is_empty() {
+            self.wait_all(&restored, converge).await?;
+        }
+        for app in &self.apps {
+            self.scale_down_canary(&app.canary).await?;
+        }
+        self.save(|s| s.phase = Phase::RolledBack).await?;
+        let st = self.state().await;
+        let cause = st.cause.clone().unwrap_or_default();
+        self.emit(
+            EventKind::RolledBack,
+            &st,
+            format!("rolled back: {cause}"),
+            None,
+        );
+        Ok(())
+    }
+
+    pub(super) async fn scale_down_canary(&self, canary: &ServiceName) -> Result<()> {
+        match self
+            .call("scale canary", || self.deps.orchestrator.scale(canary, 0))
+            .await
+        {
+            Ok(()) | Err(Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}

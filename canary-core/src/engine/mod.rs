@@ -1,0 +1,248 @@
+//! The rollout engine: a state machine that moves a group's traffic to the canary step by step,
+//! analyses each step, and promotes or rolls back.
+//!
+//! ```text
+//! pending ─► progressing(step i) ⇄ paused
+//!                 │                  │
+//!                 ▼                  ▼
+//!             promoting ─► promoted
+//! any ─► rolling back ─► rolled back        (errors that need a person: failed)
+//! ```
+//!
+//! The state is saved after every transition through the [`StateStore`], so a controller killed
+//! at any moment resumes where it was; other processes send [`Command`]s through the same store.
+//! Every external call has a deadline. Missing data and errors are never a pass. Rollback takes the
+//! canary out of the routing *before* scaling it down, because a Traefik weighted service whose
+//! child disappears fails every request.
+//!
+//! | module | owns |
+//! |---|---|
+//! | `options` | [`RolloutOptions`]: who this controller is, how it waits and retries |
+//! | `events` | [`Event`], [`Outcome`], [`Status`], [`CommandOutcome`] and emitting events |
+//! | `lease` | who drives a rollout: acquiring, taking over and handing back the lease |
+//! | `persist` | the saved state: loading, compare-and-set saves, commands from other processes |
+//! | `drive` | the state machine: start, steps, analysis verdicts, pauses and commands |
+//! | `finish` | promotion and rollback |
+//! | `routing` | the route configs and weights put in force |
+//! | `calls` | external calls with deadlines and retries, waits, hooks |
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, Mutex, Notify};
+
+use crate::error::{with_timeout, Error, Result};
+use crate::model::{AppRef, Weight};
+use crate::spec::Spec;
+use crate::state::{Command, Phase};
+use crate::traits::{HookRunner, MetricsSource, Orchestrator, Router, StateStore, Versioned};
+
+mod calls;
+mod drive;
+mod events;
+mod finish;
+mod lease;
+mod options;
+mod persist;
+mod routing;
+
+use drive::validate_command;
+use events::command_word;
+
+pub use events::{CommandOutcome, Event, EventKind, Outcome, Status};
+pub use options::{default_owner, RolloutOptions};
+
+/// The implementations the engine drives.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    /// Runs the services.
+    pub orchestrator: Arc<dyn Orchestrator>,
+    /// Routes the traffic.
+    pub router: Arc<dyn Router>,
+    /// Reads the metrics.
+    pub metrics: Arc<dyn MetricsSource>,
+    /// Keeps the state.
+    pub store: Arc<dyn StateStore>,
+    /// Calls the hooks.
+    pub hooks: Arc<dyn HookRunner>,
+}
+
+/// A canary rollout of one group.
+#[derive(Debug)]
+pub struct Rollout {
+    spec: Arc<Spec>,
+    deps: Deps,
+    opts: RolloutOptions,
+    apps: Vec<AppRef>,
+    steps: Vec<Weight>,
+    events: broadcast::Sender<Event>,
+    cur: Mutex<Option<Versioned>>,
+    wake: Notify,
+    driving: AtomicBool,
+}
+
+impl Rollout {
+    /// A rollout of `spec` through `deps`.
+    pub fn new(spec: Spec, deps: Deps, opts: RolloutOptions) -> Self {
+        let apps = spec.app_refs();
+        let steps = spec.steps();
+        let (events, _) = broadcast::channel(1024);
+        Rollout {
+            spec: Arc::new(spec),
+            deps,
+            opts,
+            apps,
+            steps,
+            events,
+            cur: Mutex::new(None),
+            wake: Notify::new(),
+            driving: AtomicBool::new(false),
+        }
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// Events from now on. A slow receiver that falls more than 1024 events behind loses the
+    /// oldest ones (and is told so by the channel).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.subscribe()
+    }
+
+    /// Runs the rollout to its end: promoted, or rolled back. A saved rollout of the same images is
+    /// resumed where it was; one that already ended returns its outcome at once (unless
+    /// `restart`). Errors that need a person leave the rollout `failed` and come back as `Err`.
+    pub async fn run(&self) -> Result<Outcome> {
+        self.acquire().await?;
+        self.driving.store(true, Ordering::SeqCst);
+        let result = self.drive().await;
+        self.driving.store(false, Ordering::SeqCst);
+        // Hand the lease back so the next controller need not wait for it to expire.
+        let _ = self.release().await;
+        result
+    }
+
+    /// Advances one transition (for callers that drive the rollout themselves); returns the
+    /// phase it left the rollout in.
+    pub async fn step(&self) -> Result<Phase> {
+        if self.cur.lock().await.is_none() {
+            self.acquire().await?;
+        }
+        let phase = self.phase().await;
+        if phase.is_terminal() {
+            return Ok(phase);
+        }
+        self.driving.store(true, Ordering::SeqCst);
+        let r = self.advance().await;
+        self.driving.store(false, Ordering::SeqCst);
+        r?;
+        Ok(self.phase().await)
+    }
+
+    /// A manual control. Handed to the live controller driving this rollout, through the state
+    /// store, when there is one (in this process or another); carried out here otherwise: pause
+    /// and resume change the saved phase, promote moves one step, promote-full and abort drive
+    /// the rollout to its end.
+    pub async fn command(&self, cmd: Command) -> Result<CommandOutcome> {
+        let loaded = self
+            .load_state()
+            .await?
+            .ok_or_else(|| Error::not_found("rollout", self.spec.group.to_string()))?;
+        if loaded.state.phase.is_terminal() {
+            return Err(Error::Conflict(format!(
+                "the rollout of {} already ended ({}); nothing to {}",
+                self.spec.group,
+                loaded.state.phase,
+                command_word(cmd)
+            )));
+        }
+        validate_command(cmd, loaded.state.phase)?;
+        let live_other = loaded.state.lease.as_ref().filter(|l| {
+            self.lease_is_live(l)
+                && (l.owner != self.opts.owner || self.driving.load(Ordering::SeqCst))
+        });
+        if let Some(lease) = live_other {
+            let owner = lease.owner.clone();
+            self.deliver(cmd, loaded).await?;
+            self.wake.notify_waiters();
+            return Ok(CommandOutcome::Delivered { owner });
+        }
+        // Nobody drives it: take it and do it here.
+        self.take(loaded, false).await?;
+        let result = self.apply_standalone(cmd).await;
+        let _ = self.release().await;
+        result?;
+        Ok(CommandOutcome::Applied {
+            phase: self.phase().await,
+        })
+    }
+
+    /// The saved state, the split in force and the services.
+    pub async fn status(&self) -> Result<Status> {
+        let loaded = self.load_state().await?;
+        let state = loaded.map(|v| v.state);
+        let driven = state
+            .as_ref()
+            .and_then(|s| s.lease.as_ref())
+            .is_some_and(|l| self.lease_is_live(l));
+        let mut services = Vec::new();
+        let mut stable_labels = BTreeMap::new();
+        for app in &self.apps {
+            match self.deps.orchestrator.inspect(&app.stable).await {
+                Ok(s) => {
+                    stable_labels.insert(app.name.clone(), s.labels.clone());
+                    services.push(s)
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            match self.deps.orchestrator.inspect(&app.canary).await {
+                Ok(s) => services.push(s),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let weight = state.as_ref().map(|s| s.weight).unwrap_or(0);
+        let routed = state.as_ref().is_some_and(|s| !s.phase.is_terminal());
+        let config = self.route_config_with(Weight::new(weight as u64)?, routed, &stable_labels);
+        let read = with_timeout(
+            "read routes",
+            self.spec.timeouts.call.get(),
+            self.deps.router.read(&config),
+        );
+        let (splits, splits_error) = match read.await {
+            Ok(s) => (s, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        Ok(Status {
+            group: self.spec.group.to_string(),
+            state,
+            steps: self.steps.iter().map(|w| w.get()).collect(),
+            splits,
+            splits_error,
+            services,
+            driven,
+        })
+    }
+
+    /// Hands the lease back, so the next controller need not wait for it to expire: for a run
+    /// stopped from outside (Ctrl-C drops the `run` future between two saved transitions). Does
+    /// nothing when this controller holds no lease; a lease someone else took is left alone.
+    pub async fn release(&self) -> Result<()> {
+        let holds = self
+            .cur
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|v| v.state.lease.as_ref())
+            .is_some_and(|l| l.owner == self.opts.owner);
+        if !holds {
+            return Ok(());
+        }
+        self.driving.store(false, Ordering::SeqCst);
+        self.save(|s| s.lease = None).await
+    }
+}

@@ -1,0 +1,123 @@
+//! The saved state: loading, compare-and-set saves, and commands left by other processes.
+
+use super::events::command_word;
+use super::Rollout;
+use crate::error::{with_timeout, Error, Result};
+use crate::state::{now_ms, Command, Phase, RolloutState};
+use crate::traits::Versioned;
+
+impl Rollout {
+    /// Loads the saved state, within the call deadline.
+    pub(super) async fn load_state(&self) -> Result<Option<Versioned>> {
+        let timeout = self.spec.timeouts.call.get();
+        with_timeout(
+            "load state",
+            timeout,
+            self.deps.store.load(&self.spec.group, &self.apps),
+        )
+        .await
+    }
+
+    /// Saves with compare-and-set, within the call deadline.
+    pub(super) async fn save_state(
+        &self,
+        state: &RolloutState,
+        expected: Option<u64>,
+    ) -> Result<u64> {
+        let timeout = self.spec.timeouts.call.get();
+        let save = self
+            .deps
+            .store
+            .save(&self.spec.group, &self.apps, state, expected);
+        with_timeout("save state", timeout, save).await
+    }
+
+    pub(super) async fn deliver(&self, cmd: Command, mut v: Versioned) -> Result<()> {
+        for _ in 0..10 {
+            let mut state = v.state.clone();
+            state.command = Some(cmd);
+            match self.save_state(&state, Some(v.version)).await {
+                Ok(_) => return Ok(()),
+                Err(Error::Conflict(_)) => {
+                    v = self
+                        .load_state()
+                        .await?
+                        .ok_or_else(|| Error::not_found("rollout", self.spec.group.to_string()))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "could not deliver {} to the rollout of {}: it kept changing",
+            command_word(cmd),
+            self.spec.group
+        )))
+    }
+
+    /// Saves a change made by `f` to the current state, with compare-and-set. If someone else
+    /// wrote in between, only a command they left is kept; anything else means we lost the lease.
+    pub(super) async fn save(&self, f: impl Fn(&mut RolloutState)) -> Result<()> {
+        let mut guard = self.cur.lock().await;
+        let Some(cur) = guard.as_mut() else {
+            return Err(Error::Internal("no rollout state loaded".into()));
+        };
+        for _ in 0..10 {
+            let mut next = cur.state.clone();
+            f(&mut next);
+            next.updated_ms = now_ms();
+            if next.lease.is_some() {
+                next.lease = Some(self.my_lease());
+            }
+            match self.save_state(&next, Some(cur.version)).await {
+                Ok(version) => {
+                    *cur = Versioned {
+                        state: next,
+                        version,
+                    };
+                    return Ok(());
+                }
+                Err(Error::Conflict(_)) => {
+                    let fresh = self.load_state().await?.ok_or_else(|| {
+                        Error::Conflict(format!("the state of {} was removed", self.spec.group))
+                    })?;
+                    self.check_owner(&fresh.state)?;
+                    cur.state.command = fresh.state.command;
+                    cur.version = fresh.version;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "the state of {} keeps changing under us",
+            self.spec.group
+        )))
+    }
+
+    /// Reads the store for a command left by another process.
+    pub(super) async fn poll_command(&self) -> Result<Option<Command>> {
+        let fresh = self.load_state().await?;
+        let mut guard = self.cur.lock().await;
+        let (Some(fresh), Some(cur)) = (fresh, guard.as_mut()) else {
+            return Ok(None);
+        };
+        if fresh.version != cur.version {
+            self.check_owner(&fresh.state)?;
+            cur.version = fresh.version;
+            cur.state.command = fresh.state.command;
+        }
+        Ok(cur.state.command)
+    }
+
+    pub(super) async fn state(&self) -> RolloutState {
+        self.cur
+            .lock()
+            .await
+            .as_ref()
+            .map(|v| v.state.clone())
+            .expect("state loaded")
+    }
+
+    pub(super) async fn phase(&self) -> Phase {
+        self.state().await.phase
+    }
+}

@@ -1,0 +1,119 @@
+//! The routing put in force: route configs for the router, and weights (by replica counts in
+//! replicas mode).
+
+use std::collections::BTreeMap;
+
+use super::Rollout;
+use crate::error::Result;
+use crate::model::{AppRef, ReplicaPlan, ServiceName, Weight};
+use crate::spec::TrafficMode;
+use crate::traits::{AppRoute, RouteConfig};
+
+impl Rollout {
+    /// Puts `weight` in force; returns the weight really in force (replicas mode may round).
+    pub(super) async fn set_weight(&self, weight: Weight) -> Result<Weight> {
+        let stable_labels = self.stable_labels().await?;
+        let mut effective = weight;
+        if self.spec.traffic.mode == TrafficMode::Replicas {
+            let total = self.total_replicas().await?;
+            let plan = ReplicaPlan::for_weight(weight, total)?;
+            effective = plan.effective;
+            let mut touched = Vec::new();
+            // Grow before shrinking, so capacity never dips.
+            for app in &self.apps {
+                self.call("scale canary", || {
+                    self.deps.orchestrator.scale(&app.canary, plan.canary)
+                })
+                .await?;
+                touched.push(app.canary.clone());
+            }
+            for app in &self.apps {
+                self.call("scale stable", || {
+                    self.deps.orchestrator.scale(&app.stable, plan.stable)
+                })
+                .await?;
+                touched.push(app.stable.clone());
+            }
+            self.wait_all(&touched, self.spec.timeouts.converge.get())
+                .await?;
+        }
+        let config = self.route_config_with(weight, true, &stable_labels);
+        self.call("route", || self.deps.router.apply(&config))
+            .await?;
+        Ok(effective)
+    }
+
+    pub(super) async fn total_replicas(&self) -> Result<u64> {
+        if let Some(t) = self.spec.traffic.total_replicas {
+            return Ok(t);
+        }
+        Ok(self
+            .spec
+            .apps
+            .first()
+            .map(|a| a.stable_replicas)
+            .unwrap_or(2)
+            .max(2))
+    }
+
+    pub(super) async fn stable_labels(
+        &self,
+    ) -> Result<BTreeMap<ServiceName, BTreeMap<String, String>>> {
+        let mut out = BTreeMap::new();
+        for app in &self.apps {
+            let s = self
+                .call("inspect stable", || {
+                    self.deps.orchestrator.inspect(&app.stable)
+                })
+                .await?;
+            out.insert(app.name.clone(), s.labels);
+        }
+        Ok(out)
+    }
+
+    pub(super) fn app_route(
+        &self,
+        app: &AppRef,
+        spec_app: &crate::spec::AppSpec,
+        stable_labels: &BTreeMap<ServiceName, BTreeMap<String, String>>,
+    ) -> AppRoute {
+        AppRoute {
+            app: app.clone(),
+            rule: spec_app.rule.clone(),
+            port: spec_app.port,
+            entry_points: self.spec.traffic.entry_points.clone(),
+            stable_labels: stable_labels.get(&app.name).cloned().unwrap_or_default(),
+        }
+    }
+
+    pub(super) fn route_config_with(
+        &self,
+        weight: Weight,
+        canary_routed: bool,
+        stable_labels: &BTreeMap<ServiceName, BTreeMap<String, String>>,
+    ) -> RouteConfig {
+        RouteConfig {
+            group: self.spec.group.clone(),
+            mode: self.spec.traffic.mode,
+            apps: self
+                .apps
+                .iter()
+                .zip(&self.spec.apps)
+                .map(|(a, s)| self.app_route(a, s, stable_labels))
+                .collect(),
+            canary_weight: if canary_routed { weight } else { Weight::ZERO },
+            canary_routed,
+            header_route: if canary_routed {
+                self.spec.traffic.header_route.clone()
+            } else {
+                None
+            },
+            sticky: self.spec.traffic.sticky,
+            mirror: if canary_routed {
+                self.spec.traffic.mirror
+            } else {
+                Weight::ZERO
+            },
+        }
+    }
+}
