@@ -25,7 +25,7 @@ pub(crate) struct LoadedSpec {
 pub(crate) fn load(path: &Path, overrides: &Overrides) -> Result<LoadedSpec, CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| CliError::usage(format!("cannot read spec file {}: {e}", path.display())))?;
-    let mut tree: Value = serde_yaml::from_str(&text)
+    let mut tree: Value = canary_core::yaml::to_value(&text)
         .map_err(|e| CliError::usage(format!("{}: not YAML or JSON: {e}", path.display())))?;
     for (path_text, value) in override_list(overrides)? {
         set(&mut tree, &path_text, value)
@@ -165,7 +165,7 @@ fn override_list(o: &Overrides) -> Result<Vec<(String, Value)>, CliError> {
         let (path, text) = item
             .split_once('=')
             .ok_or_else(|| CliError::usage(format!("--set {item:?}: expected PATH=VALUE")))?;
-        let value: Value = serde_yaml::from_str(text)
+        let value: Value = canary_core::yaml::to_value(text)
             .map_err(|e| CliError::usage(format!("--set {item:?}: the value is not YAML: {e}")))?;
         out.push((path.trim().to_string(), value));
     }

@@ -493,8 +493,7 @@ impl DynamicConfig {
                 "refusing to write a group file without routers".into(),
             ));
         }
-        let body = serde_yaml::to_string(self)
-            .map_err(|e| Error::Internal(format!("cannot write YAML: {e}")))?;
+        let body = canary_core::yaml::to_string(self)?;
         Ok(format!(
             "# Written by canary (canary-traefik). Do not edit: the next step rewrites it.\n{body}"
         ))
@@ -502,7 +501,7 @@ impl DynamicConfig {
 
     /// Parses a file the router wrote.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        serde_yaml::from_str(text)
+        canary_core::yaml::from_str(text)
             .map_err(|e| Error::Internal(format!("cannot read a canary group file: {e}")))
     }
 }
@@ -568,7 +567,7 @@ mod tests {
         let text = c.to_yaml().unwrap();
         assert!(!text.trim().is_empty());
         assert!(!text.contains("routers: {}"), "{text}");
-        serde_yaml::from_str(&text).unwrap()
+        canary_core::yaml::from_str(&text).unwrap()
     }
 
     #[test]
@@ -684,9 +683,10 @@ mod tests {
             let validator = jsonschema::validator_for(&schema).unwrap();
             // The schema itself is good: the live file that Traefik 3.7.9 loaded validates, and a
             // broken one does not.
-            let live: serde_json::Value =
-                serde_yaml::from_str(&fixture("traefik/live-v3.7.9/config/dynamic/canary.yml"))
-                    .unwrap();
+            let live: serde_json::Value = canary_core::yaml::from_str(&fixture(
+                "traefik/live-v3.7.9/config/dynamic/canary.yml",
+            ))
+            .unwrap();
             assert!(validator.is_valid(&live));
             let broken = serde_json::json!({"http": {"routers": {"r": {"rule": 1}}}});
             assert!(!validator.is_valid(&broken));

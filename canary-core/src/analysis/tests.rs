@@ -145,7 +145,7 @@ analysis:
     );
     // Through a JSON value: serde_yaml 0.9 wants `!latency 0.99` for the metric enum where JSON
     // (and the spec's docs) say `{latency: 0.99}`.
-    let value: serde_json::Value = serde_yaml::from_str(&text).expect("test YAML");
+    let value: serde_json::Value = crate::yaml::from_str(&text).expect("test YAML");
     Spec::from_value(value).unwrap_or_else(|e| panic!("test spec: {e}\n{text}"))
 }
 

@@ -28,6 +28,7 @@ pub struct AppSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stable_image: Option<ImageRef>,
     /// The port the container listens on.
+    #[serde(deserialize_with = "port")]
     pub port: u16,
     /// The Traefik rule that selects the app's traffic, e.g. ``Host(`api.localhost`) && PathPrefix(`/api`)``.
     pub rule: String,
@@ -118,4 +119,10 @@ impl AppSpec {
             None => self.stable_service(stack)?.with_suffix("-canary"),
         }
     }
+}
+
+/// A port as people write it, with a message that says the range rather than the type.
+fn port<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<u16, D::Error> {
+    let n = i64::deserialize(d)?;
+    u16::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is not a port (0-65535)")))
 }

@@ -8,8 +8,7 @@ use crate::error::{Error, Result};
 impl Spec {
     /// Parses and validates a YAML spec (JSON is YAML too, so this reads both).
     pub fn from_yaml(text: &str) -> Result<Self> {
-        let de = serde_yaml::Deserializer::from_str(text);
-        let spec: Spec = serde_path_to_error::deserialize(de).map_err(path_error)?;
+        let spec: Spec = crate::yaml::from_str(text)?;
         spec.validate()?;
         Ok(spec)
     }
@@ -43,16 +42,8 @@ impl Spec {
     }
 }
 
-// serde_yaml's messages end with " at line L column C", which helps people find the spot.
 fn path_error<E: std::fmt::Display>(e: serde_path_to_error::Error<E>) -> Error {
     let path = e.path().to_string();
     let field = if path == "." { String::new() } else { path };
-    let mut reason = e.into_inner().to_string();
-    // serde_yaml puts its own (coarser) path in front of the message: keep ours only.
-    if let Some((prefix, rest)) = reason.split_once(": ") {
-        if !prefix.contains(' ') && field.starts_with(prefix) {
-            reason = rest.to_string();
-        }
-    }
-    Error::invalid(field, reason)
+    Error::invalid(field, e.into_inner().to_string())
 }

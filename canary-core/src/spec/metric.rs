@@ -1,5 +1,6 @@
 //! What a check measures: [`MetricKind`], written `successRate`, `{latency: 0.99}` or
-//! `{query: "..."}` (and YAML's tag form `!latency 0.99`).
+//! `{query: "..."}` (or, in YAML, the tag form `!latency 0.99`); serde's derived reading
+//! accepts all of them from YAML and the first three from JSON.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,18 +26,10 @@ pub enum MetricKind {
     Query(String),
 }
 
-// serde_yaml reads externally tagged enums only from YAML tags (`!latency 0.99`), so the map
-// form people write (and JSON) is read by hand, the same way for every format.
+// Read as an enum, so YAML's three forms and JSON's two all arrive through `visit_enum`; by hand
+// so that `metric: latency` (no value) says what is missing instead of failing on the next line.
 impl<'de> Deserialize<'de> for MetricKind {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        const UNIT: &[&str] = &[
-            "requestCount",
-            "requestRate",
-            "errorCount",
-            "successRate",
-            "errorRate",
-        ];
         const ALL: &[&str] = &[
             "requestCount",
             "requestRate",
@@ -46,6 +39,7 @@ impl<'de> Deserialize<'de> for MetricKind {
             "latency",
             "query",
         ];
+        struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = MetricKind;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -53,60 +47,36 @@ impl<'de> Deserialize<'de> for MetricKind {
                     "a metric name such as successRate, or {latency: 0.99}, or {query: \"...\"}",
                 )
             }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<MetricKind, E> {
-                Ok(match v {
-                    "requestCount" => MetricKind::RequestCount,
-                    "requestRate" => MetricKind::RequestRate,
-                    "errorCount" => MetricKind::ErrorCount,
-                    "successRate" => MetricKind::SuccessRate,
-                    "errorRate" => MetricKind::ErrorRate,
-                    "latency" | "query" => {
-                        return Err(E::custom(format!("{v} needs a value, e.g. {{{v}: ...}}")))
-                    }
-                    other => return Err(E::unknown_variant(other, UNIT)),
-                })
-            }
-            // YAML's tag form, `!latency 0.99`, which serde_yaml hands over as an enum.
             fn visit_enum<A: serde::de::EnumAccess<'de>>(
                 self,
                 data: A,
             ) -> Result<MetricKind, A::Error> {
                 use serde::de::{Error as _, VariantAccess as _};
                 let (key, variant) = data.variant::<String>()?;
-                match key.as_str() {
-                    "latency" => Ok(MetricKind::Latency(variant.newtype_variant()?)),
-                    "query" => Ok(MetricKind::Query(variant.newtype_variant()?)),
-                    other if UNIT.contains(&other) => {
-                        variant.unit_variant()?;
-                        self.visit_str(other)
-                    }
-                    other => Err(A::Error::unknown_variant(other, ALL)),
-                }
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<MetricKind, A::Error> {
-                use serde::de::Error as _;
-                let Some(key) = map.next_key::<String>()? else {
-                    return Err(A::Error::custom("an empty map is not a metric"));
+                let needs = |what: &str, e: A::Error| {
+                    A::Error::custom(format!("{key} needs {what}, e.g. {{{key}: ...}} ({e})"))
                 };
-                let kind = match key.as_str() {
-                    "latency" => MetricKind::Latency(map.next_value()?),
-                    "query" => MetricKind::Query(map.next_value()?),
-                    other if UNIT.contains(&other) => {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                        self.visit_str(other)?
-                    }
+                Ok(match key.as_str() {
+                    "requestCount" => variant.unit_variant().map(|_| MetricKind::RequestCount)?,
+                    "requestRate" => variant.unit_variant().map(|_| MetricKind::RequestRate)?,
+                    "errorCount" => variant.unit_variant().map(|_| MetricKind::ErrorCount)?,
+                    "successRate" => variant.unit_variant().map(|_| MetricKind::SuccessRate)?,
+                    "errorRate" => variant.unit_variant().map(|_| MetricKind::ErrorRate)?,
+                    "latency" => MetricKind::Latency(
+                        variant
+                            .newtype_variant()
+                            .map_err(|e| needs("a quantile between 0 and 1", e))?,
+                    ),
+                    "query" => MetricKind::Query(
+                        variant
+                            .newtype_variant()
+                            .map_err(|e| needs("a query text", e))?,
+                    ),
                     other => return Err(A::Error::unknown_variant(other, ALL)),
-                };
-                if map.next_key::<String>()?.is_some() {
-                    return Err(A::Error::custom("a metric map has exactly one key"));
-                }
-                Ok(kind)
+                })
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_enum("MetricKind", ALL, V)
     }
 }
 
