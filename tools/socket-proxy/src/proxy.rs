@@ -33,10 +33,12 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
-/// Answers one request. Never fails: every problem becomes an HTTP status.
+/// Answers one request. Never fails: every problem becomes an HTTP status. Refusals and
+/// failures are logged; allowed requests too with `log_allowed`.
 pub(crate) async fn handle(
     req: Request<Incoming>,
     docker: &Docker,
+    log_allowed: bool,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let raw_target = req.uri().to_string();
     let allowed = match judge(&req, &raw_target) {
@@ -51,7 +53,17 @@ pub(crate) async fn handle(
         }
     };
     match docker.send(upstream_request(&req, &allowed)).await {
-        Ok(resp) => Ok(downstream_response(resp)),
+        Ok(resp) => {
+            if log_allowed {
+                log(format_args!(
+                    "{} {} -> {}",
+                    req.method(),
+                    allowed.target,
+                    resp.status().as_u16()
+                ));
+            }
+            Ok(downstream_response(resp))
+        }
         Err(e) => {
             log(format_args!("{} {}: {e}", req.method(), allowed.target));
             let status = match e {
