@@ -216,11 +216,15 @@ impl Drop for Service {
 }
 
 #[test]
-fn traefik_sees_a_new_swarm_service_through_the_proxy() {
-    let Some(stack) = stack_or_skip("traefik_sees_a_new_swarm_service_through_the_proxy") else {
+fn traefik_sees_a_new_swarm_service_through_the_proxy_but_not_its_environment() {
+    let Some(stack) =
+        stack_or_skip("traefik_sees_a_new_swarm_service_through_the_proxy_but_not_its_environment")
+    else {
         return;
     };
+    let proxy = var("CANARY_DOCKER_PROXY_SERVICE", "canary-docker-proxy");
     let name = format!("{}-proxy", unique_name());
+    let secret = format!("CANARY_PROBE_SECRET={name}-s3cret");
     let port_label = format!("traefik.http.services.{name}.loadbalancer.server.port=8080");
     let net_label = format!("traefik.swarm.network={}", stack.network);
     docker::ok(&[
@@ -243,9 +247,12 @@ fn traefik_sees_a_new_swarm_service_through_the_proxy() {
         &stack.network,
         "--endpoint-mode",
         "dnsrr",
+        "--env",
+        &secret,
         "canary-demo:latest",
     ]);
     let _guard = Service(name.clone());
+    assert!(docker::service(&name).to_string().contains(&secret));
     let path = format!("/api/http/services/{name}@swarm");
     let start = Instant::now();
     loop {
@@ -266,5 +273,22 @@ fn traefik_sees_a_new_swarm_service_through_the_proxy() {
             "Traefik did not list {name}@swarm with a server within 60s: {answer:?}"
         );
         std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // The proxy passes the service and its labels, not its environment.
+    let pid = container_of(&proxy)["State"]["Pid"].as_u64().expect("pid");
+    for path in [
+        "/v1.41/services".to_string(),
+        format!("/v1.41/tasks?filters=%7B%22service%22%3A%7B%22{name}%22%3Atrue%7D%7D"),
+    ] {
+        let (code, body) = through_proxy(pid, "GET", &path, None);
+        assert_eq!(code, 200, "{path}: {body}");
+        let listed = if path.contains("tasks") {
+            "\"ServiceID\""
+        } else {
+            &name
+        };
+        assert!(body.contains(listed), "{path} lists {name}: {body}");
+        assert!(!body.contains("s3cret"), "{path} shows the environment");
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! A read-only Docker API proxy for Traefik's swarm provider. It listens on TCP, passes the few
 //! GET (and HEAD) requests the provider makes to the Docker socket, and answers everything else
-//! with `403 {"message": "..."}`. The local stack (`scripts/stack/up.sh`) runs it as the Swarm
+//! with `403 {"message": "..."}`. Containers' environments and command lines are removed from
+//! what it passes back. The local stack (`scripts/stack/up.sh`) runs it as the Swarm
 //! service `canary-docker-proxy`, the only container with the socket mounted, on an internal
 //! overlay network it shares with Traefik alone; Traefik gets no socket at all. See
 //! docs/local-stack.md ("Docker socket proxy").
@@ -14,6 +15,8 @@
 //! - `target`: parsing the request target into checked segments and query pairs, and the one
 //!   canonical spelling that is sent on;
 //! - `proxy`: one request, judged, refused or forwarded, its answer streamed back;
+//! - `redact`: containers' environments and command lines taken out of `/services` and
+//!   `/tasks` answers (Traefik reads neither; a canary's environment may hold secrets);
 //! - `upstream`: the HTTP/1.1 connection to the unix socket;
 //! - this file: arguments, the listener, connection limits and timeouts, signals.
 //!
@@ -25,6 +28,7 @@
 
 mod policy;
 mod proxy;
+mod redact;
 mod target;
 mod upstream;
 

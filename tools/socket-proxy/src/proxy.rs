@@ -1,16 +1,19 @@
 //! One client request: judged by [`crate::policy`], refused with a short JSON error, or rebuilt
-//! from its checked parts and sent to Docker, whose answer streams back.
+//! from its checked parts and sent to Docker, whose answer streams back (`/services` and
+//! `/tasks` answers are read whole and go through [`crate::redact`] first).
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::{Body, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 
-use crate::policy::{self, Allowed, Refusal};
+use crate::policy::{self, Allowed, Endpoint, Refusal};
+use crate::redact::{self, List};
 use crate::upstream::{Docker, UpstreamError};
 
 /// The body of every answer: Docker's streamed body, or a short JSON error.
@@ -21,6 +24,9 @@ pub(crate) type ProxyBody = BoxBody<Bytes, hyper::Error>;
 const FORWARDED: &[HeaderName] = &[header::USER_AGENT, header::ACCEPT];
 /// Longest forwarded header value.
 const MAX_FORWARDED_VALUE: usize = 256;
+
+/// How long reading a `/services` or `/tasks` answer whole (to redact it) may take.
+const REDACT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Response headers about the connection, not the message: hyper writes its own.
 const HOP_BY_HOP: &[&str] = &[
@@ -62,7 +68,23 @@ pub(crate) async fn handle(
                     resp.status().as_u16()
                 ));
             }
-            Ok(downstream_response(resp))
+            let list = match allowed.endpoint {
+                Endpoint::Services => Some(List::Services),
+                Endpoint::Tasks => Some(List::Tasks),
+                _ => None,
+            };
+            match list {
+                Some(list) if resp.status() == StatusCode::OK && !allowed.head => {
+                    match redacted(resp, list).await {
+                        Ok(r) => Ok(r),
+                        Err(why) => {
+                            log(format_args!("{} {}: {why}", req.method(), allowed.target));
+                            Ok(error(StatusCode::BAD_GATEWAY, why))
+                        }
+                    }
+                }
+                _ => Ok(downstream_response(resp)),
+            }
         }
         Err(e) => {
             log(format_args!("{} {}: {e}", req.method(), allowed.target));
@@ -111,6 +133,33 @@ fn downstream_response(resp: Response<Incoming>) -> Response<ProxyBody> {
     Response::from_parts(parts, body.boxed())
 }
 
+/// Docker's `/services` or `/tasks` answer, read whole and without containers' secrets
+/// ([`crate::redact`]).
+async fn redacted(
+    resp: Response<Incoming>,
+    list: List,
+) -> Result<Response<ProxyBody>, &'static str> {
+    let (mut parts, body) = resp.into_parts();
+    let collect = Limited::new(body, redact::MAX_BODY).collect();
+    let body = tokio::time::timeout(REDACT_READ_TIMEOUT, collect)
+        .await
+        .map_err(|_| "Docker's answer did not arrive whole in time")?
+        .map_err(|_| "Docker's answer broke off or is too large to redact")?
+        .to_bytes();
+    let out = redact::redact(list, &body)?;
+    strip_hop_by_hop(&mut parts.headers);
+    parts
+        .headers
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(out.len()));
+    Ok(Response::from_parts(parts, full(Bytes::from(out))))
+}
+
+fn full(bytes: Bytes) -> ProxyBody {
+    Full::new(bytes)
+        .map_err(|never: Infallible| match never {})
+        .boxed()
+}
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Headers named in `Connection` are hop-by-hop too (RFC 9110 7.6.1).
     let named: Vec<HeaderName> = headers
@@ -131,11 +180,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 /// `{"message": "..."}`, the shape of Docker's own errors, so Traefik's log shows the reason.
 pub(crate) fn error(status: StatusCode, why: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({ "message": format!("canary-socket-proxy: {why}") }).to_string();
-    let mut resp = Response::new(
-        Full::new(Bytes::from(body))
-            .map_err(|never: Infallible| match never {})
-            .boxed(),
-    );
+    let mut resp = Response::new(full(Bytes::from(body)));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -34,6 +34,13 @@ impl Drop for Fixture {
     }
 }
 
+/// The fake Docker's `/v1.41/services` answer: one service whose environment holds a secret.
+const SERVICES: &str = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 112\r\n\r\n\
+    [{\"ID\":\"abc\",\"Spec\":{\"Name\":\"app\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"app:v1\",\"Env\":[\"TOKEN=s3cret\"]}}}}]\n";
+/// What the proxy passes back from it.
+const SERVICES_REDACTED: &str =
+    "[{\"ID\":\"abc\",\"Spec\":{\"Name\":\"app\",\"TaskTemplate\":{\"ContainerSpec\":{\"Image\":\"app:v1\"}}}}]";
+
 /// How long the fake Docker holds back the second chunk of `/v1.41/networks`.
 const STREAM_PAUSE: Duration = Duration::from_secs(2);
 
@@ -58,7 +65,7 @@ async fn fake_docker(listener: UnixListener, seen: Arc<Mutex<Seen>>) {
             let path = line.split(' ').nth(1).unwrap_or_default();
             let reply: &[u8] = match path {
                 "/_ping" => b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\nX-Private: 1\r\nConnection: X-Private\r\n\r\n",
-                "/v1.41/services" => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n[{\"ID\":\"abc\"}]\n",
+                "/v1.41/services" => SERVICES.as_bytes(),
                 p if p.starts_with("/v1.41/tasks") => b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n[\r\n2\r\n{}\r\n2\r\n]\n\r\n0\r\n\r\n",
                 "/v1.41/version" => {
                     // Head and body in two writes, as Docker's Go server may send them.
@@ -172,7 +179,11 @@ async fn an_allowed_get_reaches_docker_rebuilt_and_its_answer_comes_back() {
     )
     .await;
     assert_eq!(status(&resp), "200", "{resp}");
-    assert!(resp.ends_with("[{\"ID\":\"abc\"}]\n"), "{resp}");
+    // Docker's answer minus the container's environment, with a matching length.
+    assert!(resp.ends_with(SERVICES_REDACTED), "{resp}");
+    assert!(!resp.contains("s3cret"), "{resp}");
+    let length = format!("content-length: {}\r\n", SERVICES_REDACTED.len());
+    assert!(resp.to_ascii_lowercase().contains(&length), "{resp}");
     let seen = f.seen.lock().unwrap();
     assert_eq!(seen.heads.len(), 1);
     let head = seen.heads[0].to_ascii_lowercase();
