@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Tear down what scripts/stack/up.sh created, and nothing else.
 #
-#   scripts/stack/down.sh            remove the Traefik service ($CANARY_TRAEFIK_SERVICE) and
-#                                    network ($CANARY_NETWORK) if labelled io.canary.stack=local,
-#                                    stop our Prometheus, remove our loopback-guard rules
+#   scripts/stack/down.sh            remove the Traefik and socket-proxy services
+#                                    ($CANARY_TRAEFIK_SERVICE, $CANARY_DOCKER_PROXY_SERVICE) and
+#                                    networks ($CANARY_NETWORK, $CANARY_DOCKER_API_NETWORK) if
+#                                    labelled io.canary.stack=local, stop our Prometheus, remove
+#                                    our loopback-guard rules
 #   scripts/stack/down.sh --tests    also remove services labelled io.canary.test=1
 #   scripts/stack/down.sh --all      also leave the swarm if up.sh initialised it and stop
 #                                    dockerd if up.sh started it
-#   scripts/stack/down.sh --purge    --all, plus remove the canary-demo/canary-traefik
-#                                    images and the state dir ($CANARY_STACK_DIR)
+#   scripts/stack/down.sh --purge    --all, plus remove the canary-demo/canary-traefik/
+#                                    canary-socket-proxy images and the state dir ($CANARY_STACK_DIR)
 #
 # Other services, networks, containers and images are never touched.
 set -euo pipefail
@@ -27,7 +29,7 @@ for a in "$@"; do
     --all) ALL=1 ;;
     --purge) ALL=1 PURGE=1 ;;
     --tests) TESTS=1 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "down.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -39,32 +41,39 @@ run() { log "+ $*"; "$@"; }
 # ---------------------------------------------------------------- swarm objects
 if docker info >/dev/null 2>&1; then
   if [[ "$(docker info -f '{{.Swarm.LocalNodeState}}')" == active ]]; then
-    # up.sh creates exactly one service and one network; remove them by name, and only
-    # when they carry the stack label (never someone else's object of the same name).
-    if [[ "$(docker service inspect -f "{{index .Spec.Labels \"$LABEL_KEY\"}}" "$CANARY_TRAEFIK_SERVICE" 2>/dev/null)" == "$LABEL_VAL" ]]; then
-      run docker service rm "$CANARY_TRAEFIK_SERVICE" >/dev/null
-    else
-      log "no service $CANARY_TRAEFIK_SERVICE labelled $CANARY_STACK_LABEL"
-    fi
+    # up.sh creates two services and two networks; remove them by name, and only when they
+    # carry the stack label (never someone else's object of the same name). Traefik first: it
+    # polls the proxy.
+    for svc in "$CANARY_TRAEFIK_SERVICE" "$CANARY_DOCKER_PROXY_SERVICE"; do
+      if [[ "$(docker service inspect -f "{{index .Spec.Labels \"$LABEL_KEY\"}}" "$svc" 2>/dev/null)" == "$LABEL_VAL" ]]; then
+        run docker service rm "$svc" >/dev/null
+      else
+        log "no service $svc labelled $CANARY_STACK_LABEL"
+      fi
+    done
     if ((TESTS)); then
       mapfile -t svcs < <(docker service ls --format '{{.Name}}' --filter "label=$CANARY_TEST_LABEL")
       if ((${#svcs[@]})); then run docker service rm "${svcs[@]}" >/dev/null; else log "no services labelled $CANARY_TEST_LABEL"; fi
     fi
-    # Wait for the Traefik container to go (frees the ports and the network).
-    for _ in $(seq 1 150); do
-      [[ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$CANARY_TRAEFIK_SERVICE")" ]] && break
-      sleep 0.2
-    done
-    if [[ "$(docker network inspect -f "{{index .Labels \"$LABEL_KEY\"}}" "$CANARY_NETWORK" 2>/dev/null)" == "$LABEL_VAL" ]]; then
-      # Overlay networks linger a moment after their last task; retry briefly.
-      for i in $(seq 1 25); do
-        if docker network rm "$CANARY_NETWORK" >/dev/null 2>&1; then log "+ docker network rm $CANARY_NETWORK"; break; fi
-        if ((i == 25)); then log "WARNING: network $CANARY_NETWORK still in use (other services attached?); left in place"; fi
-        sleep 0.4
+    # Wait for the containers to go (frees the ports and the networks).
+    for svc in "$CANARY_TRAEFIK_SERVICE" "$CANARY_DOCKER_PROXY_SERVICE"; do
+      for _ in $(seq 1 150); do
+        [[ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$svc")" ]] && break
+        sleep 0.2
       done
-    else
-      log "no network $CANARY_NETWORK labelled $CANARY_STACK_LABEL"
-    fi
+    done
+    for net in "$CANARY_NETWORK" "$CANARY_DOCKER_API_NETWORK"; do
+      if [[ "$(docker network inspect -f "{{index .Labels \"$LABEL_KEY\"}}" "$net" 2>/dev/null)" == "$LABEL_VAL" ]]; then
+        # Overlay networks linger a moment after their last task; retry briefly.
+        for i in $(seq 1 25); do
+          if docker network rm "$net" >/dev/null 2>&1; then log "+ docker network rm $net"; break; fi
+          if ((i == 25)); then log "WARNING: network $net still in use (other services attached?); left in place"; fi
+          sleep 0.4
+        done
+      else
+        log "no network $net labelled $CANARY_STACK_LABEL"
+      fi
+    done
   else
     log "swarm not active; no services to remove"
   fi
@@ -111,7 +120,7 @@ if ((ALL)); then
   fi
   if ((PURGE)) && docker info >/dev/null 2>&1; then
     mapfile -t imgs < <(docker images --format '{{.Repository}}:{{.Tag}}' |
-      grep -E "^(${CANARY_DEMO_IMAGE%:*}|${CANARY_TRAEFIK_IMAGE%:*}):" || true)
+      grep -E "^(${CANARY_DEMO_IMAGE%:*}|${CANARY_TRAEFIK_IMAGE%:*}|${CANARY_SOCKET_PROXY_REPO}):" || true)
     if ((${#imgs[@]})); then run docker rmi "${imgs[@]}" >/dev/null; fi
   fi
   if [[ -s "$STATE/dockerd.pid" ]]; then

@@ -21,6 +21,10 @@ export CANARY_TRAEFIK_DYNAMIC_DIR="${CANARY_TRAEFIK_DYNAMIC_DIR:-$CANARY_STACK_D
 # Swarm objects.
 export CANARY_NETWORK="${CANARY_NETWORK:-canary-net}"          # attachable overlay, label io.canary.stack=local
 export CANARY_TRAEFIK_SERVICE="${CANARY_TRAEFIK_SERVICE:-canary-traefik}"
+# Traefik reads the Docker API through a read-only proxy (tools/socket-proxy), the only service
+# with the socket mounted, on an internal overlay network only the two of them join.
+export CANARY_DOCKER_PROXY_SERVICE="${CANARY_DOCKER_PROXY_SERVICE:-canary-docker-proxy}"
+export CANARY_DOCKER_API_NETWORK="${CANARY_DOCKER_API_NETWORK:-canary-docker-api}"   # overlay, internal, label io.canary.stack=local
 export CANARY_STACK_LABEL="io.canary.stack=local"              # on everything up.sh creates
 export CANARY_TEST_LABEL="io.canary.test=1"                    # convention for services tests create
 
@@ -28,6 +32,7 @@ export CANARY_TEST_LABEL="io.canary.test=1"                    # convention for 
 export CANARY_TRAEFIK_VERSION="${CANARY_TRAEFIK_VERSION:-3.7.9}"
 export CANARY_TRAEFIK_IMAGE="canary-traefik:${CANARY_TRAEFIK_VERSION}"
 export CANARY_DEMO_IMAGE="${CANARY_DEMO_IMAGE:-canary-demo:latest}"   # also tagged canary-demo:v1 and :v2
+export CANARY_SOCKET_PROXY_REPO="${CANARY_SOCKET_PROXY_REPO:-canary-socket-proxy}"  # tagged with the crate's version
 
 # URLs (loopback only).
 export CANARY_WEB_URL="http://127.0.0.1:${CANARY_WEB_PORT}"

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Bring up the local canary stack (idempotent, CI-safe):
 #
-#   dockerd (started here if not running) -> single-node swarm -> overlay network canary-net
-#   -> images canary-demo:{latest,v1,v2} and canary-traefik:3.7.9 (FROM scratch, built locally)
-#   -> swarm service canary-traefik (swarm + file providers, API/metrics/ping)
+#   dockerd (started here if not running) -> single-node swarm -> overlay networks canary-net
+#   (attachable) and canary-docker-api (internal)
+#   -> images canary-demo:{latest,v1,v2}, canary-socket-proxy:<version> and canary-traefik:3.7.9
+#      (FROM scratch, built locally)
+#   -> swarm service canary-docker-proxy (read-only Docker API proxy; the only socket mount)
+#   -> swarm service canary-traefik (swarm provider through the proxy + file provider, API/metrics/ping)
 #   -> Prometheus (Debian package) on 127.0.0.1, scraping Traefik every second.
 #
 # Usage: scripts/stack/up.sh            (as root)
@@ -127,17 +130,28 @@ if net_json=$(docker network inspect "$CANARY_NETWORK" -f '{{.Driver}} {{.Attach
 else
   run docker network create --driver overlay --attachable --label "$CANARY_STACK_LABEL" "$CANARY_NETWORK" >/dev/null
 fi
+# Traefik <-> socket proxy only: internal (no gateway out), not attachable (no `docker run`
+# container can join), and the proxy is on no other network.
+if net_json=$(docker network inspect "$CANARY_DOCKER_API_NETWORK" -f '{{.Driver}} {{.Internal}} {{.Attachable}} {{index .Labels "'"$LABEL_KEY"'"}}' 2>/dev/null); then
+  read -r drv internal att lbl <<<"$net_json"
+  [[ "$drv $internal $att $lbl" == "overlay true false $LABEL_VAL" ]] ||
+    die "network $CANARY_DOCKER_API_NETWORK exists as '$drv internal=$internal attachable=$att label=$lbl'; need an internal, non-attachable overlay labelled $CANARY_STACK_LABEL (remove it, or set CANARY_DOCKER_API_NETWORK)"
+  log "network: $CANARY_DOCKER_API_NETWORK present (internal)"
+else
+  run docker network create --driver overlay --internal --label "$CANARY_STACK_LABEL" "$CANARY_DOCKER_API_NETWORK" >/dev/null
+fi
 
 # ---------------------------------------------------------------- demo image
 image_label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
 DEMO_REPO="${CANARY_DEMO_IMAGE%:*}"
 DEMO_TARGET_DIR="${CANARY_DEMO_TARGET_DIR:-$REPO_ROOT/target/static}"
 DEMO_BIN="$DEMO_TARGET_DIR/x86_64-unknown-linux-gnu/release/canary-demo-app"
+PROXY_BIN="$DEMO_TARGET_DIR/x86_64-unknown-linux-gnu/release/canary-socket-proxy"
 if command -v cargo >/dev/null; then
   tb=${EPOCHREALTIME/[.,]/}
-  log "+ cargo build --release -p canary-demo-app --target x86_64-unknown-linux-gnu (static, CARGO_TARGET_DIR=$DEMO_TARGET_DIR)"
+  log "+ cargo build --release -p canary-demo-app -p canary-socket-proxy --target x86_64-unknown-linux-gnu (static, CARGO_TARGET_DIR=$DEMO_TARGET_DIR)"
   (cd "$REPO_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$DEMO_TARGET_DIR" \
-    cargo build --quiet --release -p canary-demo-app --target x86_64-unknown-linux-gnu)
+    cargo build --quiet --release -p canary-demo-app -p canary-socket-proxy --target x86_64-unknown-linux-gnu)
   log "cargo build took $(elapsed "$tb")s"
 elif [[ ! -x "$DEMO_BIN" ]] && [[ -z "$(image_label "$CANARY_DEMO_IMAGE" io.canary.binary-sha256)" ]]; then
   die "cargo not found and no demo binary/image to use"
@@ -170,6 +184,42 @@ EOF
       -t "$DEMO_REPO:latest" -t "$DEMO_REPO:v1" -t "$DEMO_REPO:v2" "$ctx" >/dev/null
     log "image: built $DEMO_REPO:{latest,v1,v2} ($(docker image inspect -f '{{.Size}}' "$DEMO_REPO:latest") bytes)"
   fi
+fi
+
+# ---------------------------------------------------------------- socket-proxy image
+# Tagged with the crate's version; rebuilt (same tag) when the binary's sha256 changes, which
+# changes the image ID and so the proxy service's spec hash below.
+if [[ -x "$PROXY_BIN" ]]; then
+  if command -v file >/dev/null; then
+    file "$PROXY_BIN" | grep -q 'static' || die "$PROXY_BIN is not statically linked"
+  fi
+  proxy_version=$("$PROXY_BIN" --version | sed -n 's/^canary-socket-proxy \([0-9A-Za-z.+-]*\)$/\1/p')
+  [[ -n "$proxy_version" ]] || die "$PROXY_BIN --version printed no version"
+  PROXY_IMAGE="$CANARY_SOCKET_PROXY_REPO:$proxy_version"
+  bin_sha=$(sha256 "$PROXY_BIN")
+  if [[ "$(image_label "$PROXY_IMAGE" io.canary.binary-sha256)" == "$bin_sha" ]]; then
+    log "image: $PROXY_IMAGE up to date (binary sha256 ${bin_sha:0:12})"
+  else
+    ctx="$STATE/build/socket-proxy"
+    rm -rf "$ctx" && mkdir -p "$ctx"
+    cp "$PROXY_BIN" "$ctx/canary-socket-proxy"
+    cat >"$ctx/Dockerfile" <<'EOF'
+FROM scratch
+COPY canary-socket-proxy /canary-socket-proxy
+EXPOSE 2375
+USER 65534:65534
+ENTRYPOINT ["/canary-socket-proxy"]
+CMD ["--listen", "0.0.0.0:2375", "--socket", "/var/run/docker.sock"]
+EOF
+    run env DOCKER_BUILDKIT=0 docker build --quiet --label "$CANARY_STACK_LABEL" \
+      --label "io.canary.binary-sha256=$bin_sha" -t "$PROXY_IMAGE" "$ctx" >/dev/null
+    log "image: built $PROXY_IMAGE ($(docker image inspect -f '{{.Size}}' "$PROXY_IMAGE") bytes)"
+  fi
+else
+  # No cargo and no binary: use the newest image already built.
+  PROXY_IMAGE=$(docker images --format '{{.Repository}}:{{.Tag}}' "$CANARY_SOCKET_PROXY_REPO" | head -n 1)
+  [[ -n "$PROXY_IMAGE" ]] || die "cargo not found and no socket-proxy binary or image to use"
+  log "image: $PROXY_IMAGE (no binary to compare)"
 fi
 
 # ---------------------------------------------------------------- traefik image
@@ -213,6 +263,53 @@ EOF
   log "image: built $CANARY_TRAEFIK_IMAGE"
 fi
 
+# ---------------------------------------------------------------- docker socket proxy
+# The only container with the Docker socket. It passes the few GETs Traefik's swarm provider
+# makes and refuses the rest with 403 (tools/socket-proxy). It runs as nobody with the socket's
+# group, no capabilities, a read-only root and the socket mounted read-only (connect(2) on a
+# socket needs no writable mount); it publishes no port and sits on the internal API network only.
+svc_label() { docker service inspect -f "{{index .Spec.Labels \"$2\"}}" "$1" 2>/dev/null; }
+# recreate_if_changed <service> <spec hash> <what>: remove our service when its hash differs
+recreate_if_changed() {
+  docker service inspect "$1" >/dev/null 2>&1 || return 0
+  [[ "$(svc_label "$1" "$LABEL_KEY")" == "$LABEL_VAL" ]] ||
+    die "service $1 exists but is not ours (no $CANARY_STACK_LABEL); not touching it"
+  if [[ "$(svc_label "$1" io.canary.spec-hash)" == "$2" ]]; then
+    log "$3: service $1 up to date (spec $2)"
+  else
+    log "$3: spec changed; re-creating $1"
+    run docker service rm "$1" >/dev/null
+    wait_for 30 "old $3 container gone" \
+      bash -c "! docker ps -q --filter label=com.docker.swarm.service.name=$1 | grep -q ."
+  fi
+}
+sock_gid=$(stat -c %g /var/run/docker.sock)
+proxy_args=(
+  --constraint node.role==manager
+  --replicas 1
+  --network "$CANARY_DOCKER_API_NETWORK" --endpoint-mode dnsrr
+  --mount "type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock,readonly"
+  --user 65534:65534 --group "$sock_gid"
+  --read-only --cap-drop ALL
+  --stop-grace-period 5s
+)
+proxy_hash=$(printf '%s\n' "v1" "$(docker image inspect -f '{{.Id}}' "$PROXY_IMAGE")" "${proxy_args[@]}" |
+  sha256sum | cut -c1-16)
+recreate_if_changed "$CANARY_DOCKER_PROXY_SERVICE" "$proxy_hash" "socket proxy"
+if ! docker service inspect "$CANARY_DOCKER_PROXY_SERVICE" >/dev/null 2>&1; then
+  run docker service create --detach --quiet --no-resolve-image \
+    --name "$CANARY_DOCKER_PROXY_SERVICE" \
+    --label "$CANARY_STACK_LABEL" --label "io.canary.spec-hash=$proxy_hash" \
+    --container-label "$CANARY_STACK_LABEL" \
+    "${proxy_args[@]}" \
+    "$PROXY_IMAGE" --listen 0.0.0.0:2375 --socket /var/run/docker.sock >/dev/null
+fi
+if ! wait_for 30 "socket proxy $CANARY_DOCKER_PROXY_SERVICE running" \
+  bash -c "docker ps -q --filter label=com.docker.swarm.service.name=$CANARY_DOCKER_PROXY_SERVICE --filter status=running | grep -q ."; then
+  docker service ps --no-trunc "$CANARY_DOCKER_PROXY_SERVICE" >&2 || true
+  die "socket proxy $CANARY_DOCKER_PROXY_SERVICE not running within 30s"
+fi
+
 # ---------------------------------------------------------------- traefik config
 # Written atomically; the directory (not the file) is bind-mounted, so a rename is seen.
 static_cfg="$STATE/traefik/static/traefik.yml"
@@ -242,7 +339,9 @@ providers:
   # intermediate changes). Low = faster reaction to swarm/file edits, more reloads.
   providersThrottleDuration: 500ms
   swarm:
-    endpoint: "unix:///var/run/docker.sock"
+    # The read-only socket proxy (tools/socket-proxy) on the internal network
+    # ${CANARY_DOCKER_API_NETWORK}; Traefik has no Docker socket.
+    endpoint: "tcp://${CANARY_DOCKER_PROXY_SERVICE}:2375"
     exposedByDefault: false
     network: ${CANARY_NETWORK}
     # The swarm provider polls (no events for services): new/removed tasks are seen
@@ -264,23 +363,11 @@ mv "$static_cfg.tmp" "$static_cfg"
 
 traefik_image_id=$(docker image inspect -f '{{.Id}}' "$CANARY_TRAEFIK_IMAGE")
 # Comments do not count: editing them must not restart Traefik.
-spec_hash=$(printf '%s\n' "v1" "$traefik_image_id" "$CANARY_WEB_PORT" "$CANARY_API_PORT" "$CANARY_NETWORK" \
-  "$DYN" "$STATE" | cat - <(sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' "$static_cfg") |
+spec_hash=$(printf '%s\n' "v2" "$traefik_image_id" "$CANARY_WEB_PORT" "$CANARY_API_PORT" "$CANARY_NETWORK" \
+  "$CANARY_DOCKER_API_NETWORK" "$DYN" "$STATE" | cat - <(sed -e 's/[[:space:]]*#.*$//' -e '/^[[:space:]]*$/d' "$static_cfg") |
   sha256sum | cut -c1-16)
 
-svc_label() { docker service inspect -f "{{index .Spec.Labels \"$2\"}}" "$1" 2>/dev/null; }
-if docker service inspect "$CANARY_TRAEFIK_SERVICE" >/dev/null 2>&1; then
-  [[ "$(svc_label "$CANARY_TRAEFIK_SERVICE" "$LABEL_KEY")" == "$LABEL_VAL" ]] ||
-    die "service $CANARY_TRAEFIK_SERVICE exists but is not ours (no $CANARY_STACK_LABEL); not touching it"
-  if [[ "$(svc_label "$CANARY_TRAEFIK_SERVICE" io.canary.spec-hash)" == "$spec_hash" ]]; then
-    log "traefik: service $CANARY_TRAEFIK_SERVICE up to date (spec $spec_hash)"
-  else
-    log "traefik: spec changed; re-creating $CANARY_TRAEFIK_SERVICE"
-    run docker service rm "$CANARY_TRAEFIK_SERVICE" >/dev/null
-    wait_for 30 "old traefik container gone" \
-      bash -c "! docker ps -q --filter label=com.docker.swarm.service.name=$CANARY_TRAEFIK_SERVICE | grep -q ."
-  fi
-fi
+recreate_if_changed "$CANARY_TRAEFIK_SERVICE" "$spec_hash" "traefik"
 if ! docker service inspect "$CANARY_TRAEFIK_SERVICE" >/dev/null 2>&1; then
   for p in "$CANARY_WEB_PORT" "$CANARY_API_PORT"; do
     wait_for 15 "port $p free" bash -c "! ss -Hltn 'sport = :$p' | grep -q ." ||
@@ -290,18 +377,18 @@ if ! docker service inspect "$CANARY_TRAEFIK_SERVICE" >/dev/null 2>&1; then
   # Mounts are listed sorted by target: `docker service update` (CLI) sorts them, and a
   # reordering counts as a task-spec change that restarts the task.
   # --no-resolve-image: the image is local-only; skip the CLI's registry digest lookup.
+  # No Docker socket: the swarm provider reads through $CANARY_DOCKER_PROXY_SERVICE.
   run docker service create --detach --quiet --no-resolve-image \
     --name "$CANARY_TRAEFIK_SERVICE" \
     --label "$CANARY_STACK_LABEL" --label "io.canary.spec-hash=$spec_hash" \
     --container-label "$CANARY_STACK_LABEL" \
     --constraint node.role==manager \
     --replicas 1 \
-    --network "$CANARY_NETWORK" --endpoint-mode dnsrr \
+    --network "$CANARY_NETWORK" --network "$CANARY_DOCKER_API_NETWORK" --endpoint-mode dnsrr \
     --publish "published=$CANARY_WEB_PORT,target=8080,protocol=tcp,mode=host" \
     --publish "published=$CANARY_API_PORT,target=8082,protocol=tcp,mode=host" \
     --mount "type=bind,src=$DYN,dst=/etc/traefik/dynamic,readonly" \
     --mount "type=bind,src=$STATE/traefik/static,dst=/etc/traefik/static,readonly" \
-    --mount type=bind,src=/var/run/docker.sock,dst=/var/run/docker.sock \
     --stop-grace-period 5s \
     "$CANARY_TRAEFIK_IMAGE" --configFile=/etc/traefik/static/traefik.yml >/dev/null
 fi
@@ -407,7 +494,8 @@ cat <<EOF
   traefik api     $CANARY_TRAEFIK_URL      (/ping, /api/..., /metrics, /dashboard/)
   prometheus      $CANARY_PROMETHEUS_URL
   network         $CANARY_NETWORK (overlay, attachable)    traefik service: $CANARY_TRAEFIK_SERVICE
+  docker api      $CANARY_DOCKER_PROXY_SERVICE:2375 on $CANARY_DOCKER_API_NETWORK (internal; read-only proxy, Traefik has no socket)
   file provider   $DYN  (write a dot-file, then rename it into place)
-  images          $CANARY_DEMO_IMAGE (+ ${DEMO_REPO}:v1, ${DEMO_REPO}:v2), $CANARY_TRAEFIK_IMAGE
+  images          $CANARY_DEMO_IMAGE (+ ${DEMO_REPO}:v1, ${DEMO_REPO}:v2), $CANARY_TRAEFIK_IMAGE, $PROXY_IMAGE
   env             source $HERE/env.sh
 EOF
