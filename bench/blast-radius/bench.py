@@ -310,7 +310,7 @@ def analyse(records, kills, counters, args):
     windows = []
     for k_i, k in enumerate(kills):
         tk = k["t"]
-        end = kills[k_i + 1]["t"] if k_i + 1 < len(kills) else float("inf")
+        end = kills[k_i + 1]["t"] - 0.05 if k_i + 1 < len(kills) else float("inf")
         fails = [r for r in failed if tk - 0.05 <= r["t"] < end]
         # Back: the first canary answer to a request sent after `docker kill` returned.
         back = next((r for r in recs if r["t"] > k.get("done", tk) and r["t"] < end
