@@ -403,11 +403,13 @@ impl SwarmOrchestrator {
         let update_status: Option<ServiceUpdateStatus> = service
             .get("UpdateStatus")
             .and_then(|u| serde_json::from_value(u.clone()).ok());
+        let since = service.get("UpdatedAt").and_then(Value::as_str);
         let p = progress::evaluate(Snapshot {
             desired,
             update_status: update_status.as_ref(),
             tasks: &tasks,
             up_to_date: &current,
+            since,
         });
         let state = ServiceState {
             name: ServiceName::parse(&name).map_err(|e| {

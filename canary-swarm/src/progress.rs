@@ -7,6 +7,13 @@
 //!
 //! With a health check, Swarm keeps a task in `starting` until its container reports healthy, so
 //! "running" here already means "running and healthy".
+//!
+//! Swarm keeps a service's task history, and a scale does not make old tasks out of date: a task
+//! that failed in an earlier rollout (a killed canary, a `dockerd` restart) still shows in its
+//! slot, "up to date", when the next rollout scales the service up again. So only the current
+//! rollout's tasks are judged: a task created before the service's last update (`UpdatedAt`, on
+//! the manager's clock, like the tasks' `CreatedAt`) that Swarm no longer wants running is
+//! history.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -40,6 +47,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) tasks: &'a [Task],
     /// IDs of the tasks made from the current spec.
     pub(crate) up_to_date: &'a HashSet<String>,
+    /// The service's last update (`UpdatedAt`): tasks created before it are history.
+    pub(crate) since: Option<&'a str>,
 }
 
 fn wanted(t: &Task) -> bool {
@@ -90,6 +99,101 @@ pub(crate) fn task_failure(t: &Task) -> String {
     format!("{who}: {text}")
 }
 
+/// A task of an earlier rollout: created before the service's last update, and not one Swarm
+/// still wants running (a scale keeps the tasks it had; those still count).
+fn history(t: &Task, since: Option<i128>) -> bool {
+    let before = match (since, t.created_at.as_deref().and_then(timestamp_nanos)) {
+        (Some(since), Some(created)) => created < since,
+        _ => false,
+    };
+    let alive = wanted(t)
+        && !matches!(
+            state(t),
+            Some(
+                TaskState::FAILED
+                    | TaskState::REJECTED
+                    | TaskState::COMPLETE
+                    | TaskState::SHUTDOWN
+                    | TaskState::ORPHANED
+                    | TaskState::REMOVE
+            )
+        );
+    before && !alive
+}
+
+/// Which of two failed tasks of a slot came later (its words are reported): creation time, then
+/// the object's version.
+fn newness(t: &Task) -> (i128, u64) {
+    (
+        t.created_at
+            .as_deref()
+            .and_then(timestamp_nanos)
+            .unwrap_or(i128::MIN),
+        t.version.as_ref().and_then(|v| v.index).unwrap_or(0),
+    )
+}
+
+/// Nanoseconds since the Unix epoch of an RFC 3339 timestamp as Docker writes them
+/// (`2026-11-30T18:01:02.123456789Z`, or with a `+hh:mm` offset); `None` when it is not one.
+pub(crate) fn timestamp_nanos(text: &str) -> Option<i128> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, min, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if b[13] != b':' || b[16] != b':' || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    if hour > 23 || min > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut nanos: i128 = 0;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        for (i, c) in frac[..digits].bytes().enumerate().take(9) {
+            nanos += i128::from(c - b'0') * 10i128.pow(8 - i as u32);
+        }
+        rest = &frac[digits..];
+    }
+    let offset_secs: i64 = match rest {
+        "Z" | "z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let h: i64 = o.get(1..3)?.parse().ok()?;
+            let m: i64 = o.get(4..6)?.parse().ok()?;
+            let v = h * 3600 + m * 60;
+            if o.starts_with('-') {
+                -v
+            } else {
+                v
+            }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hour * 3600 + min * 60 + sec - offset_secs;
+    Some(i128::from(secs) * 1_000_000_000 + nanos)
+}
+
 /// Judges one snapshot.
 pub(crate) fn evaluate(s: Snapshot<'_>) -> Progress {
     use ServiceUpdateStatusStateEnum as U;
@@ -112,13 +216,15 @@ pub(crate) fn evaluate(s: Snapshot<'_>) -> Progress {
         }
     }
 
-    // Group the current spec's tasks by slot (by node for global services): a slot whose task runs
-    // is fine whatever failed in it before; a slot without one whose task failed is a failure
+    // Group the current rollout's tasks by slot (by node for global services): a slot whose task
+    // runs is fine whatever failed in it before; a slot without one whose task failed is a failure
     // now, not after the timeout.
+    let since = s.since.and_then(timestamp_nanos);
     let current: Vec<&Task> = s
         .tasks
         .iter()
         .filter(|t| t.id.as_ref().is_some_and(|id| s.up_to_date.contains(id)))
+        .filter(|t| !history(t, since))
         .collect();
     let mut slots: BTreeMap<String, Vec<&Task>> = BTreeMap::new();
     for t in &current {
@@ -136,6 +242,8 @@ pub(crate) fn evaluate(s: Snapshot<'_>) -> Progress {
         if ok {
             continue;
         }
+        // Within the current rollout, a slot that runs nothing and has a failed task is failing,
+        // even while Swarm's replacement waits out its restart delay (a crash loop).
         let failed = tasks
             .iter()
             .filter(|t| {
@@ -144,7 +252,7 @@ pub(crate) fn evaluate(s: Snapshot<'_>) -> Progress {
                     Some(TaskState::FAILED | TaskState::REJECTED | TaskState::COMPLETE)
                 )
             })
-            .max_by_key(|t| t.version.as_ref().and_then(|v| v.index).unwrap_or(0));
+            .max_by_key(|t| newness(t));
         if let Some(t) = failed {
             return Progress::Failed {
                 task: t.id.clone(),
@@ -218,6 +326,7 @@ mod tests {
             update_status: None,
             tasks: &tasks,
             up_to_date: &current,
+            since: None,
         };
         let mut ids: Vec<String> = current.iter().cloned().collect();
         ids.sort();
@@ -236,6 +345,7 @@ mod tests {
             update_status: None,
             tasks: &tasks,
             up_to_date: &none,
+            since: None,
         };
         assert!(
             matches!(evaluate(snap), Progress::Pending(ref m) if m.contains("2 of an older spec"))
@@ -262,6 +372,7 @@ mod tests {
             update_status: None,
             tasks: &tasks,
             up_to_date: &current,
+            since: None,
         });
         assert_eq!(
             p,
@@ -285,6 +396,7 @@ mod tests {
             update_status: None,
             tasks: &failed,
             up_to_date: &current,
+            since: None,
         });
         assert!(
             matches!(p, Progress::Failed { ref message, .. } if message.ends_with("task: non-zero exit (2)"))
@@ -301,6 +413,7 @@ mod tests {
             update_status: None,
             tasks: &healed,
             up_to_date: &current,
+            since: None,
         });
         assert_eq!(p, Progress::Converged(vec!["again".to_string()]));
     }
@@ -326,11 +439,136 @@ mod tests {
                 update_status: Some(&u),
                 tasks: &tasks,
                 up_to_date: &current,
+                since: None,
             });
             assert!(
                 matches!(p, Progress::Failed { ref message, .. } if message.contains(word)),
                 "{p:?}"
             );
         }
+    }
+
+    fn created(mut t: Task, at: &str) -> Task {
+        t.created_at = Some(at.into());
+        t
+    }
+
+    #[test]
+    fn an_earlier_rollouts_failure_is_history() {
+        // The canary was killed in the last rollout (task 1 failed), scaled to 0 at rollback,
+        // and scaled to 1 again now: Swarm has not made the new task yet.
+        let mut killed = task("killed", 1, 40, TaskState::SHUTDOWN, TaskState::FAILED);
+        killed.status.as_mut().unwrap().err = Some("task: non-zero exit (137)".into());
+        let killed = created(killed, "2026-11-30T10:00:00.5Z");
+        let tasks = vec![killed.clone()];
+        let current = ids(&tasks);
+        let since = "2026-11-30T10:05:00.000000001Z";
+        let p = evaluate(Snapshot {
+            desired: 1,
+            update_status: None,
+            tasks: &tasks,
+            up_to_date: &current,
+            since: Some(since),
+        });
+        assert!(
+            matches!(p, Progress::Pending(ref m) if m.starts_with("0/1")),
+            "{p:?}"
+        );
+        // Without the baseline the old failure would end the wait (what happened before).
+        let p = evaluate(Snapshot {
+            desired: 1,
+            update_status: None,
+            tasks: &tasks,
+            up_to_date: &current,
+            since: None,
+        });
+        assert!(matches!(p, Progress::Failed { .. }), "{p:?}");
+        // The new task is starting in the same slot: still pending, not failed.
+        let starting = created(
+            task("new", 1, 50, TaskState::RUNNING, TaskState::STARTING),
+            "2026-11-30T10:05:01Z",
+        );
+        let tasks = vec![killed, starting];
+        let current = ids(&tasks);
+        let p = evaluate(Snapshot {
+            desired: 1,
+            update_status: None,
+            tasks: &tasks,
+            up_to_date: &current,
+            since: Some(since),
+        });
+        assert!(matches!(p, Progress::Pending(_)), "{p:?}");
+    }
+
+    #[test]
+    fn the_latest_failure_of_a_slot_is_reported() {
+        let ok = created(
+            task("old", 1, 10, TaskState::SHUTDOWN, TaskState::SHUTDOWN),
+            "2026-11-30T10:00:00Z",
+        );
+        let mut crash = task("crash", 1, 20, TaskState::SHUTDOWN, TaskState::FAILED);
+        crash.status.as_mut().unwrap().err = Some("task: non-zero exit (1)".into());
+        let crash = created(crash, "2026-11-30T10:00:01Z");
+        let tasks = vec![ok, crash];
+        let current = ids(&tasks);
+        let p = evaluate(Snapshot {
+            desired: 1,
+            update_status: None,
+            tasks: &tasks,
+            up_to_date: &current,
+            since: None,
+        });
+        assert!(
+            matches!(p, Progress::Failed { task: Some(ref id), .. } if id == "crash"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn docker_timestamps_parse() {
+        let t = |s| timestamp_nanos(s);
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(t("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+        assert_eq!(
+            t("2026-11-30T18:01:02.123456789Z").unwrap() - t("2026-11-30T18:01:02Z").unwrap(),
+            123_456_789
+        );
+        assert!(t("2026-11-30T18:01:02.1234567Z") < t("2026-11-30T18:01:02.12345678Z"));
+        assert_eq!(t("2000-03-01T00:00:00Z"), Some(951_868_800 * 1_000_000_000));
+        assert_eq!(t("2000-03-01T01:00:00+01:00"), t("2000-03-01T00:00:00Z"));
+        for bad in [
+            "",
+            "2026-11-30",
+            "2026-13-01T00:00:00Z",
+            "2026-11-30T18:01:02",
+            "x026-11-30T18:01:02Z",
+            "2026-11-30T18:01:02.Z",
+            "2026-11-30T18:01:02.5+1:00",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_scale_keeps_the_tasks_that_run() {
+        // Scaled from 1 to 2: the first task predates the update and still counts.
+        let kept = created(
+            task("kept", 1, 10, TaskState::RUNNING, TaskState::RUNNING),
+            "2026-11-30T10:00:00Z",
+        );
+        let added = created(
+            task("added", 2, 20, TaskState::RUNNING, TaskState::RUNNING),
+            "2026-11-30T10:01:00Z",
+        );
+        let tasks = vec![kept, added];
+        let current = ids(&tasks);
+        let p = evaluate(Snapshot {
+            desired: 2,
+            update_status: None,
+            tasks: &tasks,
+            up_to_date: &current,
+            since: Some("2026-11-30T10:00:59Z"),
+        });
+        assert_eq!(p, Progress::Converged(vec!["added".into(), "kept".into()]));
     }
 }
