@@ -28,6 +28,7 @@ pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traits;
+pub mod yaml_index;
 
 pub use engine::{
     CommandOutcome, Deps, Event, EventKind, Outcome, Rollout, RolloutOptions, Status,
