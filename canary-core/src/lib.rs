@@ -19,6 +19,7 @@
 //!   that drives a whole rollout (the bindings' test helpers use them).
 
 pub mod analysis;
+pub mod compose;
 pub mod engine;
 pub mod error;
 pub mod memory;
