@@ -2,7 +2,8 @@
 //! back to it.
 //!
 //! This module owns the compose side: reading `x-canary` blocks into a canary spec
-//! ([`ComposeSpec`], in `spec.rs`). Validating the spec is [`Spec`](crate::Spec)'s
+//! ([`ComposeSpec`], in `spec.rs`) and changing one service's `image:` without touching the rest
+//! of the file ([`set_image`], in `edit.rs`). Validating the spec is [`Spec`](crate::Spec)'s
 //! trade; positions come from [`yaml_index`](crate::yaml_index).
 //!
 //! # Where the settings go
@@ -51,7 +52,13 @@
 //! - Errors name the compose path (`services.neotix-api.x-canary.port`) and its line:
 //!   [`ComposeSpec::explain`] turns the spec's own errors (`apps[0].port`) into those.
 //!
+//! # Writing a promotion back
+//!
+//! [`set_image`] replaces the scalar of `services.<service>.image` and nothing else; see its
+//! docs for anchors, quoting and variables. [`Edit::patch`] shows the change as a unified diff.
 
+mod edit;
 mod spec;
 
+pub use edit::{set_image, set_image_with, Edit, SetImageOptions};
 pub use spec::{is_compose, ComposeOptions, ComposeSpec};

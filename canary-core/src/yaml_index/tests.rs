@@ -20,8 +20,10 @@ fn theirs(text: &str) -> Value {
 #[test]
 fn json_matches_an_independent_reader() {
     let example = include_str!("../../../examples/neotix/canary.yaml");
+    let seed = include_str!("../../tests/fixtures/compose/seed/docker-compose.canary.yml");
     let cases = [
         example,
+        seed,
         "a: 1\nb: -2\nc: 1.5\nd: 1e3\ne: true\nf: False\ng: ~\nh:\ni: null\nj: '1'\nk: \"true\"\nl: 0x1F\nm: 0o17\nn: .5\n",
         "x: &d {a: 1, b: [x, w]}\nv:\n  <<: *d\n  a: 2\nz: *d\n",
         "list:\n- |\n  lit\n  two\n- >-\n  folded\n  text\n- plain\n  multi\n",

@@ -159,11 +159,6 @@ impl<'t> Tree<'t> {
     pub(crate) fn line_col(&self, at: usize) -> (usize, usize) {
         line_col(self.text, &self.line_starts, at)
     }
-
-    /// The source text of byte range `r` (empty when out of range).
-    pub(crate) fn slice(&self, start: usize, end: usize) -> &'t str {
-        self.text.get(start..end).unwrap_or("")
-    }
 }
 
 fn line_col(text: &str, line_starts: &[usize], at: usize) -> (usize, usize) {
