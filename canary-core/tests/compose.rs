@@ -2,8 +2,10 @@
 //! SDK's), what is derived from images, replicas and Traefik labels, and every rejection named at
 //! its compose path and line.
 
+use canary_core::compose::set_image;
 use canary_core::compose::{is_compose, ComposeOptions, ComposeSpec};
-use canary_core::{Error, Spec};
+use canary_core::{Error, ImageRef, Spec};
+use proptest::prelude::*;
 use serde_json::json;
 
 const SEED: &str = include_str!("fixtures/compose/seed/docker-compose.canary.yml");
@@ -322,6 +324,11 @@ fn what_is_refused_and_where() {
             "list or a mapping",
         ),
         (
+            SDK.replace("  stack: shop\n", ""),
+            "x-canary",
+            "no group",
+        ),
+        (
             SDK.replace("services:\n  api:", "services:\n  api:\n    image: again"),
             "",
             "appears twice",
@@ -389,4 +396,48 @@ fn compose_or_spec() {
     assert!(!is_compose("services: {a: [\n"));
     assert!(!is_compose(""));
     assert!(!is_compose("- services"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    /// No text makes the compose reader, the detector or the editor panic; an edit that succeeds
+    /// reads back with its image.
+    #[test]
+    fn no_text_panics(text in ".{0,300}") {
+        let _ = is_compose(&text);
+        let _ = ComposeSpec::parse(&text, &ComposeOptions::default()).and_then(|c| c.to_spec());
+        let _ = set_image(&text, "a", &ImageRef::parse("a:1").unwrap());
+    }
+
+    #[test]
+    fn no_compose_ish_text_panics(
+        parts in proptest::collection::vec(
+            prop_oneof![
+                Just("services:\n"), Just("  a:\n"), Just("    image: "), Just("x-canary:"),
+                Just("    x-canary:\n"), Just("      port: 80\n"), Just("a:1"), Just("\"a:1\""),
+                Just("'a'"), Just("&i "), Just("*i"), Just("<<: "), Just("{"), Just("}"),
+                Just("["), Just("]"), Just(", "), Just("\n"), Just("\r\n"), Just("  "),
+                Just("- "), Just("|\n"), Just(">-\n"), Just("# c\n"), Just("a-canary:\n"),
+                Just("deploy:\n"), Just("labels:\n"), Just("replicas: 2\n"), Just("é"),
+                Just("traefik.http.routers.a.rule=Host(`a`)"), Just("${X}"), Just("apps: "),
+            ],
+            0..40,
+        ),
+        image in "[a-z]{1,5}(:[a-z0-9]{1,4})?",
+    ) {
+        let text: String = parts.concat();
+        let _ = is_compose(&text);
+        if let Ok(c) = ComposeSpec::parse(&text, &ComposeOptions::default()) {
+            let _ = c.to_spec();
+            let _ = c.compose_path("apps[0].port");
+        }
+        let image = ImageRef::parse(&image).unwrap();
+        if let Ok(edit) = set_image(&text, "a", &image) {
+            let again = set_image(edit.text(), "a", &image).unwrap();
+            prop_assert!(again.is_noop());
+            prop_assert_eq!(edit.new_image(), image.as_str());
+            let _ = edit.patch("f");
+        }
+    }
 }

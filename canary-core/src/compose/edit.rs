@@ -196,14 +196,15 @@ pub fn set_image_with(
     let new = image.as_str();
     let replacement = render(new, *style, node.in_flow);
     let range = node.start..node.end;
+    let (Some(head), Some(tail)) = (text.get(..range.start), text.get(range.end..)) else {
+        return Err(Error::Internal(format!(
+            "the image at {path} is not on character boundaries"
+        )));
+    };
     let updated = if old == new {
         text.to_string()
     } else {
-        format!(
-            "{}{replacement}{}",
-            &text[..range.start],
-            &text[range.end..]
-        )
+        format!("{head}{replacement}{tail}")
     };
     // The written text must read back with the new image where the old one was.
     let check = Tree::parse(&updated)

@@ -211,6 +211,11 @@ impl Reader<'_, '_> {
             } else if let Some(n) = name.and_then(|n| t.scalar(n.value)) {
                 spec.insert("group".into(), Value::String(n.to_string()));
                 self.map("group", "name");
+            } else {
+                return Err(Error::invalid(
+                    fallback.clone(),
+                    "no group: set x-canary.group (or x-canary.stack, or the compose file's name:)",
+                ));
             }
         }
         let sources = self.app_sources(&services, top_apps)?;
