@@ -111,9 +111,7 @@ fn the_sdk_layout_takes_the_canary_image_from_x_canary() {
 
 #[test]
 fn the_stack_option_overrides_the_file() {
-    let options = ComposeOptions {
-        stack: Some("prod".into()),
-    };
+    let options = ComposeOptions::default().with_stack("prod");
     let v = ComposeSpec::parse(SEED, &options).unwrap().into_value();
     assert_eq!(v["stack"], "prod");
     assert_eq!(v["group"], "neotix");

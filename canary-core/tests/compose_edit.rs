@@ -201,9 +201,7 @@ fn variables_are_refused_unless_asked_for() {
         reason.contains("compose variables") && reason.contains("(line 3, column 12)"),
         "{reason}"
     );
-    let options = SetImageOptions {
-        replace_variables: true,
-    };
+    let options = SetImageOptions::default().replacing_variables();
     let edit = set_image_with(text, "api", &img(DIGEST), &options).unwrap();
     assert_eq!(
         edit.text(),

@@ -17,9 +17,19 @@ const CONTEXT: usize = 3;
 
 /// How [`set_image_with`] treats the current value.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SetImageOptions {
     /// Replace an image that uses compose variables (they are lost). Default false: refuse.
     pub replace_variables: bool,
+}
+
+impl SetImageOptions {
+    /// These options, replacing an image that uses compose variables.
+    #[must_use]
+    pub fn replacing_variables(mut self) -> Self {
+        self.replace_variables = true;
+        self
+    }
 }
 
 /// One changed image: the new text and what changed.

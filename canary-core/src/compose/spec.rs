@@ -14,9 +14,19 @@ const X_CANARY: &str = "x-canary";
 
 /// Settings from outside the file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ComposeOptions {
     /// The stack name `docker stack deploy` is given (`--stack`). Overrides `x-canary.stack`.
     pub stack: Option<String>,
+}
+
+impl ComposeOptions {
+    /// These options with the stack name `docker stack deploy` is given.
+    #[must_use]
+    pub fn with_stack(mut self, stack: impl Into<String>) -> Self {
+        self.stack = Some(stack.into());
+        self
+    }
 }
 
 /// A canary spec read from a compose file, not yet validated.
