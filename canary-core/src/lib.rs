@@ -19,6 +19,7 @@
 //!   that drives a whole rollout (the bindings' test helpers use them).
 
 pub mod analysis;
+pub mod compose;
 pub mod engine;
 pub mod error;
 pub mod memory;
@@ -29,6 +30,7 @@ pub mod state;
 pub mod testing;
 pub mod traits;
 pub mod yaml;
+pub mod yaml_index;
 
 pub use engine::{
     CommandOutcome, Deps, Event, EventKind, Outcome, Rollout, RolloutOptions, Status,
