@@ -5,68 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::AnalysisReport;
-
-/// Where a rollout is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Phase {
-    /// Not started: hooks and the canary service come next.
-    Pending,
-    /// Shifting traffic step by step.
-    Progressing,
-    /// Held by a person or by an inconclusive analysis.
-    Paused,
-    /// Stable is taking over the canary's version.
-    Promoting,
-    /// Done: stable runs the canary's version and has all traffic.
-    Promoted,
-    /// Taking the canary out of traffic and scaling it down.
-    RollingBack,
-    /// Done: the canary is out, stable untouched.
-    RolledBack,
-    /// Stopped on an error that needs a person; `cause` says which.
-    Failed,
-}
-
-impl Phase {
-    /// True for the phases a rollout ends in.
-    pub fn is_terminal(self) -> bool {
-        matches!(self, Phase::Promoted | Phase::RolledBack | Phase::Failed)
-    }
-}
-
-impl std::fmt::Display for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = match self {
-            Phase::Pending => "pending",
-            Phase::Progressing => "progressing",
-            Phase::Paused => "paused",
-            Phase::Promoting => "promoting",
-            Phase::Promoted => "promoted",
-            Phase::RollingBack => "rolling back",
-            Phase::RolledBack => "rolled back",
-            Phase::Failed => "failed",
-        };
-        f.write_str(s)
-    }
-}
-
-/// A manual control, from this process or another one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Command {
-    /// Hold at the current step.
-    Pause,
-    /// Continue after a pause.
-    Resume,
-    /// Go to the next step now (promote after the last).
-    Promote,
-    /// Promote now, skipping the remaining steps and analysis.
-    PromoteFull,
-    /// Roll back now.
-    Abort,
-}
+use crate::model::{AnalysisReport, Event};
+pub use crate::model::{Command, Phase};
 
 /// Who drives a rollout, and when it last said so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,17 +54,27 @@ pub struct RolloutState {
     /// A control waiting to be carried out by the driver.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<Command>,
+    /// Who asked for `command` (a controller id, `dashboard:<address>`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_by: Option<String>,
     /// Why the rollout is rolling back, rolled back, paused or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
     /// The last analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_analysis: Option<AnalysisReport>,
+    /// The rollout's last events, oldest first (at most [`HISTORY`]), so a dashboard or a report
+    /// in another process can show what happened.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Event>,
     /// Unix time (ms) the rollout started.
     pub started_ms: u64,
     /// Unix time (ms) of the last transition.
     pub updated_ms: u64,
 }
+
+/// How many events the saved state keeps.
+pub const HISTORY: usize = 64;
 
 fn current_format() -> u32 {
     1
@@ -145,8 +95,10 @@ impl RolloutState {
             promoted_images: BTreeMap::new(),
             lease: None,
             command: None,
+            command_by: None,
             cause: None,
             last_analysis: None,
+            history: Vec::new(),
             started_ms: now_ms,
             updated_ms: now_ms,
         }

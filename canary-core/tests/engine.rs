@@ -77,6 +77,22 @@ async fn good_canary_is_promoted_step_by_step() {
     assert_eq!(analyses, 2, "{kinds:?}");
     assert_eq!(kinds.first(), Some(&EventKind::Started));
     assert_eq!(kinds.last(), Some(&EventKind::Promoted));
+    // The saved state keeps the events for readers in other processes (a dashboard, a report):
+    // everything up to the last save, which is the promotion itself.
+    let saved_kinds: Vec<EventKind> = st.history.iter().map(|e| e.kind).collect();
+    assert_eq!(saved_kinds.first(), Some(&EventKind::Started));
+    assert!(
+        saved_kinds.contains(&EventKind::Promoting),
+        "{saved_kinds:?}"
+    );
+    assert_eq!(
+        saved_kinds
+            .iter()
+            .filter(|k| **k == EventKind::Analysis)
+            .count(),
+        2
+    );
+    assert!(st.history.iter().any(|e| e.analysis.is_some()));
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
-use super::events::EventKind;
 use super::Rollout;
 use crate::error::{with_timeout, Result};
+use crate::model::EventKind;
 use crate::model::ServiceName;
 use crate::spec::HookSpec;
 use crate::state::{Command, Phase, RolloutState};

@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::calls::Waited;
-use super::events::{command_word, EventKind, Outcome};
+use super::events::{command_word, Outcome};
 use super::Rollout;
 use crate::analysis::{self, AnalysisReport, Verdict};
 use crate::error::{Error, Result};
+use crate::model::EventKind;
 use crate::model::{Track, Weight};
 use crate::spec::{InconclusiveAction, TrafficMode};
 use crate::state::{Command, Phase};
@@ -178,7 +179,7 @@ impl Rollout {
             .wait(self.spec.traffic.interval.get(), "interval")
             .await?
         {
-            return self.handle_command(cmd).await;
+            return self.handle_command(cmd, None).await;
         }
         // Step hooks (load and acceptance tests): a "no" counts as a failed analysis.
         let st = self.state().await;
@@ -299,18 +300,31 @@ impl Rollout {
     pub(super) async fn paused(&self) -> Result<()> {
         loop {
             if let Waited::Command(cmd) = self.wait(Duration::from_secs(3600), "resume").await? {
-                return self.handle_command(cmd).await;
+                return self.handle_command(cmd, None).await;
             }
         }
     }
 
-    pub(super) async fn handle_command(&self, cmd: Command) -> Result<()> {
-        self.save(|s| s.command = None).await?;
+    pub(super) async fn handle_command(&self, cmd: Command, by: Option<&str>) -> Result<()> {
+        let by = match by {
+            Some(b) => b.to_string(),
+            None => self.state().await.command_by.unwrap_or_default(),
+        };
+        self.save(|s| {
+            s.command = None;
+            s.command_by = None;
+        })
+        .await?;
         let st = self.state().await;
+        let from = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" from {by}")
+        };
         self.emit(
             EventKind::Command,
             &st,
-            format!("received {}", command_word(cmd)),
+            format!("received {}{from}", command_word(cmd)),
             None,
         );
         match (cmd, st.phase) {
@@ -354,8 +368,8 @@ impl Rollout {
     }
 
     /// Carries out a command with nobody driving the rollout.
-    pub(super) async fn apply_standalone(&self, cmd: Command) -> Result<()> {
-        self.handle_command(cmd).await?;
+    pub(super) async fn apply_standalone(&self, cmd: Command, by: &str) -> Result<()> {
+        self.handle_command(cmd, Some(by)).await?;
         let phase = self.phase().await;
         match phase {
             // Promotion and rollback are finished here, so the command means what it says.

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::Rollout;
-use crate::model::AnalysisReport;
-use crate::state::{now_ms, Command, Phase, RolloutState};
+use crate::model::{AnalysisReport, Event, EventKind};
+use crate::state::{now_ms, Command, Phase, RolloutState, HISTORY};
 use crate::traits::{AppSplit, ServiceState};
 
 /// How a rollout ended.
@@ -19,67 +19,6 @@ pub enum Outcome {
         /// Why.
         cause: String,
     },
-}
-
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EventKind {
-    /// A new rollout began.
-    Started,
-    /// A saved rollout was picked up.
-    Resumed,
-    /// A hook answered.
-    Hook,
-    /// The canary services run.
-    CanaryReady,
-    /// A weight is in force.
-    WeightSet,
-    /// A step's analysis.
-    Analysis,
-    /// Waiting (interval, confirmation, pause).
-    Waiting,
-    /// A manual control was received.
-    Command,
-    /// Paused.
-    Paused,
-    /// Promotion began.
-    Promoting,
-    /// Promoted.
-    Promoted,
-    /// Rollback began.
-    RollingBack,
-    /// Rolled back.
-    RolledBack,
-    /// Stopped on an error.
-    Failed,
-    /// A retryable failure is being retried.
-    Retry,
-}
-
-/// One event of a rollout; each carries the figures and the reason behind it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Event {
-    /// Unix time in ms.
-    pub at_ms: u64,
-    /// The group.
-    pub group: String,
-    /// What happened.
-    pub kind: EventKind,
-    /// The phase after it.
-    pub phase: Phase,
-    /// The step index.
-    pub step: usize,
-    /// The number of steps.
-    pub steps: usize,
-    /// The canary weight in force.
-    pub weight: u8,
-    /// Why, in words.
-    pub message: String,
-    /// The analysis, for analysis events.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub analysis: Option<AnalysisReport>,
 }
 
 /// A rollout's state with what is really in force.
@@ -128,7 +67,7 @@ impl Rollout {
         analysis: Option<AnalysisReport>,
     ) {
         tracing::info!(group = %self.spec.group, ?kind, phase = %st.phase, weight = st.weight, "{message}");
-        let _ = self.events.send(Event {
+        let event = Event {
             at_ms: now_ms(),
             group: self.spec.group.to_string(),
             kind,
@@ -138,7 +77,14 @@ impl Rollout {
             weight: st.weight,
             message,
             analysis,
-        });
+        };
+        if let Ok(mut unsaved) = self.unsaved.lock() {
+            unsaved.push(event.clone());
+            // Bounded even if saves fail for a long time.
+            let excess = unsaved.len().saturating_sub(HISTORY);
+            unsaved.drain(..excess);
+        }
+        let _ = self.events.send(event);
     }
 }
 

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use super::events::EventKind;
 use super::Rollout;
 use crate::error::{Error, Result};
+use crate::model::EventKind;
 use crate::model::{ImageRef, ServiceName, Weight};
 use crate::spec::{PromoteStrategy, TrafficMode};
 use crate::state::Phase;

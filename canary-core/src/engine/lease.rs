@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::events::EventKind;
 use super::options::host_of;
 use super::Rollout;
 use crate::error::{Error, Result};
+use crate::model::EventKind;
 use crate::state::{now_ms, Lease, RolloutState};
 use crate::traits::Versioned;
 

@@ -50,7 +50,8 @@ mod routing;
 use drive::validate_command;
 use events::command_word;
 
-pub use events::{CommandOutcome, Event, EventKind, Outcome, Status};
+pub use crate::model::{Event, EventKind};
+pub use events::{CommandOutcome, Outcome, Status};
 pub use options::{default_owner, RolloutOptions};
 
 /// The implementations the engine drives.
@@ -78,6 +79,8 @@ pub struct Rollout {
     steps: Vec<Weight>,
     events: broadcast::Sender<Event>,
     cur: Mutex<Option<Versioned>>,
+    /// Events emitted since the last save, added to the state's history by the next one.
+    unsaved: std::sync::Mutex<Vec<Event>>,
     wake: Notify,
     driving: AtomicBool,
 }
@@ -96,6 +99,7 @@ impl Rollout {
             steps,
             events,
             cur: Mutex::new(None),
+            unsaved: std::sync::Mutex::new(Vec::new()),
             wake: Notify::new(),
             driving: AtomicBool::new(false),
         }
@@ -147,6 +151,12 @@ impl Rollout {
     /// and resume change the saved phase, promote moves one step, promote-full and abort drive
     /// the rollout to its end.
     pub async fn command(&self, cmd: Command) -> Result<CommandOutcome> {
+        self.command_by(cmd, &self.opts.owner).await
+    }
+
+    /// [`Rollout::command`], saying who asked (`cli:host/pid`, `dashboard:127.0.0.1:5512`, ...):
+    /// the rollout's command event names them.
+    pub async fn command_by(&self, cmd: Command, by: &str) -> Result<CommandOutcome> {
         let loaded = self
             .load_state()
             .await?
@@ -166,13 +176,13 @@ impl Rollout {
         });
         if let Some(lease) = live_other {
             let owner = lease.owner.clone();
-            self.deliver(cmd, loaded).await?;
+            self.deliver(cmd, by, loaded).await?;
             self.wake.notify_waiters();
             return Ok(CommandOutcome::Delivered { owner });
         }
         // Nobody drives it: take it and do it here.
         self.take(loaded, false).await?;
-        let result = self.apply_standalone(cmd).await;
+        let result = self.apply_standalone(cmd, by).await;
         let _ = self.release().await;
         result?;
         Ok(CommandOutcome::Applied {

@@ -3,7 +3,8 @@
 use super::events::command_word;
 use super::Rollout;
 use crate::error::{with_timeout, Error, Result};
-use crate::state::{now_ms, Command, Phase, RolloutState};
+use crate::model::Event;
+use crate::state::{now_ms, Command, Phase, RolloutState, HISTORY};
 use crate::traits::Versioned;
 
 impl Rollout {
@@ -32,10 +33,11 @@ impl Rollout {
         with_timeout("save state", timeout, save).await
     }
 
-    pub(super) async fn deliver(&self, cmd: Command, mut v: Versioned) -> Result<()> {
+    pub(super) async fn deliver(&self, cmd: Command, by: &str, mut v: Versioned) -> Result<()> {
         for _ in 0..10 {
             let mut state = v.state.clone();
             state.command = Some(cmd);
+            state.command_by = Some(by.to_string());
             match self.save_state(&state, Some(v.version)).await {
                 Ok(_) => return Ok(()),
                 Err(Error::Conflict(_)) => {
@@ -65,11 +67,20 @@ impl Rollout {
             let mut next = cur.state.clone();
             f(&mut next);
             next.updated_ms = now_ms();
+            let unsaved: Vec<Event> = self.unsaved.lock().map(|u| u.clone()).unwrap_or_default();
+            next.history.extend(unsaved.iter().cloned());
+            let excess = next.history.len().saturating_sub(HISTORY);
+            next.history.drain(..excess);
             if next.lease.is_some() {
                 next.lease = Some(self.my_lease());
             }
             match self.save_state(&next, Some(cur.version)).await {
                 Ok(version) => {
+                    if let Ok(mut u) = self.unsaved.lock() {
+                        // Only what this save carried: events emitted meanwhile wait for the next.
+                        let n = unsaved.len().min(u.len());
+                        u.drain(..n);
+                    }
                     *cur = Versioned {
                         state: next,
                         version,
@@ -82,6 +93,7 @@ impl Rollout {
                     })?;
                     self.check_owner(&fresh.state)?;
                     cur.state.command = fresh.state.command;
+                    cur.state.command_by = fresh.state.command_by;
                     cur.version = fresh.version;
                 }
                 Err(e) => return Err(e),
@@ -104,6 +116,7 @@ impl Rollout {
             self.check_owner(&fresh.state)?;
             cur.version = fresh.version;
             cur.state.command = fresh.state.command;
+            cur.state.command_by = fresh.state.command_by;
         }
         Ok(cur.state.command)
     }

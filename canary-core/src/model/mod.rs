@@ -11,20 +11,26 @@
 //! | `app` | [`Track`], [`AppRef`] |
 //! | `build` | [`BuildRequest`], [`BuildEvent`] |
 //! | `report` | the analysis results ([`AnalysisReport`] and its parts) |
+//! | `phase` | [`Phase`], [`Command`] |
+//! | `event` | [`Event`], [`EventKind`] |
 
 mod app;
 mod build;
 mod duration;
+mod event;
 mod image;
 mod names;
+mod phase;
 mod report;
 mod weight;
 
 pub use app::{AppRef, Track};
 pub use build::{BuildEvent, BuildRequest};
 pub use duration::HumanDuration;
+pub use event::{Event, EventKind};
 pub use image::ImageRef;
 pub use names::{HeaderName, RuleValue, ServiceName};
+pub use phase::{Command, Phase};
 pub use report::{AnalysisReport, CheckResult, Classification, JudgeReport, JudgedMetric, Verdict};
 pub use weight::{ReplicaPlan, TrafficSplit, Weight};
 

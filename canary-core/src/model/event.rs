@@ -1,0 +1,67 @@
+//! What happened in a rollout: [`Event`], with the figures and the reason behind it. Sent to
+//! subscribers as it happens and kept, the last few, in the saved state.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AnalysisReport, Phase};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EventKind {
+    /// A new rollout began.
+    Started,
+    /// A saved rollout was picked up.
+    Resumed,
+    /// A hook answered.
+    Hook,
+    /// The canary services run.
+    CanaryReady,
+    /// A weight is in force.
+    WeightSet,
+    /// A step's analysis.
+    Analysis,
+    /// Waiting (interval, confirmation, pause).
+    Waiting,
+    /// A manual control was received.
+    Command,
+    /// Paused.
+    Paused,
+    /// Promotion began.
+    Promoting,
+    /// Promoted.
+    Promoted,
+    /// Rollback began.
+    RollingBack,
+    /// Rolled back.
+    RolledBack,
+    /// Stopped on an error.
+    Failed,
+    /// A retryable failure is being retried.
+    Retry,
+}
+
+/// One event of a rollout; each carries the figures and the reason behind it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// Unix time in ms.
+    pub at_ms: u64,
+    /// The group.
+    pub group: String,
+    /// What happened.
+    pub kind: EventKind,
+    /// The phase after it.
+    pub phase: Phase,
+    /// The step index.
+    pub step: usize,
+    /// The number of steps.
+    pub steps: usize,
+    /// The canary weight in force.
+    pub weight: u8,
+    /// Why, in words.
+    pub message: String,
+    /// The analysis, for analysis events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisReport>,
+}
