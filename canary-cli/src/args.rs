@@ -48,7 +48,7 @@ pub(crate) enum OutputFormat {
 
 /// Where the analysis reads its metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum MetricsBackend {
+pub(crate) enum MetricsArg {
     /// PromQL over the Prometheus HTTP API (`--prometheus-url`).
     Prometheus,
     /// Traefik's own `/metrics`, scraped by this process (`--traefik-url`).
@@ -135,8 +135,8 @@ pub(crate) struct Connect {
     pub(crate) web_url: String,
 
     /// Where the analysis reads metrics.
-    #[arg(long, env = "CANARY_METRICS", global = true, value_enum, default_value_t = MetricsBackend::Prometheus)]
-    pub(crate) metrics: MetricsBackend,
+    #[arg(long, env = "CANARY_METRICS", global = true, value_enum, default_value_t = MetricsArg::Prometheus)]
+    pub(crate) metrics: MetricsArg,
 
     /// The Prometheus that scrapes Traefik.
     #[arg(
@@ -286,10 +286,15 @@ pub(crate) struct DeployArgs {
     /// Endpoint mode of created services: `dnsrr` (no IPVS needed) or `vip`.
     #[arg(long, default_value = "dnsrr")]
     pub(crate) endpoint_mode: String,
-    /// When Traefik is unreachable, deploy it as a Swarm service from this (local) image, e.g.
-    /// `canary-traefik:3.7.9`. Without it an unreachable Traefik is an error.
-    #[arg(long)]
+    /// When Traefik's service does not exist, deploy it from this (local) image, e.g.
+    /// `canary-traefik:3.7.9`, reading Docker through a read-only API proxy
+    /// (`--docker-proxy-image`). Without it an unreachable Traefik is an error.
+    #[arg(long, requires = "docker_proxy_image")]
     pub(crate) traefik_image: Option<String>,
+    /// The read-only Docker API proxy's image Traefik reads Docker through (with
+    /// `--traefik-image`), e.g. `canary-socket-proxy:0.1.0` (tools/socket-proxy).
+    #[arg(long)]
+    pub(crate) docker_proxy_image: Option<String>,
     /// The Traefik service's name (with `--traefik-image`).
     #[arg(long, env = "CANARY_TRAEFIK_SERVICE", default_value = "canary-traefik")]
     pub(crate) traefik_service: String,
@@ -301,15 +306,9 @@ pub(crate) struct TestArgs {
     /// Requests per app and per variant (with and without the header).
     #[arg(short = 'n', long, default_value_t = 10)]
     pub(crate) requests: u32,
-    /// Request this path instead of the one derived from the rule and `healthPath`.
-    #[arg(long)]
-    pub(crate) path: Option<String>,
     /// Only this app.
     #[arg(long)]
     pub(crate) app: Option<String>,
-    /// Deadline of one request.
-    #[arg(long, default_value = "5s", value_parser = duration)]
-    pub(crate) timeout: HumanDuration,
 }
 
 /// `canary run`.

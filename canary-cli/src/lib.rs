@@ -1,8 +1,8 @@
 //! # canary-cli
 //!
-//! The `canary` binary: argument parsing, wiring and printing over [`canary_core`] (the engine),
-//! [`canary_swarm`] (Docker Swarm) and [`canary_traefik`] (Traefik, Prometheus, webhooks). It has
-//! no rollout logic of its own: every decision is the engine's.
+//! The `canary` binary: argument parsing and printing over [`canary_sdk`] (settings in, the
+//! backends wired, every operation) and [`canary_core`] (the engine and its types). It has no
+//! rollout logic and no Docker or HTTP client of its own: every decision is the engine's.
 //!
 //! ## Commands
 //!
@@ -47,8 +47,8 @@ mod cmd;
 mod error;
 mod exporter;
 mod output;
+mod session;
 mod specfile;
-mod wire;
 
 use clap::Parser;
 

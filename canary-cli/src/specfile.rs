@@ -1,65 +1,34 @@
-//! Reading the spec file with the command line's overrides on top.
-//!
-//! The file is read as a tree, each override replaces one node of it, and only then is the tree
-//! validated as a [`Spec`], so an override is checked exactly like the file and a rejection names
-//! the field (`traffic.steps[1]: 120 is above 100`).
+//! The spec file with the command line's overrides on top: each flag becomes one
+//! [`Override`] (the CLI's only job here); reading the file, applying them and validating is
+//! [`SpecFile::load`]'s, the same path Python and Node take.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use canary_core::Spec;
-use serde_json::{json, Map, Value};
+use canary_core::spec::overrides::Override;
+use canary_core::SpecFile;
+use serde_json::{json, Value};
 
 use crate::args::Overrides;
 use crate::error::CliError;
 
-/// A validated spec and where it came from.
-#[derive(Debug, Clone)]
-pub(crate) struct LoadedSpec {
-    /// The spec, overrides applied.
-    pub(crate) spec: Spec,
-    /// The directory of the spec file (build contexts are relative to it).
-    pub(crate) dir: PathBuf,
-}
-
 /// Reads `path` and applies `overrides`.
-pub(crate) fn load(path: &Path, overrides: &Overrides) -> Result<LoadedSpec, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::usage(format!("cannot read spec file {}: {e}", path.display())))?;
-    let mut tree: Value = canary_core::yaml::to_value(&text)
-        .map_err(|e| CliError::usage(format!("{}: not YAML or JSON: {e}", path.display())))?;
-    for (path_text, value) in override_list(overrides)? {
-        set(&mut tree, &path_text, value)
-            .map_err(|why| CliError::usage(format!("override {path_text}: {why}")))?;
-    }
-    let spec =
-        Spec::from_value(tree).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-    let dir = path
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    Ok(LoadedSpec { spec, dir })
+pub(crate) fn load(path: &Path, overrides: &Overrides) -> Result<SpecFile, CliError> {
+    let list = override_list(overrides)?;
+    SpecFile::load(path, &list).map_err(|e| CliError::from(e).context(path.display()))
 }
 
-/// The overrides as `(path, value)` pairs, in the order they apply; a `Value::Null` at a path
-/// ending in `!` removes the field.
-fn override_list(o: &Overrides) -> Result<Vec<(String, Value)>, CliError> {
-    let mut out: Vec<(String, Value)> = Vec::new();
+/// The flags as overrides, in the order they apply.
+fn override_list(o: &Overrides) -> Result<Vec<Override>, CliError> {
+    let mut out: Vec<Override> = Vec::new();
     let s = |v: &str| Value::String(v.to_string());
     if let Some(g) = &o.group {
-        out.push(("group".into(), s(g)));
+        out.push(ov("group".into(), s(g)));
     }
     if let Some(st) = &o.stack {
         if st == "none" {
-            out.push(("stack!".into(), Value::Null));
+            out.push(ov("stack!".into(), Value::Null));
         } else {
-            out.push(("stack".into(), s(st)));
+            out.push(ov("stack".into(), s(st)));
         }
     }
     for (flag, field, list) in [
@@ -69,14 +38,14 @@ fn override_list(o: &Overrides) -> Result<Vec<(String, Value)>, CliError> {
         for item in list.iter().filter(|i| !i.is_empty()) {
             match item.split_once('=') {
                 Some((app, image)) if !app.is_empty() => {
-                    out.push((format!("apps.{app}.{field}"), s(image)))
+                    out.push(ov(format!("apps.{app}.{field}"), s(image)))
                 }
                 Some(_) => {
                     return Err(CliError::usage(format!(
                         "{flag} {item:?}: expected REF or APP=REF"
                     )))
                 }
-                None => out.push((format!("apps.*.{field}"), s(item))),
+                None => out.push(ov(format!("apps.*.{field}"), s(item))),
             }
         }
     }
@@ -87,12 +56,12 @@ fn override_list(o: &Overrides) -> Result<Vec<(String, Value)>, CliError> {
             )));
         };
         match key.split_once(':') {
-            Some((app, key)) => out.push((format!("apps.{app}.canaryEnv.{key}"), s(value))),
-            None => out.push((format!("apps.*.canaryEnv.{key}"), s(value))),
+            Some((app, key)) => out.push(ov(format!("apps.{app}.canaryEnv.{key}"), s(value))),
+            None => out.push(ov(format!("apps.*.canaryEnv.{key}"), s(value))),
         }
     }
     if let Some(m) = &o.mode {
-        out.push(("traffic.mode".into(), s(m)));
+        out.push(ov("traffic.mode".into(), s(m)));
     }
     if let Some(steps) = &o.steps {
         let mut list = Vec::new();
@@ -102,64 +71,64 @@ fn override_list(o: &Overrides) -> Result<Vec<(String, Value)>, CliError> {
             })?;
             list.push(json!(n));
         }
-        out.push(("traffic.stepWeight!".into(), Value::Null));
-        out.push(("traffic.maxWeight!".into(), Value::Null));
-        out.push(("traffic.steps".into(), Value::Array(list)));
+        out.push(ov("traffic.stepWeight!".into(), Value::Null));
+        out.push(ov("traffic.maxWeight!".into(), Value::Null));
+        out.push(ov("traffic.steps".into(), Value::Array(list)));
     }
     if o.step_weight.is_some() || o.max_weight.is_some() {
-        out.push(("traffic.steps!".into(), Value::Null));
+        out.push(ov("traffic.steps!".into(), Value::Null));
     }
     if let Some(w) = o.step_weight {
-        out.push(("traffic.stepWeight".into(), json!(w)));
+        out.push(ov("traffic.stepWeight".into(), json!(w)));
     }
     if let Some(w) = o.max_weight {
-        out.push(("traffic.maxWeight".into(), json!(w)));
+        out.push(ov("traffic.maxWeight".into(), json!(w)));
     }
     if let Some(i) = &o.interval {
-        out.push(("traffic.interval".into(), s(i)));
+        out.push(ov("traffic.interval".into(), s(i)));
     }
     if let Some(h) = &o.header_route {
         if h == "none" {
-            out.push(("traffic.headerRoute".into(), Value::Null));
+            out.push(ov("traffic.headerRoute".into(), Value::Null));
         } else {
             let (name, value) = h.split_once('=').ok_or_else(|| {
                 CliError::usage(format!("--header-route {h:?}: expected NAME=VALUE or none"))
             })?;
-            out.push((
+            out.push(ov(
                 "traffic.headerRoute".into(),
                 json!({"name": name, "value": value}),
             ));
         }
     }
     if let Some(b) = o.sticky {
-        out.push(("traffic.sticky".into(), json!(b)));
+        out.push(ov("traffic.sticky".into(), json!(b)));
     }
     if let Some(m) = o.mirror {
-        out.push(("traffic.mirror".into(), json!(m)));
+        out.push(ov("traffic.mirror".into(), json!(m)));
     }
     if let Some(w) = &o.analysis_window {
-        out.push(("analysis.window".into(), s(w)));
+        out.push(ov("analysis.window".into(), s(w)));
     }
     if let Some(n) = o.failure_limit {
-        out.push(("analysis.failureLimit".into(), json!(n)));
+        out.push(ov("analysis.failureLimit".into(), json!(n)));
     }
     if let Some(n) = o.inconclusive_limit {
-        out.push(("analysis.inconclusiveLimit".into(), json!(n)));
+        out.push(ov("analysis.inconclusiveLimit".into(), json!(n)));
     }
     if let Some(a) = &o.on_inconclusive {
-        out.push(("analysis.onInconclusive".into(), s(a)));
+        out.push(ov("analysis.onInconclusive".into(), s(a)));
     }
     if let Some(n) = o.min_requests {
-        out.push(("analysis.minRequests".into(), json!(n)));
+        out.push(ov("analysis.minRequests".into(), json!(n)));
     }
     if let Some(p) = &o.promote_strategy {
-        out.push(("promote.strategy".into(), s(p)));
+        out.push(ov("promote.strategy".into(), s(p)));
     }
     if let Some(t) = &o.call_timeout {
-        out.push(("timeouts.call".into(), s(t)));
+        out.push(ov("timeouts.call".into(), s(t)));
     }
     if let Some(t) = &o.converge_timeout {
-        out.push(("timeouts.converge".into(), s(t)));
+        out.push(ov("timeouts.converge".into(), s(t)));
     }
     for item in o.set.iter().filter(|i| !i.trim().is_empty()) {
         let (path, text) = item
@@ -167,161 +136,23 @@ fn override_list(o: &Overrides) -> Result<Vec<(String, Value)>, CliError> {
             .ok_or_else(|| CliError::usage(format!("--set {item:?}: expected PATH=VALUE")))?;
         let value: Value = canary_core::yaml::to_value(text)
             .map_err(|e| CliError::usage(format!("--set {item:?}: the value is not YAML: {e}")))?;
-        out.push((path.trim().to_string(), value));
+        out.push(ov(path.trim().to_string(), value));
     }
     Ok(out)
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Seg {
-    Key(String),
-    Index(usize),
-    All,
-}
-
-fn parse_path(path: &str) -> Result<Vec<Seg>, String> {
-    let mut segs = Vec::new();
-    for part in path.split('.') {
-        let (key, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if key.is_empty() && rest.is_empty() {
-            return Err("an empty path segment".into());
-        }
-        if key == "*" {
-            segs.push(Seg::All);
-        } else if !key.is_empty() {
-            segs.push(Seg::Key(key.to_string()));
-        }
-        while let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or("an unclosed '['")?;
-            let idx = &r[..end];
-            if idx == "*" {
-                segs.push(Seg::All);
-            } else {
-                segs.push(Seg::Index(
-                    idx.parse()
-                        .map_err(|_| format!("{idx:?} is not an index"))?,
-                ));
-            }
-            rest = &r[end + 1..];
-        }
-        if !rest.is_empty() {
-            return Err(format!("unexpected {rest:?}"));
-        }
-    }
-    Ok(segs)
-}
-
-/// Sets (or, for a path ending in `!`, removes) the node at `path`. In a list, a key selects the
-/// element whose `name` is that key (`apps.neotix-api.image`) and `*` every element.
-fn set(tree: &mut Value, path: &str, value: Value) -> Result<(), String> {
-    let (path, remove) = match path.strip_suffix('!') {
-        Some(p) => (p, true),
-        None => (path, false),
-    };
-    let segs = parse_path(path)?;
-    let Some((last, parents)) = segs.split_last() else {
-        return Err("an empty path".into());
-    };
-    let mut targets: Vec<&mut Value> = vec![tree];
-    for seg in parents {
-        let mut next = Vec::new();
-        for t in targets {
-            next.extend(step(t, seg, !remove)?);
-        }
-        targets = next;
-    }
-    if targets.is_empty() && !remove {
-        return Err("no such element".into());
-    }
-    for t in targets {
-        match (last, &mut *t) {
-            (Seg::Key(k), Value::Object(m)) => {
-                if remove {
-                    m.remove(k);
-                } else {
-                    m.insert(k.clone(), value.clone());
-                }
-            }
-            (Seg::Key(k), Value::Null) if !remove => {
-                let mut m = Map::new();
-                m.insert(k.clone(), value.clone());
-                *t = Value::Object(m);
-            }
-            (Seg::Index(i), Value::Array(a)) if *i < a.len() => {
-                if remove {
-                    a.remove(*i);
-                } else {
-                    a[*i] = value.clone();
-                }
-            }
-            (Seg::Index(i), Value::Array(a)) if *i == a.len() && !remove => a.push(value.clone()),
-            (Seg::All, Value::Array(a)) => {
-                for e in a.iter_mut() {
-                    *e = value.clone();
-                }
-            }
-            (_, Value::Null) if remove => {}
-            (seg, other) => return Err(format!("cannot set {seg:?} in {}", kind(other))),
-        }
-    }
-    Ok(())
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "nothing",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "a map",
-    }
-}
-
-fn step<'a>(v: &'a mut Value, seg: &Seg, create: bool) -> Result<Vec<&'a mut Value>, String> {
-    if v.is_null() && create {
-        *v = match seg {
-            Seg::Key(_) => Value::Object(Map::new()),
-            _ => Value::Array(Vec::new()),
-        };
-    }
-    match (seg, v) {
-        (Seg::Key(k), Value::Object(m)) => {
-            if !m.contains_key(k) {
-                if !create {
-                    return Ok(Vec::new());
-                }
-                m.insert(k.clone(), Value::Null);
-            }
-            Ok(vec![m.get_mut(k).expect("inserted")])
-        }
-        (Seg::Key(k), Value::Array(a)) => {
-            let found: Vec<&mut Value> = a
-                .iter_mut()
-                .filter(|e| e.get("name").and_then(Value::as_str) == Some(k.as_str()))
-                .collect();
-            if found.is_empty() {
-                return Err(format!("no element named {k:?}"));
-            }
-            Ok(found)
-        }
-        (Seg::Index(i), Value::Array(a)) => {
-            let len = a.len();
-            a.get_mut(*i)
-                .map(|e| vec![e])
-                .ok_or_else(|| format!("index {i} is past the end ({len})"))
-        }
-        (Seg::All, Value::Array(a)) => Ok(a.iter_mut().collect()),
-        (seg, other) => Err(format!("cannot go into {seg:?} of {}", kind(other))),
+/// `(path, value)` as an override; a path ending in `!` removes the field.
+fn ov(path: String, value: Value) -> Override {
+    match path.strip_suffix('!') {
+        Some(p) => Override::remove(p),
+        None => Override::set(path, value),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use canary_core::Spec;
 
     const SPEC: &str = "group: g\nstack: s\napps:\n  - {name: a, image: 'x:1', port: 80, rule: 'Host(`a`)'}\n  - {name: b, image: 'x:1', port: 80, rule: 'Host(`b`)'}\ntraffic:\n  stepWeight: 10\n  maxWeight: 30\n";
 

@@ -24,6 +24,7 @@ pub mod engine;
 pub mod error;
 pub mod memory;
 pub mod model;
+pub mod ops;
 pub mod spec;
 pub mod state;
 #[cfg(feature = "testing")]
@@ -41,7 +42,7 @@ pub use model::{
     AppRef, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track,
     TrafficSplit, Weight,
 };
-pub use spec::Spec;
+pub use spec::{Spec, SpecFile};
 pub use state::{Command, Phase, RolloutState};
 pub use traits::{
     AppRoute, AppSplit, CanaryService, HookContext, HookOutcome, HookPoint, HookRunner, LogLine,

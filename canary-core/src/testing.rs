@@ -10,10 +10,11 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 use crate::error::{Error, Result};
-use crate::model::{ImageRef, ServiceName, Track};
+use crate::model::{ImageRef, NewService, ServiceName, Track};
+use crate::spec::HeaderRoute;
 use crate::traits::{
     AppRoute, AppSplit, BuildEvent, BuildRequest, CanaryService, LogLine, LogOptions, Orchestrator,
-    RouteConfig, Router, ServiceState,
+    ProbeAnswer, RouteConfig, Router, ServiceState,
 };
 
 /// The image every image is pinned to by [`MemoryOrchestrator::pin_image`].
@@ -24,6 +25,7 @@ pub const PINNED: &str = "sha256:00000000000000000000000000000000000000000000000
 pub struct MemoryOrchestrator {
     services: Mutex<HashMap<String, ServiceState>>,
     broken: Mutex<HashMap<String, String>>,
+    networks: Mutex<std::collections::BTreeSet<String>>,
     log: Mutex<Vec<String>>,
 }
 
@@ -185,6 +187,22 @@ impl Orchestrator for MemoryOrchestrator {
     async fn tag_image(&self, _source: &ImageRef, _target: &ImageRef) -> Result<()> {
         Ok(())
     }
+    async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
+        service.validate()?;
+        if self.service(service.name.as_str()).is_some() {
+            return Err(Error::Conflict(format!("{} exists", service.name)));
+        }
+        self.add_service(service.name.clone(), &service.image, service.replicas);
+        self.with(&service.name, |s| s.labels = service.labels.clone())?;
+        self.inspect(&service.name).await
+    }
+    async fn ensure_network(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .networks
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string()))
+    }
 }
 
 /// Records every routing it is asked to put in force; reads back the last one.
@@ -267,5 +285,23 @@ impl Router for MemoryRouter {
             .push(format!("remove {group}"));
         self.applied.lock().expect("not poisoned").clear();
         Ok(())
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    /// Answers 200 from `canary` when the header route is in force and the header is sent,
+    /// else from `stable`.
+    async fn probe(&self, route: &AppRoute, header: Option<HeaderRoute>) -> Result<ProbeAnswer> {
+        let to_canary = header.is_some()
+            && self
+                .last()
+                .is_some_and(|c| c.canary_routed && c.header_route.is_some());
+        Ok(ProbeAnswer {
+            url: format!("memory://{}{}", route.app.name, route.health_path),
+            host: None,
+            status: Some(200),
+            version: Some(if to_canary { "canary" } else { "stable" }.into()),
+            error: None,
+        })
     }
 }

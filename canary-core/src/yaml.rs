@@ -15,8 +15,10 @@ use crate::error::{Error, Result};
 pub const MAX_TEXT: usize = 1024 * 1024;
 
 fn options() -> serde_saphyr::Options {
+    // YAML 1.2 booleans: `n`, `no`, `on`, `y` stay text (a check named `n` is not `false`).
     serde_saphyr::options! {
         with_snippet: false,
+        strict_booleans: true,
     }
 }
 
@@ -54,12 +56,16 @@ pub fn to_string<T: Serialize>(value: &T) -> Result<String> {
     serde_saphyr::to_string(value).map_err(|e| Error::Internal(format!("cannot write YAML: {e}")))
 }
 
-/// serde-saphyr's message, with ` at line L, column C` when it knows the spot.
+/// serde-saphyr's message, with ` (line L, column C)` when it knows the spot (the same form
+/// [`crate::yaml_index::YamlIndex::annotate`] writes).
 fn describe(e: &serde_saphyr::Error) -> String {
     let mut text = e.to_string();
     if let Some(at) = e.location() {
-        if at.line() > 0 && !text.contains("line") {
-            text.push_str(&format!(" at line {}, column {}", at.line(), at.column()));
+        if let Some(i) = text.find(" at line ") {
+            text.truncate(i);
+        }
+        if at.line() > 0 {
+            text.push_str(&format!(" (line {}, column {})", at.line(), at.column()));
         }
     }
     text

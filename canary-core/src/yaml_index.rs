@@ -217,6 +217,10 @@ impl YamlIndex {
     /// unchanged. The same validation message, with the file's position.
     pub fn annotate(&self, err: Error) -> Error {
         match err {
+            // Already placed (by the reader, or an earlier annotate): once is enough.
+            Error::InvalidInput { field, reason } if reason.contains("(line ") => {
+                Error::InvalidInput { field, reason }
+            }
             Error::InvalidInput { field, reason } => match self.locate(&field) {
                 Some(loc) => Error::InvalidInput {
                     reason: format!("{reason} ({loc})"),

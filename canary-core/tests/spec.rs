@@ -181,7 +181,7 @@ fn every_kind_of_bad_spec_names_field_and_reason() {
         (with("hooks:\n  rollback:\n    - name: n\n      url: http://127.0.0.1/x\n      timeout: 0s\n"), "hooks.rollback[0].timeout", "above 0"),
         (with("promote:\n  strategy: yolo\n"), "promote.strategy", "unknown variant"),
         (with("timeouts:\n  call: 1ms\n"), "timeouts.call", "at least 100ms"),
-        ("group: \"shop\n".into(), "", "unclosed quote at line 1"),
+        ("group: \"shop\n".into(), "", "unclosed quote (line 1"),
     ];
     for (yaml, field, reason) in cases {
         let (f, r) = reject(&yaml);

@@ -67,6 +67,7 @@ mod build;
 mod connect;
 mod error;
 mod logs;
+mod network;
 mod orchestrator;
 mod progress;
 mod raw;
@@ -74,10 +75,9 @@ mod spec;
 mod store;
 
 pub use connect::{ConnectOptions, DEFAULT_DOCKER_HOST};
+pub use network::CREATED_BY_LABEL;
 #[doc(hidden)]
 pub use orchestrator::UpdateHook;
-pub use orchestrator::{
-    EndpointMode, HostPort, NewService, RetryPolicy, RollingUpdate, SwarmOrchestrator,
-};
+pub use orchestrator::{RetryPolicy, RollingUpdate, SwarmOrchestrator};
 pub use spec::{MANAGED_LABEL, STACK_NAMESPACE_LABEL};
 pub use store::{SwarmStateStore, STATE_GROUP_LABEL, STATE_LABEL};

@@ -16,12 +16,14 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bollard::models::{
     EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum,
-    NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    Mount, MountType, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode,
+    ServiceSpecModeReplicated, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
     ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatus, Task, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecPlacement,
 };
 use bollard::query_parameters::{ListTasksOptions, LogsOptions, TagImageOptions};
 use bollard::Docker;
+use canary_core::model::{EndpointMode, NewService};
 use canary_core::traits::{BuildEvent, BuildRequest, LogLine, LogOptions};
 use canary_core::{
     CanaryService, Error, ImageRef, Orchestrator, Result, ServiceName, ServiceState,
@@ -90,132 +92,86 @@ pub enum RollingUpdate {
     Keep,
 }
 
-/// How a new service's tasks are reached.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EndpointMode {
-    /// One virtual IP per service (Docker's default; needs IPVS on the nodes).
-    Vip,
-    /// DNS round robin over the tasks' addresses (no IPVS needed).
-    Dnsrr,
-}
-
-/// A port published on the node of each task (host mode), bound to all of the node's addresses.
-/// Host mode needs no routing mesh; two tasks of one service on one node cannot share it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostPort {
-    /// The port on the node.
-    pub published: u16,
-    /// The container's port.
-    pub target: u16,
-}
-
-/// A stable service to create from scratch (`canary deploy`, tests, benchmarks).
-#[derive(Debug, Clone, PartialEq)]
-#[must_use]
-pub struct NewService {
-    /// Its name.
-    pub name: ServiceName,
-    /// Its image.
-    pub image: ImageRef,
-    /// Its replicas.
-    pub replicas: u64,
-    /// Environment.
-    pub env: BTreeMap<String, String>,
-    /// Service labels.
-    pub labels: BTreeMap<String, String>,
-    /// Networks (names or IDs) to attach to.
-    pub networks: Vec<String>,
-    /// Run tasks with an init process.
-    pub init: bool,
-    /// Host-mode published ports.
-    pub ports: Vec<HostPort>,
-    /// The endpoint mode; `None` leaves Docker's default (VIP).
-    pub endpoint_mode: Option<EndpointMode>,
-    /// Update order `start-first` (a new task starts before the old one stops, so updates keep
-    /// capacity) instead of the CLI's `stop-first`; ignored with host-mode ports, which two tasks
-    /// on one node cannot share.
-    pub start_first: bool,
-}
-
-impl NewService {
-    /// A service of `replicas` tasks of `image`, with init, on no network.
-    pub fn new(name: ServiceName, image: ImageRef, replicas: u64) -> Self {
-        NewService {
-            name,
-            image,
-            replicas,
-            env: BTreeMap::new(),
-            labels: BTreeMap::new(),
-            networks: Vec::new(),
-            init: true,
-            ports: Vec::new(),
-            endpoint_mode: None,
-            start_first: false,
-        }
-    }
-
-    fn to_spec(&self) -> ServiceSpec {
-        let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let networks: Vec<NetworkAttachmentConfig> = self
-            .networks
-            .iter()
-            .map(|n| NetworkAttachmentConfig {
-                target: Some(n.clone()),
-                ..Default::default()
-            })
-            .collect();
-        let ports: Vec<EndpointPortConfig> = self
-            .ports
-            .iter()
-            .map(|p| EndpointPortConfig {
-                target_port: Some(p.target as i64),
-                published_port: Some(p.published as i64),
-                publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
-                ..Default::default()
-            })
-            .collect();
-        ServiceSpec {
-            name: Some(self.name.to_string()),
-            labels: Some(self.labels.clone().into_iter().collect()),
-            task_template: Some(TaskSpec {
-                container_spec: Some(TaskSpecContainerSpec {
-                    image: Some(self.image.to_string()),
-                    env: (!env.is_empty()).then_some(env),
-                    init: Some(self.init),
-                    ..Default::default()
-                }),
-                networks: (!networks.is_empty()).then_some(networks),
+/// Docker's spec of a service created from scratch: what `docker service create` would send
+/// for the same flags, so a service made here behaves like one made with the CLI.
+fn new_service_spec(s: &NewService) -> ServiceSpec {
+    let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let networks: Vec<NetworkAttachmentConfig> = s
+        .networks
+        .iter()
+        .map(|n| NetworkAttachmentConfig {
+            target: Some(n.clone()),
+            ..Default::default()
+        })
+        .collect();
+    let mounts: Vec<Mount> = s
+        .mounts
+        .iter()
+        .map(|m| Mount {
+            source: Some(m.source.clone()),
+            target: Some(m.target.clone()),
+            typ: Some(MountType::BIND),
+            read_only: Some(m.read_only),
+            ..Default::default()
+        })
+        .collect();
+    let ports: Vec<EndpointPortConfig> = s
+        .ports
+        .iter()
+        .map(|p| EndpointPortConfig {
+            target_port: Some(p.target as i64),
+            published_port: Some(p.published as i64),
+            publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
+            ..Default::default()
+        })
+        .collect();
+    ServiceSpec {
+        name: Some(s.name.to_string()),
+        labels: Some(s.labels.clone().into_iter().collect()),
+        task_template: Some(TaskSpec {
+            container_spec: Some(TaskSpecContainerSpec {
+                image: Some(s.image.to_string()),
+                args: (!s.args.is_empty()).then(|| s.args.clone()),
+                env: (!env.is_empty()).then_some(env),
+                init: Some(s.init),
+                mounts: (!mounts.is_empty()).then_some(mounts),
                 ..Default::default()
             }),
-            mode: Some(ServiceSpecMode {
-                replicated: Some(ServiceSpecModeReplicated {
-                    replicas: Some(self.replicas as i64),
-                }),
+            placement: (!s.constraints.is_empty()).then(|| TaskSpecPlacement {
+                constraints: Some(s.constraints.clone()),
                 ..Default::default()
             }),
-            // What `docker service create` would set, so a service made here behaves like one
-            // made with the CLI.
-            update_config: Some(ServiceSpecUpdateConfig {
-                parallelism: Some(1),
-                delay: None,
-                failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
-                monitor: Some(5_000_000_000),
-                max_failure_ratio: Some(0.0),
-                order: Some(if self.start_first && self.ports.is_empty() {
-                    ServiceSpecUpdateConfigOrderEnum::START_FIRST
-                } else {
-                    ServiceSpecUpdateConfigOrderEnum::STOP_FIRST
-                }),
-            }),
-            endpoint_spec: Some(EndpointSpec {
-                mode: self.endpoint_mode.map(|m| match m {
-                    EndpointMode::Vip => EndpointSpecModeEnum::VIP,
-                    EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
-                }),
-                ports: (!ports.is_empty()).then_some(ports),
+            networks: (!networks.is_empty()).then_some(networks),
+            ..Default::default()
+        }),
+        mode: Some(ServiceSpecMode {
+            replicated: Some(ServiceSpecModeReplicated {
+                replicas: Some(s.replicas as i64),
             }),
             ..Default::default()
-        }
+        }),
+        // What `docker service create` would set, so a service made here behaves like one
+        // made with the CLI.
+        update_config: Some(ServiceSpecUpdateConfig {
+            parallelism: Some(1),
+            delay: None,
+            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
+            monitor: Some(5_000_000_000),
+            max_failure_ratio: Some(0.0),
+            order: Some(if s.start_first && s.ports.is_empty() {
+                ServiceSpecUpdateConfigOrderEnum::START_FIRST
+            } else {
+                ServiceSpecUpdateConfigOrderEnum::STOP_FIRST
+            }),
+        }),
+        endpoint_spec: Some(EndpointSpec {
+            mode: s.endpoint_mode.map(|m| match m {
+                EndpointMode::Vip => EndpointSpecModeEnum::VIP,
+                EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
+            }),
+            ports: (!ports.is_empty()).then_some(ports),
+        }),
+        ..Default::default()
     }
 }
 
@@ -279,11 +235,6 @@ impl SwarmOrchestrator {
             rolling: RollingUpdate::default(),
             hook: None,
         })
-    }
-
-    /// The bollard client, for calls this crate does not wrap.
-    pub fn docker(&self) -> &Docker {
-        &self.docker
     }
 
     /// The API version in use after negotiation, e.g. `1.41`.
@@ -450,16 +401,6 @@ impl SwarmOrchestrator {
     pub async fn stack_services(&self, stack: &ServiceName) -> Result<Vec<ServiceState>> {
         self.services_with_label(spec::STACK_NAMESPACE_LABEL, stack.as_str())
             .await
-    }
-
-    /// Creates a service from scratch. [`Error::Conflict`] when the name is taken.
-    pub async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
-        let name = service.name.as_str();
-        self.docker
-            .create_service(service.to_spec(), None)
-            .await
-            .map_err(|e| docker_error(e, Object::Service(name)))?;
-        self.inspect(&service.name).await
     }
 
     /// Removes a service; `false` when there was none.
@@ -851,6 +792,20 @@ impl Orchestrator for SwarmOrchestrator {
         crate::build::build(self.docker.clone(), request.clone()).await
     }
 
+    async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
+        service.validate()?;
+        let name = service.name.as_str();
+        self.docker
+            .create_service(new_service_spec(service), None)
+            .await
+            .map_err(|e| docker_error(e, Object::Service(name)))?;
+        self.inspect(&service.name).await
+    }
+
+    async fn ensure_network(&self, name: &str) -> Result<bool> {
+        crate::network::ensure(&self.docker, name).await
+    }
+
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()> {
         if target.is_pinned() {
             return Err(Error::invalid(
@@ -934,12 +889,12 @@ mod tests {
             ImageRef::parse("canary-demo:v1").unwrap(),
             2,
         );
-        s.ports.push(HostPort {
+        s.ports.push(canary_core::model::HostPort {
             published: 18080,
             target: 8080,
         });
         s.env.insert("VERSION".into(), "v1".into());
-        let spec = serde_json::to_value(s.to_spec()).unwrap();
+        let spec = serde_json::to_value(new_service_spec(&s)).unwrap();
         assert!(spec::publishes_host_ports(&spec));
         assert_eq!(spec::replicas(&spec), Some(2));
         let cs = &spec["TaskTemplate"]["ContainerSpec"];

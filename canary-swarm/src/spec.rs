@@ -13,8 +13,7 @@ use serde_json::{json, Map, Value};
 
 /// Set on every canary service this SDK creates.
 pub const MANAGED_LABEL: &str = "io.canary.managed";
-/// The label `docker stack deploy` puts on a stack's services.
-pub const STACK_NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
+pub use canary_core::model::STACK_NAMESPACE_LABEL;
 /// The label `docker stack deploy` sets to the image the compose file names: stable's, never the
 /// canary's, so it is not copied.
 const STACK_IMAGE_LABEL: &str = "com.docker.stack.image";

@@ -208,7 +208,7 @@ async fn creates_the_canary_without_ports_and_reads_logs_of_both_tracks() {
     // A random high port in host mode: the canary must not try to publish it too.
     let random = u32::from_str_radix(guard.prefix.rsplit('-').next().unwrap(), 16).unwrap();
     let port = 40000 + (random % 20000) as u16;
-    stable.ports.push(canary_swarm::HostPort {
+    stable.ports.push(canary_core::model::HostPort {
         published: port,
         target: 8080,
     });

@@ -275,6 +275,7 @@ mod tests {
             },
             rule: "Host(`api.localhost`)".into(),
             port: 8080,
+            health_path: "/health".into(),
             entry_points: vec!["web".into()],
             stable_labels: labels
                 .iter()

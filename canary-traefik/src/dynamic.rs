@@ -23,10 +23,11 @@
 use std::collections::BTreeMap;
 
 use canary_core::spec::TrafficMode;
-use canary_core::{AppRoute, Error, HeaderName, Result, RouteConfig, RuleValue, ServiceName};
+use canary_core::{AppRoute, Error, Result, RouteConfig, ServiceName};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{check_object_name, AppBackends, ProviderVersion};
+use crate::rule::{app_priority, check_rule, header_rule};
 
 /// Priority of the app routers: far above label routers (default priority = rule length, which no
 /// real rule reaches) and above hand-written priorities such as 1000. The app's rule length is added
@@ -230,56 +231,6 @@ pub fn app_objects(
     })
 }
 
-/// Refuses a rule that cannot be right or could change meaning once wrapped in
-/// ``(<rule>) && Header(…)``: control characters, an unclosed backtick- or double-quoted value,
-/// unbalanced parentheses outside values, and backslashes or single quotes outside backtick values.
-pub fn check_rule(rule: &str) -> Result<()> {
-    let bad = |why: String| Err(Error::invalid("rule", format!("{rule:?} {why}")));
-    if rule.trim().is_empty() {
-        return bad("is empty".into());
-    }
-    if rule.len() > 4096 {
-        return bad("is longer than 4096 characters".into());
-    }
-    if let Some(c) = rule.chars().find(|c| c.is_control()) {
-        return bad(format!("has the control character {c:?}"));
-    }
-    #[derive(PartialEq)]
-    enum In {
-        Rule,
-        Backticks,
-        Quotes,
-    }
-    let mut at = In::Rule;
-    let mut depth = 0i64;
-    for c in rule.chars() {
-        match (&at, c) {
-            (In::Rule, '`') => at = In::Backticks,
-            (In::Backticks, '`') => at = In::Rule,
-            (In::Rule, '"') => at = In::Quotes,
-            (In::Quotes, '"') => at = In::Rule,
-            (In::Rule, '(') => depth += 1,
-            (In::Rule, ')') => {
-                depth -= 1;
-                if depth < 0 {
-                    return bad("closes a parenthesis it never opened".into());
-                }
-            }
-            (In::Rule | In::Quotes, '\\' | '\'') => {
-                return bad(format!("has {c:?} outside a backtick-quoted value"));
-            }
-            _ => {}
-        }
-    }
-    if at != In::Rule {
-        return bad("has an unclosed quoted value".into());
-    }
-    if depth != 0 {
-        return bad("has unbalanced parentheses".into());
-    }
-    Ok(())
-}
-
 fn check_entry_point(e: &str) -> Result<()> {
     if e.is_empty()
         || e.len() > 100
@@ -293,30 +244,6 @@ fn check_entry_point(e: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The header router's rule: ``(<rule>) && Header(`name`, `value`)`` (`Headers` for v2). Name and
-/// value are validated again (a backtick, quote or backslash is refused, never escaped).
-pub fn header_rule(
-    rule: &str,
-    name: &HeaderName,
-    value: &RuleValue,
-    version: ProviderVersion,
-) -> Result<String> {
-    check_rule(rule)?;
-    let name = HeaderName::parse(name.as_str())
-        .map_err(|e| Error::invalid("headerRoute.name", e.to_string()))?;
-    let value = RuleValue::parse(value.as_str())
-        .map_err(|e| Error::invalid("headerRoute.value", e.to_string()))?;
-    Ok(format!(
-        "({rule}) && {}(`{name}`, `{value}`)",
-        version.header_matcher()
-    ))
-}
-
-/// The priority of an app router.
-pub fn app_priority(rule: &str) -> u64 {
-    PRIORITY_BASE + 2 * rule.len() as u64
 }
 
 /// Renders `config` into the group's file-provider configuration and the expectations to confirm.
@@ -511,7 +438,7 @@ mod tests {
     use super::*;
     use crate::testutil::fixture;
     use canary_core::spec::HeaderRoute;
-    use canary_core::{AppRef, Weight};
+    use canary_core::{AppRef, HeaderName, RuleValue, Weight};
 
     fn sn(s: &str) -> ServiceName {
         ServiceName::parse(s).unwrap()
@@ -526,6 +453,7 @@ mod tests {
             },
             rule: format!("Host(`{name}.localhost`) && PathPrefix(`/`)"),
             port: 8080,
+            health_path: "/health".into(),
             entry_points: vec!["web".into()],
             stable_labels: labels
                 .iter()

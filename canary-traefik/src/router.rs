@@ -5,13 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use canary_core::spec::HeaderRoute;
 use canary_core::spec::TrafficMode;
+use canary_core::traits::ProbeAnswer;
 use canary_core::{AppRoute, AppSplit, Error, Result, RouteConfig, Router, ServiceName, Track};
 
 use crate::api::{is_enabled, is_refused, same_name, ServiceInfo, TraefikApi};
 use crate::backend::{self, ProviderVersion};
 use crate::dynamic::{self, AppExpectation, DynamicConfig};
 use crate::http::Auth;
+use crate::probe::Prober;
 
 /// Builds a [`TraefikRouter`].
 #[derive(Debug, Clone)]
@@ -26,9 +29,17 @@ pub struct TraefikRouterBuilder {
     poll_interval: Duration,
     request_timeout: Duration,
     auth: Auth,
+    web_url: Option<String>,
 }
 
 impl TraefikRouterBuilder {
+    /// Where clients enter (Traefik's entry point, e.g. `http://127.0.0.1:38080`), for
+    /// [`Router::probe`]. Without it, probes are refused.
+    pub fn web_url(mut self, url: impl Into<String>) -> Self {
+        self.web_url = Some(url.into());
+        self
+    }
+
     /// Traefik v3 (default) or v2.
     pub fn version(mut self, version: ProviderVersion) -> Self {
         self.version = version;
@@ -107,7 +118,12 @@ impl TraefikRouterBuilder {
                 "timeouts and intervals must be above 0",
             ));
         }
+        let prober = match &self.web_url {
+            Some(u) => Some(Prober::new(u, self.request_timeout)?),
+            None => None,
+        };
         Ok(TraefikRouter {
+            prober,
             api: TraefikApi::new(&self.api_url, self.auth, self.request_timeout)?,
             dir: self.dynamic_dir,
             version: self.version,
@@ -136,6 +152,7 @@ impl TraefikRouterBuilder {
 ///    [`Error::Rejected`] with Traefik's own words, and the previous file is put back.
 #[derive(Debug)]
 pub struct TraefikRouter {
+    prober: Option<Prober>,
     dir: PathBuf,
     api: TraefikApi,
     version: ProviderVersion,
@@ -163,6 +180,7 @@ impl TraefikRouter {
             poll_interval: Duration::from_millis(200),
             request_timeout: Duration::from_secs(5),
             auth: Auth::None,
+            web_url: None,
         }
     }
 
@@ -631,6 +649,19 @@ impl Router for TraefikRouter {
         }
         Ok(())
     }
+    async fn check(&self) -> Result<()> {
+        self.api.reachable().await
+    }
+
+    async fn probe(&self, route: &AppRoute, header: Option<HeaderRoute>) -> Result<ProbeAnswer> {
+        let prober = self.prober.as_ref().ok_or_else(|| {
+            Error::invalid(
+                "webUrl",
+                "probes need the entry point's URL (TraefikRouter::builder(..).web_url(..))",
+            )
+        })?;
+        Ok(prober.probe(route, header.as_ref()).await)
+    }
 }
 
 #[cfg(test)]
@@ -656,6 +687,7 @@ mod tests {
                 },
                 rule: "Host(`a.localhost`)".into(),
                 port: 8080,
+                health_path: "/health".into(),
                 entry_points: vec!["web".into()],
                 stable_labels: BTreeMap::new(),
             }],
@@ -704,7 +736,7 @@ mod tests {
     }
 
     fn serve_loaded(fake: &FakeHttp, stable: u64, canary: u64) {
-        let p = dynamic::app_priority("Host(`a.localhost`)");
+        let p = crate::rule::app_priority("Host(`a.localhost`)");
         fake.set(
             "/api/http/services/canary-g--a@file",
             200,
@@ -847,7 +879,7 @@ mod tests {
             200,
             r#"{"weighted":{"services":[{"name":"a@swarm","weight":100}]},"status":"enabled","name":"canary-g--a@file"}"#,
         );
-        let p = dynamic::app_priority("Host(`a.localhost`)");
+        let p = crate::rule::app_priority("Host(`a.localhost`)");
         fake.set(
             "/api/http/routers/canary-g--a@file",
             200,

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use canary_core::model::{EndpointMode, HostPort, NewService};
 use canary_core::{ImageRef, Orchestrator, ServiceName, StateStore};
-use canary_swarm::{ConnectOptions, EndpointMode, HostPort, NewService, RollingUpdate};
+use canary_swarm::{ConnectOptions, RollingUpdate};
 use napi::bindgen_prelude::{PromiseRaw, ToNapiValue, Unknown};
 use napi::Env;
 use napi_derive::napi;

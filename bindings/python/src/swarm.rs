@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 
+use canary_core::model::{EndpointMode, NewService};
 use canary_core::{MemoryStateStore, Orchestrator, StateStore};
-use canary_swarm::{ConnectOptions, EndpointMode, NewService, RollingUpdate};
+use canary_swarm::{ConnectOptions, RollingUpdate};
 
 use crate::convert::{opt_duration, str_map};
 use crate::error::{at_field, invalid};

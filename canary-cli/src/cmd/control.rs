@@ -1,14 +1,14 @@
 //! `canary promote [--full] | rollback | pause | resume`: `Rollout::command`, delivered to the
 //! `canary run` driving the rollout (through the saved state) or carried out here.
 
-use canary_core::{Command, CommandOutcome, Rollout, RolloutOptions};
+use canary_core::{Command, CommandOutcome};
 use serde_json::json;
 
 use super::{with_events, Driven};
 use crate::args::Global;
 use crate::error::CliResult;
 use crate::output::Printer;
-use crate::{specfile, wire};
+use crate::session;
 
 fn word(cmd: Command) -> &'static str {
     match cmd {
@@ -21,18 +21,22 @@ fn word(cmd: Command) -> &'static str {
 }
 
 pub(crate) async fn control(g: &Global, cmd: Command, p: &Printer) -> CliResult<u8> {
-    let spec = specfile::load(&g.spec, &g.overrides)?.spec;
-    let group = spec.group.to_string();
-    let wired = wire::all(&g.connect, &spec).await?;
-    let rollout = Rollout::new(
-        spec,
-        wired.deps.clone(),
-        RolloutOptions::default().lease(g.lease.get()),
-    );
+    let (_, canary) = session::connect(g).await?;
+    let group = canary.spec().group.to_string();
+    let rollout = canary.rollout(canary.controller())?;
+    let by = session::who(&canary);
     let mut events = rollout.subscribe();
     let mut last = None;
     let what = word(cmd);
-    let outcome = match with_events(rollout.command(cmd), &mut events, p, None, &mut last).await? {
+    let outcome = match with_events(
+        rollout.command_by(cmd, &by),
+        &mut events,
+        p,
+        None,
+        &mut last,
+    )
+    .await?
+    {
         Driven::Done(r) => {
             r.map_err(|e| crate::error::CliError::from(e).context(format!("{what} {group}")))?
         }

@@ -1,6 +1,6 @@
 //! `canary run`: the engine's `Rollout::run`, printed.
 
-use canary_core::{EventKind, Outcome, Rollout, RolloutOptions};
+use canary_core::{EventKind, Outcome, Track};
 use serde_json::json;
 
 use super::{with_events, Driven};
@@ -8,12 +8,12 @@ use crate::args::{Global, RunArgs};
 use crate::error::{CliResult, EXIT_OK, EXIT_ROLLED_BACK};
 use crate::exporter::Exporter;
 use crate::output::{secs, Printer};
-use crate::{specfile, wire};
+use crate::session;
 
 pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8> {
-    let spec = specfile::load(&g.spec, &g.overrides)?.spec;
-    let wired = wire::all(&g.connect, &spec).await?;
-    wire::require_stable(&wired.swarm, &spec, &g.spec.display().to_string()).await?;
+    let (_, canary) = session::connect(g).await?;
+    canary.require_stable().await?;
+    let spec = canary.spec().clone();
     p.live_line(spec.traffic.interval.get());
     let group = spec.group.to_string();
     let exporter = Exporter::new(
@@ -21,7 +21,13 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         spec.apps.iter().map(|a| a.name.to_string()).collect(),
         spec.steps().len(),
     );
-    exporter.set_backends(wire::backends(&wired.routes)?);
+    exporter.set_backends(
+        canary
+            .backends()?
+            .into_iter()
+            .map(|b| (b.app, track_word(b.track), b.service))
+            .collect(),
+    );
     let server = match args.metrics_addr {
         Some(addr) => {
             let task = exporter.serve(addr).await?;
@@ -32,8 +38,8 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         }
         None => None,
     };
-    let opts = RolloutOptions::default()
-        .lease(g.lease.get())
+    let opts = canary
+        .controller()
         .poll(args.poll.get())
         .takeover(args.takeover)
         .restart(args.restart);
@@ -44,7 +50,7 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         spec.traffic.interval,
         g.connect.metrics,
     ));
-    let rollout = Rollout::new(spec, wired.deps.clone(), opts);
+    let rollout = canary.rollout(opts)?;
     let mut events = rollout.subscribe();
     let mut last = None;
     let driven = with_events(rollout.run(), &mut events, p, Some(&exporter), &mut last).await?;
@@ -124,5 +130,12 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
             Ok(EXIT_ROLLED_BACK)
         }
         Driven::Done(Err(e)) => Err(e.into()),
+    }
+}
+
+fn track_word(t: Track) -> &'static str {
+    match t {
+        Track::Stable => "stable",
+        Track::Canary => "canary",
     }
 }

@@ -1,26 +1,21 @@
 //! `canary status`: `Rollout::status`, printed.
 
-use canary_core::{Rollout, RolloutOptions, Status};
+use canary_core::Status;
 
 use crate::args::Global;
 use crate::error::CliResult;
 use crate::output::{human_report, tagged, Printer};
-use crate::{specfile, wire};
+use crate::session;
 
 pub(crate) async fn status(g: &Global, p: &Printer) -> CliResult<u8> {
-    let spec = specfile::load(&g.spec, &g.overrides)?.spec;
-    let wired = wire::all(&g.connect, &spec).await?;
-    let stack = spec
+    let (_, canary) = session::connect(g).await?;
+    let stack = canary
+        .spec()
         .stack
         .as_ref()
         .map(|s| format!(" (stack {s})"))
         .unwrap_or_default();
-    let rollout = Rollout::new(
-        spec,
-        wired.deps.clone(),
-        RolloutOptions::default().lease(g.lease.get()),
-    );
-    let status = rollout.status().await?;
+    let status = canary.status().await?;
     p.emit(tagged("status", &status), || human(&status, &stack));
     Ok(0)
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::Rollout;
 use crate::error::Result;
 use crate::model::{AppRef, ReplicaPlan, ServiceName, Weight};
+use crate::ops::routes;
 use crate::spec::TrafficMode;
 use crate::traits::{AppRoute, RouteConfig};
 
@@ -77,13 +78,12 @@ impl Rollout {
         spec_app: &crate::spec::AppSpec,
         stable_labels: &BTreeMap<ServiceName, BTreeMap<String, String>>,
     ) -> AppRoute {
-        AppRoute {
-            app: app.clone(),
-            rule: spec_app.rule.clone(),
-            port: spec_app.port,
-            entry_points: self.spec.traffic.entry_points.clone(),
-            stable_labels: stable_labels.get(&app.name).cloned().unwrap_or_default(),
-        }
+        routes::app_route(
+            &self.spec,
+            app,
+            spec_app,
+            stable_labels.get(&app.name).cloned().unwrap_or_default(),
+        )
     }
 
     pub(super) fn route_config_with(
@@ -92,28 +92,12 @@ impl Rollout {
         canary_routed: bool,
         stable_labels: &BTreeMap<ServiceName, BTreeMap<String, String>>,
     ) -> RouteConfig {
-        RouteConfig {
-            group: self.spec.group.clone(),
-            mode: self.spec.traffic.mode,
-            apps: self
-                .apps
-                .iter()
-                .zip(&self.spec.apps)
-                .map(|(a, s)| self.app_route(a, s, stable_labels))
-                .collect(),
-            canary_weight: if canary_routed { weight } else { Weight::ZERO },
-            canary_routed,
-            header_route: if canary_routed {
-                self.spec.traffic.header_route.clone()
-            } else {
-                None
-            },
-            sticky: self.spec.traffic.sticky,
-            mirror: if canary_routed {
-                self.spec.traffic.mirror
-            } else {
-                Weight::ZERO
-            },
-        }
+        let apps = self
+            .apps
+            .iter()
+            .zip(&self.spec.apps)
+            .map(|(a, s)| self.app_route(a, s, stable_labels))
+            .collect();
+        routes::route_config(&self.spec, apps, weight, canary_routed)
     }
 }

@@ -13,6 +13,7 @@
 //! | `report` | the analysis results ([`AnalysisReport`] and its parts) |
 //! | `phase` | [`Phase`], [`Command`] |
 //! | `event` | [`Event`], [`EventKind`] |
+//! | `service` | [`NewService`]: a service to create from scratch |
 
 mod app;
 mod build;
@@ -22,6 +23,7 @@ mod image;
 mod names;
 mod phase;
 mod report;
+mod service;
 mod weight;
 
 pub use app::{AppRef, Track};
@@ -32,6 +34,10 @@ pub use image::ImageRef;
 pub use names::{HeaderName, RuleValue, ServiceName};
 pub use phase::{Command, Phase};
 pub use report::{AnalysisReport, CheckResult, Classification, JudgeReport, JudgedMetric, Verdict};
+pub use service::{
+    check_replicas, BindMount, EndpointMode, HostPort, NewService, MAX_REPLICAS,
+    STACK_NAMESPACE_LABEL,
+};
 pub use weight::{ReplicaPlan, TrafficSplit, Weight};
 
 use crate::error::Error;

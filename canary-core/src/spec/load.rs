@@ -6,11 +6,10 @@ use super::Spec;
 use crate::error::{Error, Result};
 
 impl Spec {
-    /// Parses and validates a YAML spec (JSON is YAML too, so this reads both).
+    /// Parses and validates a YAML spec (JSON is YAML too, so this reads both; a compose file
+    /// with `x-canary` settings too). Rejections carry the line of the field.
     pub fn from_yaml(text: &str) -> Result<Self> {
-        let spec: Spec = crate::yaml::from_str(text)?;
-        spec.validate()?;
-        Ok(spec)
+        Spec::from_text(text, &[]).map(|(spec, _)| spec)
     }
 
     /// Parses and validates a JSON spec.
@@ -28,17 +27,10 @@ impl Spec {
         Ok(spec)
     }
 
-    /// Reads a spec file: `.json` as JSON, anything else as YAML.
+    /// Reads a spec file: a plain spec (YAML or JSON) or a compose file with `x-canary`
+    /// settings ([`SpecFile`](super::SpecFile) has the file's directory and overrides too).
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::invalid("", format!("cannot read spec file {}: {e}", path.display()))
-        })?;
-        if path.extension().is_some_and(|e| e == "json") {
-            Self::from_json(&text)
-        } else {
-            Self::from_yaml(&text)
-        }
+        super::SpecFile::load(path, &[]).map(|f| f.spec)
     }
 }
 

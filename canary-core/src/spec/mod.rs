@@ -15,6 +15,8 @@
 //! | `defaults` | the default of every optional field |
 //! | `validate` | what the types alone cannot check |
 //! | `load` | text (YAML, JSON) or a JSON value in, a validated [`Spec`] out |
+//! | `file` | a spec or compose file with overrides: [`SpecFile`] |
+//! | `overrides` | one field set by path before validation |
 
 use std::time::Duration;
 
@@ -26,9 +28,11 @@ use crate::model::{AppRef, ServiceName, Weight};
 mod analysis;
 mod app;
 mod defaults;
+mod file;
 mod hooks;
 mod load;
 mod metric;
+pub mod overrides;
 mod promote;
 mod traffic;
 mod validate;
@@ -37,6 +41,7 @@ pub use analysis::{
     AnalysisSpec, CheckSpec, Direction, InconclusiveAction, JudgeMetric, JudgeSpec, RelativeCheck,
 };
 pub use app::{AppSpec, BuildSpec};
+pub use file::SpecFile;
 pub use hooks::{HookSpec, HooksSpec};
 pub use metric::MetricKind;
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};

@@ -15,7 +15,7 @@ pub use crate::model::{BuildEvent, BuildRequest};
 pub use hooks::{HookContext, HookOutcome, HookPoint, HookRunner};
 pub use metrics::{MetricQuery, MetricsSource, Observation};
 pub use orchestrator::{CanaryService, LogLine, LogOptions, Orchestrator, ServiceState};
-pub use router::{AppRoute, AppSplit, RouteConfig, Router};
+pub use router::{AppRoute, AppSplit, ProbeAnswer, RouteConfig, Router};
 pub use store::{StateStore, Versioned};
 
 #[cfg(feature = "mocks")]

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use mockall::automock;
 
 use crate::error::Result;
-use crate::model::{BuildEvent, BuildRequest, ImageRef, ServiceName};
+use crate::model::{BuildEvent, BuildRequest, ImageRef, NewService, ServiceName};
 
 /// A service as the orchestrator sees it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,4 +123,10 @@ pub trait Orchestrator: Send + Sync + Debug + 'static {
     ) -> Result<BoxStream<'static, Result<BuildEvent>>>;
     /// Gives an existing image another tag.
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()>;
+    /// Creates a service from scratch; [`crate::Error::Conflict`] when the name is taken. The
+    /// service is checked first ([`NewService::validate`]).
+    async fn create_service(&self, service: &NewService) -> Result<ServiceState>;
+    /// Makes sure the network the services share exists (attachable overlay); `true` when it
+    /// was created now. One that exists with another driver or scope is an error.
+    async fn ensure_network(&self, name: &str) -> Result<bool>;
 }

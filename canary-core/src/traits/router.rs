@@ -24,6 +24,8 @@ pub struct AppRoute {
     pub rule: String,
     /// Container port.
     pub port: u16,
+    /// The path that answers 200 when the app is up (smoke tests, health checks).
+    pub health_path: String,
     /// Entry points.
     pub entry_points: Vec<String>,
     /// The stable service's current labels, from which the router finds its backend (a stack's
@@ -70,6 +72,22 @@ pub struct AppSplit {
     pub healthy: bool,
 }
 
+/// One request sent through the router as a client would send it (a smoke test).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProbeAnswer {
+    /// The URL requested.
+    pub url: String,
+    /// The `Host` header sent, if the rule names a host.
+    pub host: Option<String>,
+    /// The status, when an answer came.
+    pub status: Option<u16>,
+    /// The version that answered (`X-Version`, else the JSON body's `version`), if it says.
+    pub version: Option<String>,
+    /// Why no answer came (`timeout`, `connect`, ...).
+    pub error: Option<String>,
+}
+
 /// Sends requests to stable or canary: Traefik in production.
 #[cfg_attr(feature = "mocks", automock)]
 #[async_trait]
@@ -85,4 +103,9 @@ pub trait Router: Send + Sync + Debug + 'static {
     /// Removes everything this router wrote for the group (all traffic then follows stable's own
     /// route, if any).
     async fn remove(&self, group: &ServiceName) -> Result<()>;
+    /// Whether the router answers at all (its API), with its own words when it does not.
+    async fn check(&self) -> Result<()>;
+    /// Sends one request for `route`'s health path where clients enter, with `header` set when
+    /// given: what a client of the app would get now.
+    async fn probe(&self, route: &AppRoute, header: Option<HeaderRoute>) -> Result<ProbeAnswer>;
 }

@@ -7,6 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use canary_core::model::NewService;
+use canary_core::spec::HeaderRoute;
+use canary_core::traits::ProbeAnswer;
 use canary_core::traits::{BuildEvent, BuildRequest, HookRunner};
 use canary_core::{
     AppRoute, AppSplit, CanaryService, Deps, Error, HookContext, HookOutcome, ImageRef, LogLine,
@@ -219,6 +222,25 @@ impl Orchestrator for FakeOrchestrator {
     async fn tag_image(&self, _s: &ImageRef, _t: &ImageRef) -> Result<()> {
         Ok(())
     }
+    async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
+        self.check(format!("create {}", service.name))?;
+        service.validate()?;
+        let mut s = state(
+            service.name.as_str(),
+            service.image.as_str(),
+            service.replicas,
+        );
+        s.labels = service.labels.clone();
+        self.services
+            .lock()
+            .unwrap()
+            .insert(service.name.to_string(), s.clone());
+        Ok(s)
+    }
+    async fn ensure_network(&self, name: &str) -> Result<bool> {
+        self.check(format!("network {name}"))?;
+        Ok(false)
+    }
 }
 
 #[derive(Default)]
@@ -293,6 +315,18 @@ impl Router for FakeRouter {
     async fn remove(&self, _group: &ServiceName) -> Result<()> {
         self.log.push("route removed");
         Ok(())
+    }
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    async fn probe(&self, route: &AppRoute, header: Option<HeaderRoute>) -> Result<ProbeAnswer> {
+        Ok(ProbeAnswer {
+            url: format!("fake://{}", route.app.name),
+            host: None,
+            status: Some(200),
+            version: Some(if header.is_some() { "canary" } else { "stable" }.into()),
+            error: None,
+        })
     }
 }
 

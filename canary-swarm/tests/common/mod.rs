@@ -10,8 +10,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use canary_core::model::{EndpointMode, NewService};
 use canary_core::{ImageRef, Orchestrator, ServiceName};
-use canary_swarm::{EndpointMode, NewService, SwarmOrchestrator};
+use canary_swarm::SwarmOrchestrator;
 
 /// The label every test object carries.
 pub const TEST_LABEL: (&str, &str) = ("io.canary.test", "1");

@@ -283,6 +283,7 @@ pub fn app(
         },
         rule: format!("Host(`{host}`)"),
         port: 8080,
+        health_path: "/health".into(),
         entry_points: vec!["web".into()],
         stable_labels: BTreeMap::new(),
     };

@@ -8,79 +8,24 @@
 //! cargo run -p canary-examples --bin neotix_sdk -- examples/neotix/canary.yaml
 //! ```
 //!
-//! The wiring is four lines of implementations and one engine:
+//! [`Canary::connect`] wires the backends from [`Settings`] (the variables
+//! `scripts/stack/env.sh` exports, as for the CLI): Swarm runs the services and keeps the
+//! rollout's state in labels on the stable service (a killed program resumes where it was),
+//! Traefik routes and confirms the weights, Prometheus answers the analysis, webhooks are called.
+//! [`canary_core::Rollout`] decides everything: steps, analysis, promotion or rollback.
 //!
-//! - [`SwarmOrchestrator`] runs the services (Docker found like the docker CLI finds it) and, as
-//!   [`canary_swarm::SwarmStateStore`], keeps the rollout's state in labels on the stable service,
-//!   so a killed program resumes where it was;
-//! - [`TraefikRouter`] writes the weights into Traefik's file-provider directory and confirms them
-//!   through Traefik's API (it must be built for the spec's traffic mode);
-//! - [`PrometheusMetrics`] answers the analysis' questions with PromQL on Traefik's metrics (it
-//!   learns each app's Traefik backend names from its route);
-//! - [`WebhookRunner`] calls the spec's hooks;
-//! - [`Rollout`] decides everything: steps, analysis, promotion or rollback.
-//!
-//! Exit code: 0 promoted, 2 rolled back, 1 error. Settings come from the variables
-//! `scripts/stack/env.sh` exports.
+//! Exit code: 0 promoted, 2 rolled back, 1 error.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
-use canary_core::{AppRoute, Deps, Orchestrator, Outcome, Rollout, RolloutOptions, Spec};
-use canary_swarm::SwarmOrchestrator;
-use canary_traefik::{PrometheusMetrics, TraefikRouter, WebhookRunner};
-
-fn setting(name: &str, default: &str) -> String {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
-}
+use canary_core::{Outcome, SpecFile};
+use canary_sdk::{Canary, Settings};
 
 async fn run(spec_path: &str) -> canary_core::Result<Outcome> {
-    let spec = Spec::load(spec_path)?;
-
-    // Docker: DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH, as for the docker CLI.
-    let swarm = SwarmOrchestrator::connect().await?;
-
-    let router = TraefikRouter::builder(
-        setting(
-            "CANARY_TRAEFIK_DYNAMIC_DIR",
-            "/var/lib/canary-stack/dynamic",
-        ),
-        setting("CANARY_TRAEFIK_URL", "http://127.0.0.1:38082"),
-    )
-    .network(setting("CANARY_NETWORK", "canary-net"))
-    .mode(spec.traffic.mode)
-    .build()?;
-
-    // The metrics source selects Traefik's series by backend name; the routes tell it the names
-    // (stable's own `traefik.http.services.<name>` label wins over its Swarm name).
-    let mut metrics =
-        PrometheusMetrics::builder(setting("CANARY_PROMETHEUS_URL", "http://127.0.0.1:39090"))
-            // The local stack's Prometheus scrapes Traefik every second.
-            .scrape_interval(Duration::from_secs(1));
-    for (app, spec_app) in spec.app_refs().into_iter().zip(&spec.apps) {
-        let stable = swarm.inspect(&app.stable).await?;
-        metrics = metrics.route(&AppRoute {
-            app,
-            rule: spec_app.rule.clone(),
-            port: spec_app.port,
-            entry_points: spec.traffic.entry_points.clone(),
-            stable_labels: stable.labels,
-        });
-    }
-
-    let deps = Deps {
-        orchestrator: Arc::new(swarm.clone()),
-        router: Arc::new(router),
-        metrics: Arc::new(metrics.build()?),
-        store: Arc::new(swarm.state_store()),
-        hooks: Arc::new(WebhookRunner::new()?),
-    };
+    let file = SpecFile::load(spec_path, &[])?;
+    let canary = Canary::connect(file.spec, Settings::from_env()?).await?;
     // `restart`: run again even when a rollout of the same images already ended (a demo).
-    let rollout = Rollout::new(spec, deps, RolloutOptions::default().restart(true));
+    let rollout = canary.rollout(canary.controller().restart(true))?;
 
     // Every event carries the step, the weight, and for analyses the figures behind the verdict.
     let mut events = rollout.subscribe();

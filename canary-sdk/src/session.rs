@@ -1,0 +1,286 @@
+//! [`Canary`]: one group's spec with its backends wired from [`Settings`], and every operation a
+//! front end offers (deploy, smoke test, rollout, status, commands, logs, builds). The CLI, the
+//! Python package and the Node package each call these and only print or convert.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use canary_core::ops::{self, DeployOptions, DeployStep, SmokeOptions, SmokeReport};
+use canary_core::traits::{BuildEvent, LogLine, LogOptions};
+use canary_core::{
+    AppRoute, Command, CommandOutcome, Deps, Error, HookRunner, MetricsSource, Orchestrator,
+    Result, Rollout, RolloutOptions, Spec, Status, Track,
+};
+use canary_swarm::{ConnectOptions, SwarmOrchestrator};
+use canary_traefik::{
+    BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikRouter,
+    TraefikScrapeMetrics, WebhookRunner,
+};
+use futures::stream::{self, BoxStream, StreamExt};
+
+use crate::settings::{MetricsBackend, Settings};
+
+/// A group's spec with its backends. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Canary {
+    spec: Spec,
+    spec_dir: PathBuf,
+    settings: Settings,
+    swarm: SwarmOrchestrator,
+    routes: Vec<AppRoute>,
+    deps: Deps,
+    _scrape: Option<ScrapeTask>,
+}
+
+/// `(app, track, Traefik service)` of every app: the names Traefik's metrics carry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backend {
+    /// The app.
+    pub app: String,
+    /// The track.
+    pub track: Track,
+    /// Traefik's name of the track's service (`neotix-neotix-api@swarm`).
+    pub service: String,
+}
+
+impl Canary {
+    /// Connects to Docker (negotiating the API version), builds the router, the metrics source
+    /// (reading each app's stable labels for backend names) and the webhook runner, and checks the
+    /// settings first.
+    pub async fn connect(spec: Spec, settings: Settings) -> Result<Self> {
+        settings.validate()?;
+        let mut options = ConnectOptions::from_env();
+        if let Some(h) = settings.docker_host.as_ref().filter(|h| !h.is_empty()) {
+            options.host = h.clone();
+        }
+        let swarm = SwarmOrchestrator::connect_with(&options).await?;
+        let router = TraefikRouter::builder(&settings.traefik_dynamic_dir, &settings.traefik_url)
+            .network(&settings.network)
+            .mode(spec.traffic.mode)
+            .web_url(&settings.web_url)
+            .build()?;
+        let routes = ops::routes::app_routes(&spec, &swarm).await?;
+        let (metrics, scrape): (Arc<dyn MetricsSource>, _) = match settings.metrics {
+            MetricsBackend::Prometheus => {
+                let mut b = PrometheusMetrics::builder(&settings.prometheus_url)
+                    .scrape_interval(settings.scrape_interval.get())
+                    .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)));
+                for r in &routes {
+                    b = b.route(r);
+                }
+                (Arc::new(b.build()?), None)
+            }
+            MetricsBackend::Traefik => {
+                let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url);
+                for r in &routes {
+                    b = b.route(r);
+                }
+                let m = b.build()?;
+                let task = m.start(settings.scrape_interval.get());
+                (Arc::new(m), Some(task))
+            }
+        };
+        let deps = Deps {
+            orchestrator: Arc::new(swarm.clone()),
+            router: Arc::new(router),
+            metrics,
+            store: Arc::new(swarm.state_store()),
+            hooks: Arc::new(WebhookRunner::new()?),
+        };
+        Ok(Canary {
+            spec,
+            spec_dir: PathBuf::from("."),
+            settings,
+            swarm,
+            routes,
+            deps,
+            _scrape: scrape,
+        })
+    }
+
+    /// The directory build contexts are relative to (the spec file's).
+    #[must_use]
+    pub fn with_spec_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spec_dir = dir.into();
+        self
+    }
+
+    /// Reads metrics from `metrics` instead (a source written in Python or JavaScript).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
+        self.deps.metrics = metrics;
+        self._scrape = None;
+        self
+    }
+
+    /// Calls hooks through `hooks` instead of plain webhooks.
+    #[must_use]
+    pub fn with_hooks(mut self, hooks: Arc<dyn HookRunner>) -> Self {
+        self.deps.hooks = hooks;
+        self
+    }
+
+    /// The spec.
+    pub fn spec(&self) -> &Spec {
+        &self.spec
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The backends the engine drives.
+    pub fn deps(&self) -> &Deps {
+        &self.deps
+    }
+
+    /// Each app's route as it was when connected.
+    pub fn routes(&self) -> &[AppRoute] {
+        &self.routes
+    }
+
+    /// Traefik's service name of every app's tracks.
+    pub fn backends(&self) -> Result<Vec<Backend>> {
+        let mut names = BackendNames::new(ProviderVersion::V3);
+        let mut out = Vec::new();
+        for r in &self.routes {
+            names.learn(r)?;
+            for track in [Track::Stable, Track::Canary] {
+                out.push(Backend {
+                    app: r.app.name.to_string(),
+                    track,
+                    service: names.name(r.app.service(track)),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deploys the group ([`canary_core::ops::deploy()`]) on the settings' network unless
+    /// `options` names another.
+    pub async fn deploy(
+        &self,
+        options: &DeployOptions,
+        on_step: &mut (dyn FnMut(&DeployStep) + Send),
+    ) -> Result<Vec<DeployStep>> {
+        let mut options = options.clone();
+        if options.network.is_none() {
+            options.network = Some(self.settings.network.clone());
+        }
+        ops::deploy(&self.spec, &self.deps, &options, on_step).await
+    }
+
+    /// Smoke-tests the group ([`canary_core::ops::smoke_test()`]).
+    pub async fn smoke_test(&self, options: &SmokeOptions) -> Result<SmokeReport> {
+        ops::smoke_test(&self.spec, &self.deps, options).await
+    }
+
+    /// A rollout of the group; the lease is the settings' unless `options` set one.
+    pub fn rollout(&self, options: RolloutOptions) -> Result<Rollout> {
+        Ok(Rollout::new(self.spec.clone(), self.deps.clone(), options))
+    }
+
+    /// The rollout's saved state, the split in force and the services.
+    pub async fn status(&self) -> Result<Status> {
+        self.rollout(self.controller())?.status().await
+    }
+
+    /// A manual control, from `by` (`cli:host/pid`, `python:...`).
+    pub async fn command(&self, cmd: Command, by: &str) -> Result<CommandOutcome> {
+        self.rollout(self.controller())?.command_by(cmd, by).await
+    }
+
+    /// This process's controller options with the settings' lease.
+    pub fn controller(&self) -> RolloutOptions {
+        RolloutOptions::default().lease(self.settings.lease.get())
+    }
+
+    /// The log lines of `track`'s services, of one app or all of them, merged as they come.
+    pub async fn logs(
+        &self,
+        track: Track,
+        app: Option<&str>,
+        options: &LogOptions,
+    ) -> Result<BoxStream<'static, Result<LogLine>>> {
+        let apps = self.pick(app)?;
+        let mut streams = Vec::new();
+        for a in apps {
+            let service = a.service(track).clone();
+            streams.push(self.swarm.logs(&service, options).await?);
+        }
+        Ok(stream::select_all(streams).boxed())
+    }
+
+    /// Builds `track`'s image of each app with a build section (one app, or all), with `args`
+    /// added to the spec's build arguments. Each event says its app.
+    pub async fn build(
+        &self,
+        track: Track,
+        app: Option<&str>,
+        args: &BTreeMap<String, String>,
+    ) -> Result<BoxStream<'static, Result<(String, BuildEvent)>>> {
+        self.pick(app)?;
+        let mut streams = Vec::new();
+        for spec_app in self
+            .spec
+            .apps
+            .iter()
+            .filter(|a| app.is_none_or(|n| n == a.name.as_str()))
+        {
+            let Some(mut request) = spec_app.build_request(track, &self.spec_dir)? else {
+                continue;
+            };
+            request.args.extend(args.clone());
+            let name = spec_app.name.to_string();
+            let s = self.swarm.build_image(&request).await?;
+            streams.push(s.map(move |e| e.map(|e| (name.clone(), e))).boxed());
+        }
+        // One build after another, in the spec's order.
+        Ok(stream::iter(streams).flatten().boxed())
+    }
+
+    fn pick(&self, app: Option<&str>) -> Result<Vec<canary_core::AppRef>> {
+        let apps: Vec<_> = self
+            .spec
+            .app_refs()
+            .into_iter()
+            .filter(|r| app.is_none_or(|n| n == r.name.as_str()))
+            .collect();
+        if apps.is_empty() {
+            return Err(Error::invalid(
+                "app",
+                format!("no app named {:?} in the spec", app.unwrap_or("")),
+            ));
+        }
+        Ok(apps)
+    }
+
+    /// The stable services that do not exist, as an error that says what to do.
+    pub async fn require_stable(&self) -> Result<()> {
+        let mut missing = Vec::new();
+        for app in self.spec.app_refs() {
+            match self.swarm.inspect(&app.stable).await {
+                Ok(_) => {}
+                Err(Error::NotFound { .. }) => missing.push(app.stable.to_string()),
+                Err(e) => return Err(e),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(Error::NotFound {
+            kind: "stable service".into(),
+            name: missing.join(", "),
+            detail: Some("deploy the group first (canary deploy)".into()),
+        })
+    }
+
+    /// The Swarm side, for the stack helpers of this crate.
+    pub(crate) fn swarm(&self) -> &SwarmOrchestrator {
+        &self.swarm
+    }
+}
