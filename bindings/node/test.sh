@@ -2,9 +2,12 @@
 # Builds and checks the Node package canary-sdk, from a fresh machine with Node >= 20.17, npm,
 # cargo and the npm registry:
 #
-#   1. dev dependencies (npm ci: @napi-rs/cli, typescript, @types/node)
-#   2. release build of the native module; the generated loader (index.js) and typings
-#      (index.d.ts) must match the checked-in ones
+#   1. dev dependencies (npm ci: @napi-rs/cli, typescript, @types/node), and zig with
+#      cargo-zigbuild from PyPI in a venv under the build dir (needs python3 with venv)
+#   2. release build of the native module, linked by zig against glibc 2.17 so it loads on
+#      RHEL 8, Ubuntu 20.04, Debian 11, Amazon Linux 2 and later; the generated loader (index.js)
+#      and typings (index.d.ts) must match the checked-in ones; `objdump -T` must find no
+#      symbol version newer than GLIBC_2.17
 #   3. node --test tests/
 #   4. tsc --noEmit --strict on examples/rollout.ts (every exported name)
 #   5. npm pack; the tarball installs offline in an empty folder and runs the example
@@ -29,9 +32,34 @@ step "dev dependencies"
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<17)) { console.error("Node >= 20.17 is needed (napi-rs CLI), found "+process.versions.node); process.exit(1) }'
 npm ci --no-audit --no-fund --loglevel=error
 
-step "release build"
+step "zig toolchain: ziglang and cargo-zigbuild from PyPI"
+# napi's --cross-compile runs `cargo zigbuild`; left to itself it would `cargo install` whatever
+# cargo-zigbuild is newest and expect a zig on PATH. Both come pinned from PyPI instead, the same
+# zig as bindings/python/test.sh uses.
+zigenv="$CARGO_TARGET_DIR/zig-venv"
+if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+  if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    apt-get install -y -qq python3-venv >/dev/null || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+  else
+    echo "python venv support is missing: install python3-venv" >&2
+    exit 1
+  fi
+fi
+[[ -x "$zigenv/bin/python" ]] || python3 -m venv "$zigenv"
+PIP_DISABLE_PIP_VERSION_CHECK=1 "$zigenv/bin/pip" install -q "ziglang==0.15.2" "cargo-zigbuild==0.24.0"
+export CARGO_ZIGBUILD_PYTHON_PATH="$zigenv/bin/python"
+zigpath="$zigenv/bin:$PATH"
+PATH="$zigpath" cargo help zigbuild >/dev/null  # else napi would `cargo install` an unpinned one
+echo "zig $("$zigenv/bin/python" -m ziglang version), $(PATH="$zigpath" cargo-zigbuild --version)"
+
+step "release build (glibc 2.17, linked by zig)"
+# The host's glibc (2.36 on Debian 12) would make the module need glibc 2.34: the `.2.17` suffix
+# has zig link against glibc 2.17 stubs and compile the C in the tree (ring) for that target too.
 # Stripped symbols keep the package small; the env var applies inside or outside the workspace.
-CARGO_PROFILE_RELEASE_STRIP=symbols npx napi build --platform --release
+started=$SECONDS
+PATH="$zigpath" CARGO_PROFILE_RELEASE_STRIP=symbols \
+  npx napi build --platform --release --cross-compile --target x86_64-unknown-linux-gnu.2.17
+echo "built in $((SECONDS - started)) s"
 if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 \
   && git -C "$repo" ls-files --error-unmatch "$here/index.d.ts" >/dev/null 2>&1 \
   && ! git -C "$repo" diff --quiet -- "$here/index.js" "$here/index.d.ts"; then
@@ -39,6 +67,29 @@ if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1 \
   echo "index.js / index.d.ts differ from the checked-in ones: commit the regenerated files" >&2
   [[ -n "${CI:-}" ]] && exit 1
 fi
+
+step "objdump -T: no symbol newer than GLIBC_2.17"
+module="$here/canary-sdk.linux-x64-gnu.node"
+if ! command -v objdump >/dev/null; then
+  if command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+    apt-get install -y -qq binutils >/dev/null || { apt-get update -qq && apt-get install -y -qq binutils >/dev/null; }
+  else
+    echo "objdump is missing: install binutils" >&2
+    exit 1
+  fi
+fi
+symbols="$(objdump -T "$module")"
+versions="$(grep -oE 'GLIBC_([0-9]+(\.[0-9]+)+|PRIVATE)' <<<"$symbols" | sort -Vu || true)"
+echo "glibc symbol versions: $(tr '\n' ' ' <<<"$versions")"
+# An empty list means objdump read nothing useful: not a pass.
+[[ -n "$versions" ]] || { echo "no GLIBC symbol versions in $module" >&2; exit 1; }
+too_new="$(grep -vxE 'GLIBC_2\.([0-9]|1[0-7])(\.[0-9]+)?' <<<"$versions" || true)"
+if [[ -n "$too_new" ]]; then
+  echo "$module needs glibc newer than 2.17:" >&2
+  grep -E "\(?($(paste -sd'|' <<<"$too_new" | sed 's/\./\\./g'))\)?[[:space:]]" <<<"$symbols" >&2 || true
+  exit 1
+fi
+echo "ok: newest is $(tail -1 <<<"$versions")"
 
 step "node --test"
 node --test --test-reporter=spec tests/

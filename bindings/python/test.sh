@@ -3,15 +3,19 @@
 #
 #   bindings/python/test.sh [pytest args...]     e.g.  bindings/python/test.sh -m "not real_stack"
 #
-# 1. a tools venv under the build dir with maturin, pytest and mypy (from PyPI);
-# 2. `maturin build --release`: one abi3 wheel (CPython >= 3.9), its size printed;
+# 1. a tools venv under the build dir with maturin, ziglang, auditwheel, pytest and mypy (from PyPI);
+# 2. `maturin build --release --zig --compatibility manylinux2014`: one abi3 wheel (CPython >= 3.9)
+#    linked against glibc 2.17 by zig, so it installs on RHEL 8, Ubuntu 20.04, Debian 11, Amazon
+#    Linux 2 and later; its size and build time printed. `auditwheel show` must find it consistent
+#    with manylinux_2_17 (or older) and the file name must carry that tag, else the script fails;
 # 3. the wheel into a FRESH venv with `pip install --no-index` (no network), imported, and the
 #    api tour run with it (also with Python 3.9 when one is installed);
 # 4. the wheel into the tools venv; pytest (tests/; the real-stack tests skip without the local
 #    stack, and fail without it when CI is set); `mypy --strict` on examples/api_tour.py, which
 #    uses every public name; `mypy.stubtest` of the native module against its stubs.
 #
-# Needs: cargo (Rust >= 1.85), python3 >= 3.9 with venv (installed with apt-get when missing).
+# Needs: cargo (Rust >= 1.85), python3 >= 3.9 with venv (installed with apt-get when missing);
+# zig comes from PyPI (ziglang), no system compiler toolchain is used for the wheel.
 # Builds in $CARGO_TARGET_DIR (default <repo>/target/python), away from the workspace's target
 # dir, so pyo3's settings do not invalidate it.
 set -euo pipefail
@@ -44,15 +48,41 @@ fi
 
 step "tools venv: $tools"
 [ -x "$tools/bin/python" ] || "$python" -m venv "$tools"
-"$tools/bin/pip" install -q "maturin>=1.9.4,<2" "pytest>=7" "mypy>=1.8"
+# Pinned together: maturin drives zig through the cargo-zigbuild it embeds, which supports a range
+# of zig releases, and auditwheel's policy table decides what the manylinux check below accepts.
+"$tools/bin/pip" install -q "maturin==1.16.0" "ziglang==0.15.2" "auditwheel==6.8.2" "pytest>=7" "mypy>=1.8"
 
-step "maturin build --release"
+step "maturin build --release --zig --compatibility manylinux2014"
 # A small wheel: stripped, thin LTO (the workspace's release profile is the default one).
 export CARGO_PROFILE_RELEASE_STRIP=symbols CARGO_PROFILE_RELEASE_LTO=thin CARGO_PROFILE_RELEASE_CODEGEN_UNITS=4
 rm -f "$wheels"/canary_sdk-*.whl
-(cd "$here" && "$tools/bin/maturin" build --release --interpreter "$tools/bin/python" --out "$wheels")
+# The host's glibc (2.36 on Debian 12) would make the wheel manylinux_2_34: zig links against
+# glibc 2.17 stubs instead, and compiles the C in the tree (ring) for that target too. zig is the
+# pinned one from the tools venv (`python -m ziglang`), not whatever zig may be on PATH.
+started=$SECONDS
+(cd "$here" && CARGO_ZIGBUILD_PYTHON_PATH="$tools/bin/python" \
+    "$tools/bin/maturin" build --release --zig --compatibility manylinux2014 \
+    --interpreter "$tools/bin/python" --out "$wheels")
 wheel="$(ls "$wheels"/canary_sdk-*.whl)"
-echo "wheel: $(basename "$wheel") $(stat -c %s "$wheel") bytes ($(du -h "$wheel" | cut -f1))"
+echo "wheel: $(basename "$wheel") $(stat -c %s "$wheel") bytes ($(du -h "$wheel" | cut -f1)), built in $((SECONDS - started)) s"
+
+step "auditwheel show: glibc 2.17 (manylinux2014)"
+# Two things can regress: the wheel's tag (pip on an old system refuses a manylinux_2_34 file
+# whatever its contents) and its contents (a newer glibc symbol, or a shared library outside the
+# manylinux policy, makes auditwheel report a newer tag or plain linux_x86_64).
+audit="$("$tools/bin/auditwheel" show "$wheel")"
+echo "$audit"
+consistent="$(tr '\n' ' ' <<<"$audit" | sed -nE 's/.*consistent with the following platform tag: *"([^"]+)".*/\1/p')"
+glibc_minor="$(sed -nE 's/^manylinux_2_([0-9]+)_x86_64$/\1/p' <<<"$consistent")"
+if [ -z "$glibc_minor" ] || [ "$glibc_minor" -gt 17 ]; then
+    echo "the wheel needs more than glibc 2.17: auditwheel finds it consistent with '${consistent:-nothing}'" >&2
+    exit 1
+fi
+case "$(basename "$wheel")" in
+    *manylinux_2_17_x86_64*|*manylinux2014_x86_64*) ;;
+    *) echo "the wheel's file name does not carry the manylinux2014 tag: $(basename "$wheel")" >&2; exit 1 ;;
+esac
+echo "ok: consistent with $consistent, tagged $(basename "$wheel" .whl | cut -d- -f5)"
 
 fresh_install() { # <python> <venv dir>: the wheel into a new venv, without the network
     rm -rf "$2"
