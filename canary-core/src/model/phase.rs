@@ -62,3 +62,68 @@ pub enum Command {
     /// Roll back now.
     Abort,
 }
+
+impl std::str::FromStr for Command {
+    type Err = crate::error::Error;
+    /// The words of the CLI and the bindings: `pause`, `resume`, `promote`, `promote-full`
+    /// (`promoteFull`), `rollback` (`abort`).
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        Ok(match s {
+            "pause" => Command::Pause,
+            "resume" => Command::Resume,
+            "promote" => Command::Promote,
+            "promote-full" | "promoteFull" | "promote_full" => Command::PromoteFull,
+            "rollback" | "abort" => Command::Abort,
+            other => {
+                return Err(crate::error::Error::invalid(
+                    "command",
+                    format!(
+                        "{other:?} is not one of pause, resume, promote, promote-full, rollback"
+                    ),
+                ))
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::Pause => "pause",
+            Command::Resume => "resume",
+            Command::Promote => "promote",
+            Command::PromoteFull => "promote-full",
+            Command::Abort => "rollback",
+        })
+    }
+}
+
+impl std::str::FromStr for Phase {
+    type Err = crate::error::Error;
+    fn from_str(s: &str) -> crate::error::Result<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| {
+            crate::error::Error::invalid("phase", format!("{s:?} is not a rollout phase"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip() {
+        for c in [
+            Command::Pause,
+            Command::Resume,
+            Command::Promote,
+            Command::PromoteFull,
+            Command::Abort,
+        ] {
+            assert_eq!(c.to_string().parse::<Command>().unwrap(), c);
+        }
+        assert!("yolo".parse::<Command>().is_err());
+        assert_eq!("rollingBack".parse::<Phase>().unwrap(), Phase::RollingBack);
+        assert!("done".parse::<Phase>().is_err());
+    }
+}
