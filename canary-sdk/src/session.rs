@@ -28,7 +28,6 @@ pub struct Canary {
     spec: Spec,
     spec_dir: PathBuf,
     settings: Settings,
-    swarm: SwarmOrchestrator,
     routes: Vec<AppRoute>,
     deps: Deps,
     _scrape: Option<ScrapeTask>,
@@ -94,10 +93,24 @@ impl Canary {
             spec,
             spec_dir: PathBuf::from("."),
             settings,
-            swarm,
             routes,
             deps,
             _scrape: scrape,
+        })
+    }
+
+    /// A group over backends the caller built (other implementations of the traits, test
+    /// fakes). The routes are read from `deps.orchestrator`.
+    pub async fn from_deps(spec: Spec, settings: Settings, deps: Deps) -> Result<Self> {
+        settings.validate()?;
+        let routes = ops::routes::app_routes(&spec, deps.orchestrator.as_ref()).await?;
+        Ok(Canary {
+            spec,
+            spec_dir: PathBuf::from("."),
+            settings,
+            routes,
+            deps,
+            _scrape: None,
         })
     }
 
@@ -210,7 +223,7 @@ impl Canary {
         let mut streams = Vec::new();
         for a in apps {
             let service = a.service(track).clone();
-            streams.push(self.swarm.logs(&service, options).await?);
+            streams.push(self.deps.orchestrator.logs(&service, options).await?);
         }
         Ok(stream::select_all(streams).boxed())
     }
@@ -236,7 +249,7 @@ impl Canary {
             };
             request.args.extend(args.clone());
             let name = spec_app.name.to_string();
-            let s = self.swarm.build_image(&request).await?;
+            let s = self.deps.orchestrator.build_image(&request).await?;
             streams.push(s.map(move |e| e.map(|e| (name.clone(), e))).boxed());
         }
         // One build after another, in the spec's order.
@@ -263,7 +276,7 @@ impl Canary {
     pub async fn require_stable(&self) -> Result<()> {
         let mut missing = Vec::new();
         for app in self.spec.app_refs() {
-            match self.swarm.inspect(&app.stable).await {
+            match self.deps.orchestrator.inspect(&app.stable).await {
                 Ok(_) => {}
                 Err(Error::NotFound { .. }) => missing.push(app.stable.to_string()),
                 Err(e) => return Err(e),
@@ -279,8 +292,30 @@ impl Canary {
         })
     }
 
-    /// The Swarm side, for the stack helpers of this crate.
-    pub(crate) fn swarm(&self) -> &SwarmOrchestrator {
-        &self.swarm
+    /// The orchestrator, for the stack helpers of this crate.
+    pub(crate) fn orchestrator(&self) -> &dyn Orchestrator {
+        self.deps.orchestrator.as_ref()
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Canary {
+    /// A group over the in-memory world of `canary_core::testing` (feature `testing`): no Docker,
+    /// no Traefik. The bindings' tests use it; add stable services to the orchestrator first.
+    pub async fn in_memory(
+        spec: Spec,
+        orchestrator: Arc<canary_core::testing::MemoryOrchestrator>,
+        router: Arc<canary_core::testing::MemoryRouter>,
+        metrics: Arc<dyn MetricsSource>,
+        hooks: Arc<dyn HookRunner>,
+    ) -> Result<Self> {
+        let deps = Deps {
+            orchestrator,
+            router,
+            metrics,
+            store: Arc::new(canary_core::MemoryStateStore::new()),
+            hooks,
+        };
+        Self::from_deps(spec, Settings::default(), deps).await
     }
 }

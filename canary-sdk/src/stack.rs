@@ -4,7 +4,7 @@
 
 use canary_core::model::{BindMount, EndpointMode, HostPort, NewService};
 use canary_core::ops::DeployStep;
-use canary_core::{Error, ImageRef, Orchestrator, Result, ServiceName};
+use canary_core::{Error, ImageRef, Result, ServiceName};
 use canary_traefik::StaticConfig;
 
 use crate::session::Canary;
@@ -44,7 +44,7 @@ impl Canary {
     /// Deploys the proxy and Traefik (see the module docs) when Traefik's service does not exist
     /// yet; the file-provider directory of the settings is bind-mounted read-only.
     pub async fn deploy_traefik(&self, t: &TraefikDeploy) -> Result<Vec<DeployStep>> {
-        let swarm = self.swarm();
+        let swarm = self.orchestrator();
         let mut steps = Vec::new();
         if swarm.inspect(&t.service).await.is_ok() {
             steps.push(step(
