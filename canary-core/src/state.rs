@@ -14,7 +14,13 @@ pub use crate::model::{Command, Phase};
 pub struct Lease {
     /// The driving controller's id.
     pub owner: String,
-    /// Unix time (ms) of its last heartbeat.
+    /// A random number the owner drew when it took the lease: a controller that finds another
+    /// epoch in the saved lease has lost it, even when its owner id is the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
+    /// Unix time (ms) of its last heartbeat, by the owner's clock. Shown to people only: whether
+    /// the lease is alive is judged by watching the saved state's version move, never by
+    /// comparing two machines' clocks.
     pub heartbeat_ms: u64,
     /// How long the lease lasts after a heartbeat, as its owner set it (ms). Others judge the
     /// lease by this, so controllers with different settings agree on when it expired.
@@ -39,9 +45,15 @@ pub struct RolloutState {
     pub failures: u32,
     /// Inconclusive analyses so far (reset by a conclusive one).
     pub inconclusive: u32,
-    /// What each app's canary is (its image, and its extra env if any); another image or env
-    /// means another rollout.
+    /// What each app's canary is: its image as the spec names it, and a hash of its extra env
+    /// if any (never the values, which may be secrets); another image or env means another
+    /// rollout.
     pub canary_images: BTreeMap<String, String>,
+    /// The exact image each app's canary runs (an ID or a registry digest), resolved once when
+    /// the canary is created: analysis tests this image and promotion ships it, even if the tag
+    /// moves meanwhile.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub canary_pinned: BTreeMap<String, String>,
     /// Stable's image of each app before promotion started, to restore if promotion fails.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stable_images: BTreeMap<String, String>,
@@ -91,6 +103,7 @@ impl RolloutState {
             failures: 0,
             inconclusive: 0,
             canary_images,
+            canary_pinned: BTreeMap::new(),
             stable_images: BTreeMap::new(),
             promoted_images: BTreeMap::new(),
             lease: None,

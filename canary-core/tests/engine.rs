@@ -38,7 +38,7 @@ async fn saved(w: &World, g: &str) -> RolloutState {
 #[tokio::test(start_paused = true)]
 async fn good_canary_is_promoted_step_by_step() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let mut events = r.subscribe();
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
 
@@ -98,7 +98,7 @@ async fn good_canary_is_promoted_step_by_step() {
 #[tokio::test(start_paused = true)]
 async fn analysis_events_carry_the_figures() {
     let w = World::new(&["api"], FakeMetrics::success(0.5));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let mut events = r.subscribe();
     let out = r.run().await.unwrap();
     let Outcome::RolledBack { cause } = out else {
@@ -125,7 +125,7 @@ async fn analysis_events_carry_the_figures() {
 #[tokio::test(start_paused = true)]
 async fn bad_canary_is_rolled_back_and_stable_untouched() {
     let w = World::new(&["api"], FakeMetrics::success(0.7));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let out = r.run().await.unwrap();
     assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");
     assert_eq!(w.orch.get("api").unwrap().image, "api:v1");
@@ -156,7 +156,7 @@ async fn failure_limit_tolerates_a_failure() {
         })
     });
     let s = spec(&format!("{ONE_APP}analysis:\n  failureLimit: 1\n"));
-    let r = Rollout::new(s, w.deps(), opts("h/1"));
+    let r = Rollout::new(s, w.deps(), opts("h/1")).unwrap();
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
     assert_eq!(saved(&w, "shop").await.failures, 1);
     // The failed step was analysed again at the same weight.
@@ -169,7 +169,7 @@ async fn critical_check_rolls_back_at_once() {
     let s = spec(&format!(
         "{ONE_APP}analysis:\n  failureLimit: 5\n  checks:\n    - name: sr\n      metric: successRate\n      min: 0.95\n      critical: true\n"
     ));
-    let r = Rollout::new(s, w.deps(), opts("h/1"));
+    let r = Rollout::new(s, w.deps(), opts("h/1")).unwrap();
     let out = r.run().await.unwrap();
     let Outcome::RolledBack { cause } = out else {
         panic!()
@@ -181,7 +181,7 @@ async fn critical_check_rolls_back_at_once() {
 #[tokio::test(start_paused = true)]
 async fn no_data_is_never_a_pass_and_rolls_back_past_the_limit() {
     let w = World::new(&["api"], FakeMetrics::new(|_| Ok(Observation::NoData)));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let out = r.run().await.unwrap();
     let Outcome::RolledBack { cause } = out else {
         panic!()
@@ -201,7 +201,7 @@ async fn metric_errors_are_inconclusive_then_pause_when_told() {
     let s = spec(&format!(
         "{ONE_APP}analysis:\n  inconclusiveLimit: 0\n  onInconclusive: pause\n"
     ));
-    let r = Arc::new(Rollout::new(s, w.deps(), opts("h/1")));
+    let r = Arc::new(Rollout::new(s, w.deps(), opts("h/1")).unwrap());
     let r2 = r.clone();
     let run = tokio::spawn(async move { r2.run().await });
     // Wait until it paused.
@@ -228,7 +228,7 @@ async fn metric_errors_are_inconclusive_then_pause_when_told() {
             Observation::Value(1.0)
         })
     });
-    let other = Rollout::new(spec(ONE_APP), w.deps(), opts("h/2"));
+    let other = Rollout::new(spec(ONE_APP), w.deps(), opts("h/2")).unwrap();
     assert!(matches!(
         other.command(Command::Resume).await.unwrap(),
         CommandOutcome::Delivered { .. }
@@ -244,11 +244,11 @@ async fn manual_controls_from_another_process() {
             .replace("steps: [10, 50]", "steps: [10, 20, 30, 40]")
             .replace("10s", "60s"),
     );
-    let r = Arc::new(Rollout::new(s.clone(), w.deps(), opts("h/1")));
+    let r = Arc::new(Rollout::new(s.clone(), w.deps(), opts("h/1")).unwrap());
     let r2 = r.clone();
     let run = tokio::spawn(async move { r2.run().await });
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let ctl = Rollout::new(s.clone(), w.deps(), opts("h/2"));
+    let ctl = Rollout::new(s.clone(), w.deps(), opts("h/2")).unwrap();
 
     // Pause: it stops moving.
     assert!(
@@ -284,11 +284,11 @@ async fn manual_controls_from_another_process() {
 #[tokio::test(start_paused = true)]
 async fn abort_from_another_process_rolls_back() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")));
+    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap());
     let r2 = r.clone();
     let run = tokio::spawn(async move { r2.run().await });
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let ctl = Rollout::new(spec(ONE_APP), w.deps(), opts("h/2"));
+    let ctl = Rollout::new(spec(ONE_APP), w.deps(), opts("h/2")).unwrap();
     ctl.command(Command::Abort).await.unwrap();
     let out = run.await.unwrap().unwrap();
     assert_eq!(
@@ -303,7 +303,7 @@ async fn abort_from_another_process_rolls_back() {
 #[tokio::test(start_paused = true)]
 async fn standalone_commands_with_nobody_driving() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     // Nothing to command yet.
     assert!(matches!(
         r.command(Command::Pause).await,
@@ -313,7 +313,7 @@ async fn standalone_commands_with_nobody_driving() {
     assert_eq!(r.step().await.unwrap(), Phase::Progressing);
     // Pause and resume with nobody driving change the saved phase (the same controller, between
     // two steps it drives by hand).
-    let ctl = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let ctl = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     assert_eq!(
         ctl.command(Command::Pause).await.unwrap(),
         CommandOutcome::Applied {
@@ -353,6 +353,7 @@ async fn seed_state(w: &World, phase: Phase, step: usize, weight: u8) {
     st.weight = weight;
     // A dead controller of this host: its lease expired long ago.
     st.lease = Some(Lease {
+        epoch: Some(7),
         owner: "h/999".into(),
         heartbeat_ms: 0,
         ttl_ms: None,
@@ -401,22 +402,27 @@ async fn resumes_from_every_saved_state() {
     for (phase, step, weight, outcome, weights) in cases {
         let w = World::new(&["api"], FakeMetrics::success(1.0));
         seed_state(&w, phase, step, weight).await;
-        let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+        let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
         let mut ev = r.subscribe();
         assert_eq!(r.run().await.unwrap(), outcome, "from {phase:?}");
         assert_eq!(w.router.weights(), weights, "from {phase:?} step {step}");
-        let first = ev.try_recv().unwrap();
+        // The dead controller's lease is watched for its length first (nothing moves), then taken.
+        let mut first = ev.try_recv().unwrap();
+        while first.kind == EventKind::Waiting {
+            first = ev.try_recv().unwrap();
+        }
         assert_eq!(first.kind, EventKind::Resumed, "from {phase:?}");
     }
     // Paused stays paused until told: resume it from another controller.
     let w = World::new(&["api"], FakeMetrics::success(1.0));
     seed_state(&w, Phase::Paused, 0, 10).await;
-    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")));
+    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap());
     let r2 = r.clone();
     let run = tokio::spawn(async move { r2.run().await });
     tokio::time::sleep(Duration::from_secs(30)).await;
     assert_eq!(saved(&w, "shop").await.phase, Phase::Paused);
     Rollout::new(spec(ONE_APP), w.deps(), opts("h/2"))
+        .unwrap()
         .command(Command::Resume)
         .await
         .unwrap();
@@ -426,7 +432,7 @@ async fn resumes_from_every_saved_state() {
 #[tokio::test(start_paused = true)]
 async fn a_stopped_run_hands_its_lease_back() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")));
+    let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap());
     let r2 = r.clone();
     let run = tokio::spawn(async move { r2.run().await });
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -448,6 +454,7 @@ async fn a_stopped_run_hands_its_lease_back() {
     );
     // Another host can now pick it up at once, without takeover.
     let out = Rollout::new(spec(ONE_APP), w.deps(), opts("other/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -455,33 +462,60 @@ async fn a_stopped_run_hands_its_lease_back() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn leases_are_judged_by_their_owners_length() {
+async fn a_dead_lease_is_watched_for_its_owners_length_on_this_clock() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
     let s = spec(ONE_APP);
     let mut st = RolloutState::new(BTreeMap::from([("api".into(), "api:v2".into())]), 0);
     st.phase = Phase::Progressing;
-    // A heartbeat 5 s old: live for an owner whose lease is 60 s, whatever ours is.
+    // Its heartbeat says "now" by that machine's clock (maybe skewed): not trusted. Its owner's
+    // lease is 60 s: nobody takes it over before the saved state stood still that long.
     st.lease = Some(Lease {
+        epoch: Some(7),
         owner: "other/1".into(),
-        heartbeat_ms: canary_core::state::now_ms() - 5_000,
+        heartbeat_ms: canary_core::state::now_ms() + 3_600_000,
         ttl_ms: Some(60_000),
     });
     w.store
         .save(&group("shop"), &s.app_refs(), &st, None)
         .await
         .unwrap();
-    let e = Rollout::new(
-        spec(ONE_APP),
-        w.deps(),
-        opts("h/1").lease(Duration::from_secs(1)).takeover(true),
-    )
-    .run()
-    .await
-    .unwrap_err();
+    let r = Arc::new(
+        Rollout::new(
+            spec(ONE_APP),
+            w.deps(),
+            opts("h/1").lease(Duration::from_secs(1)).takeover(true),
+        )
+        .unwrap(),
+    );
+    let r2 = r.clone();
+    let run = tokio::spawn(async move { r2.run().await });
+    tokio::time::sleep(Duration::from_secs(59)).await;
+    let st = saved(&w, "shop").await;
+    assert_eq!(st.lease.unwrap().owner, "other/1", "taken over too early");
+    assert!(w.router.weights().is_empty());
+    assert_eq!(run.await.unwrap().unwrap(), Outcome::Promoted);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_live_controller_is_never_taken_over_even_with_takeover() {
+    let w = World::new(&["api"], FakeMetrics::success(1.0));
+    let long = spec(&ONE_APP.replace("interval: 10s", "interval: 1h"));
+    let a = Arc::new(Rollout::new(long.clone(), w.deps(), opts("a/1")).unwrap());
+    let a2 = a.clone();
+    let run_a = tokio::spawn(async move { a2.run().await });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Its heartbeat moves the saved version while the second controller watches.
+    let e = Rollout::new(long, w.deps(), opts("b/1").takeover(true))
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("driven by other/1")),
+        matches!(&e, Error::Conflict(m) if m.contains("driven by a/1")),
         "{e}"
     );
+    assert_eq!(saved(&w, "shop").await.lease.unwrap().owner, "a/1");
+    run_a.abort();
 }
 
 #[tokio::test(start_paused = true)]
@@ -489,6 +523,7 @@ async fn an_ended_rollout_is_not_run_again_unless_restarted() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
     assert_eq!(
         Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+            .unwrap()
             .run()
             .await
             .unwrap(),
@@ -497,20 +532,25 @@ async fn an_ended_rollout_is_not_run_again_unless_restarted() {
     let n = w.router.weights().len();
     assert_eq!(
         Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+            .unwrap()
             .run()
             .await
             .unwrap(),
         Outcome::Promoted
     );
     assert_eq!(w.router.weights().len(), n, "nothing was done again");
-    let again = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1").restart(true));
+    let again = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1").restart(true)).unwrap();
     assert_eq!(again.run().await.unwrap(), Outcome::Promoted);
     assert!(w.router.weights().len() > n);
     // Another image is another rollout.
     let v3 = spec(&ONE_APP.replace("api:v2", "api:v3"));
     let n = w.router.weights().len();
     assert_eq!(
-        Rollout::new(v3, w.deps(), opts("h/1")).run().await.unwrap(),
+        Rollout::new(v3, w.deps(), opts("h/1"))
+            .unwrap()
+            .run()
+            .await
+            .unwrap(),
         Outcome::Promoted
     );
     assert!(w.router.weights().len() > n);
@@ -523,6 +563,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
     let mut st = RolloutState::new(BTreeMap::from([("api".into(), "api:v2".into())]), 0);
     st.phase = Phase::Progressing;
     st.lease = Some(Lease {
+        epoch: Some(7),
         owner: "other-host/1".into(),
         heartbeat_ms: canary_core::state::now_ms(),
         ttl_ms: None,
@@ -532,6 +573,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
         .await
         .unwrap();
     let e = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap_err();
@@ -543,6 +585,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
     // Expired, but another host's: only with takeover.
     let v = w.store.load(&group("shop"), &[]).await.unwrap().unwrap();
     st.lease = Some(Lease {
+        epoch: Some(7),
         owner: "other-host/1".into(),
         heartbeat_ms: 0,
         ttl_ms: None,
@@ -552,6 +595,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
         .await
         .unwrap();
     let e = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap_err();
@@ -560,6 +604,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
         "{e}"
     );
     let out = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1").takeover(true))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -569,12 +614,13 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
 #[tokio::test(start_paused = true)]
 async fn a_rollout_of_other_images_in_flight_is_a_conflict() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     r.step().await.unwrap();
     drop(r);
     let v3 = spec(&ONE_APP.replace("api:v2", "api:v3"));
     // Its lease is handed back only by run(); step() keeps it, so wait it out (same host).
-    let e = Rollout::new(v3, w.deps(), opts("h/1").lease(Duration::from_millis(1)))
+    let e = Rollout::new(v3, w.deps(), opts("h/1").lease(Duration::from_secs(1)))
+        .unwrap()
         .run()
         .await
         .unwrap_err();
@@ -594,7 +640,11 @@ async fn pre_rollout_hook_failure_aborts_before_any_traffic() {
         })
     });
     let s = spec(&format!("{ONE_APP}hooks:\n  preRollout:\n    - name: gate\n      url: http://127.0.0.1:9/gate\n  rollback:\n    - name: notify\n      url: http://127.0.0.1:9/n\n"));
-    let out = Rollout::new(s, w.deps(), opts("h/1")).run().await.unwrap();
+    let out = Rollout::new(s, w.deps(), opts("h/1"))
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
     let Outcome::RolledBack { cause } = out else {
         panic!()
     };
@@ -618,7 +668,11 @@ async fn step_hook_failure_counts_as_a_failed_analysis() {
     let s = spec(&format!(
         "{ONE_APP}hooks:\n  step:\n    - name: load\n      url: http://127.0.0.1:9/load\n"
     ));
-    let out = Rollout::new(s, w.deps(), opts("h/1")).run().await.unwrap();
+    let out = Rollout::new(s, w.deps(), opts("h/1"))
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
     let Outcome::RolledBack { cause } = out else {
         panic!()
     };
@@ -643,7 +697,11 @@ async fn confirm_promotion_holds_until_it_says_yes() {
     });
     let s = spec(&format!("{ONE_APP}hooks:\n  confirmPromotion:\n    - name: human\n      url: http://127.0.0.1:9/ok\n"));
     assert_eq!(
-        Rollout::new(s, w.deps(), opts("h/1")).run().await.unwrap(),
+        Rollout::new(s, w.deps(), opts("h/1"))
+            .unwrap()
+            .run()
+            .await
+            .unwrap(),
         Outcome::Promoted
     );
     assert_eq!(asks.load(std::sync::atomic::Ordering::SeqCst), 3);
@@ -660,6 +718,7 @@ async fn canary_that_does_not_start_is_rolled_back_with_the_task_message() {
         .unwrap()
         .insert("api-canary".into(), "No such image: api:v2".into());
     let out = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -679,6 +738,7 @@ async fn failed_promotion_restores_stable() {
         .unwrap()
         .insert("api".into(), "task exited with code 2".into());
     let out = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -700,7 +760,7 @@ async fn retryable_router_errors_are_retried() {
         (c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2)
             .then(|| Error::Unavailable("traefik restarting".into()))
     }));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let mut ev = r.subscribe();
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
     let mut retries = 0;
@@ -716,6 +776,7 @@ async fn a_call_that_hangs_times_out_and_rolls_back() {
     w.orch.hang.lock().unwrap().push("set_image api".into());
     let s = spec(&format!("{ONE_APP}timeouts:\n  call: 2s\n"));
     let out = Rollout::new(s, w.deps(), opts("h/1").retries(1))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -729,24 +790,67 @@ async fn a_call_that_hangs_times_out_and_rolls_back() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn rollback_that_fails_leaves_the_rollout_failed() {
+async fn a_rollback_that_fails_is_tried_again_and_can_be_driven_on() {
     let w = World::new(&["api"], FakeMetrics::success(0.1));
-    *w.orch.fault.lock().unwrap() = Some(Box::new(|op| {
-        (op == "scale api-canary").then(|| Error::Rejected {
-            by: "docker".into(),
-            message: "nope".into(),
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let b = broken.clone();
+    *w.orch.fault.lock().unwrap() = Some(Box::new(move |op| {
+        (op == "scale api-canary" && b.load(std::sync::atomic::Ordering::SeqCst)).then(|| {
+            Error::Rejected {
+                by: "docker".into(),
+                message: "nope".into(),
+            }
         })
     }));
+    // Past `timeouts.rollback` (10m) the run stops and says so; the rollout stays rolling back.
     let e = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("nope"), "{e}");
+    assert!(
+        e.to_string().contains("nope") && e.to_string().contains("did not finish"),
+        "{e}"
+    );
     let st = saved(&w, "shop").await;
-    assert_eq!(st.phase, Phase::Failed);
-    assert!(st.cause.unwrap().contains("rollback failed"));
+    assert_eq!(st.phase, Phase::RollingBack);
+    assert!(st.lease.is_none(), "handed back");
     // The canary was out of the routing all the same.
     assert!(!w.router.last().unwrap().canary_routed);
+    let retries = st
+        .history
+        .iter()
+        .filter(|e| e.kind == EventKind::Retry && e.message.contains("rollback not finished"))
+        .count();
+    assert!(retries >= 5, "{retries} retries");
+    // Docker works again: `canary rollback` (a command with nobody driving) finishes it.
+    broken.store(false, std::sync::atomic::Ordering::SeqCst);
+    let out = Rollout::new(spec(ONE_APP), w.deps(), opts("h/2"))
+        .unwrap()
+        .command(Command::Abort)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        CommandOutcome::Applied {
+            phase: Phase::RolledBack
+        }
+    );
+    assert_eq!(w.orch.get("api-canary").unwrap().desired, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_rollback_of_an_older_version_can_be_driven_on() {
+    let w = World::new(&["api"], FakeMetrics::success(1.0));
+    seed_state(&w, Phase::Failed, 1, 0).await;
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
+    let out = r.command(Command::Abort).await.unwrap();
+    assert_eq!(
+        out,
+        CommandOutcome::Applied {
+            phase: Phase::RolledBack
+        }
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -755,7 +859,7 @@ async fn both_apps_of_a_group_move_together() {
         &["neotix_neotix-api", "neotix_gcp-deployment-api"],
         FakeMetrics::success(1.0),
     );
-    let r = Rollout::new(spec(NEOTIX), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(NEOTIX), w.deps(), opts("h/1")).unwrap();
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
     for app in ["neotix_neotix-api", "neotix_gcp-deployment-api"] {
         assert_eq!(w.orch.get(app).unwrap().image, PINNED);
@@ -781,6 +885,7 @@ async fn both_apps_of_a_group_move_together() {
         })
     });
     let out = Rollout::new(spec(NEOTIX), w.deps(), opts("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -801,7 +906,7 @@ async fn replicas_mode_scales_to_the_weights() {
         "steps: [10, 50]",
         "mode: replicas\n  totalReplicas: 4\n  steps: [25, 50]",
     ));
-    let r = Rollout::new(s, w.deps(), opts("h/1"));
+    let r = Rollout::new(s, w.deps(), opts("h/1")).unwrap();
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
     let log = w.log.all();
     let at = |s: &str| {
@@ -819,7 +924,7 @@ async fn replicas_mode_scales_to_the_weights() {
 #[tokio::test(start_paused = true)]
 async fn status_reports_state_split_and_services() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"));
+    let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let st = r.status().await.unwrap();
     assert!(st.state.is_none());
     r.step().await.unwrap();
@@ -868,7 +973,11 @@ async fn a_state_store_that_hangs_times_out_before_anything_changes() {
     let mut deps = w.deps();
     deps.store = Arc::new(HangingStore);
     let s = spec(&format!("{ONE_APP}timeouts:\n  call: 3s\n"));
-    let e = Rollout::new(s, deps, opts("h/1")).run().await.unwrap_err();
+    let e = Rollout::new(s, deps, opts("h/1"))
+        .unwrap()
+        .run()
+        .await
+        .unwrap_err();
     assert!(
         matches!(&e, Error::Timeout { what, .. } if what == "load state"),
         "{e}"

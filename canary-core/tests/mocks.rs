@@ -39,6 +39,7 @@ async fn a_rejected_route_rolls_back_with_the_routers_words() {
         hooks: w.hooks.clone(),
     };
     let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -71,6 +72,7 @@ async fn the_in_memory_world_runs_a_rollout() {
         hooks: Arc::new(FakeHooks::ok()),
     };
     let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();
@@ -96,6 +98,7 @@ async fn the_in_memory_world_runs_a_rollout() {
         hooks: Arc::new(FakeHooks::ok()),
     };
     let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
+        .unwrap()
         .run()
         .await
         .unwrap();

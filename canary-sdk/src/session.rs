@@ -194,7 +194,7 @@ impl Canary {
 
     /// A rollout of the group; the lease is the settings' unless `options` set one.
     pub fn rollout(&self, options: RolloutOptions) -> Result<Rollout> {
-        Ok(Rollout::new(self.spec.clone(), self.deps.clone(), options))
+        Rollout::new(self.spec.clone(), self.deps.clone(), options)
     }
 
     /// The rollout's saved state, the split in force and the services.

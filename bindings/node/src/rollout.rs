@@ -25,7 +25,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use crate::convert::{class_arg, ms, opt_arg, plain_numbers, Js};
-use crate::error::{to_js, Settled};
+use crate::error::{to_js, OrThrow, Settled};
 use crate::js::{JsHookRunner, JsMetricsSource};
 use crate::spec::Spec;
 use crate::swarm::{promise, MemoryStateStore, SwarmOrchestrator, SwarmStateStore};
@@ -235,7 +235,7 @@ impl Rollout {
             opts = opts.retries(r);
         }
         Ok(Rollout {
-            inner: Arc::new(canary_core::Rollout::new((*spec).clone(), deps, opts)),
+            inner: Arc::new(canary_core::Rollout::new((*spec).clone(), deps, opts).or_throw(&env)?),
             spec,
             fanout: Arc::default(),
             runs: Arc::new(watch::channel(0).0),

@@ -223,7 +223,9 @@ impl PyRollout {
             hooks: hooks_of(hooks)?,
         };
         Ok(PyRollout {
-            inner: Arc::new(Rollout::new(spec.0.clone(), deps, opts)),
+            inner: Arc::new(
+                Rollout::new(spec.0.clone(), deps, opts).map_err(crate::error::to_py_err)?,
+            ),
             owner,
         })
     }

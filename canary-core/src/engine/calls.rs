@@ -59,27 +59,68 @@ impl Rollout {
         }
     }
 
-    /// An external call with the spec's deadline, retried while the failure is retryable.
+    /// A read of the world with the spec's call deadline, retried like
+    /// [`Rollout::retrying`].
     pub(super) async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T>>,
     {
+        self.retrying(what, f).await
+    }
+
+    /// A change to the world: only while this controller still holds the lease
+    /// ([`Rollout::fence`]), then like [`Rollout::call`].
+    pub(super) async fn effect<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.fence().await?;
+        self.retrying(what, f).await
+    }
+
+    /// Runs `f` with the spec's call deadline; a retryable failure (unavailable, timed out) is
+    /// tried again with backoff (200 ms doubling to 5 s) until it works, `retries` attempts
+    /// were made, or the spec's `timeouts.retry` has passed since the first: a Docker or
+    /// state-store blip of a few seconds costs a wait, not a healthy canary.
+    pub(super) async fn retrying<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
         let timeout = self.spec.timeouts.call.get();
-        let mut attempt = 0;
+        let deadline = tokio::time::Instant::now() + self.spec.timeouts.retry.get();
+        let mut attempt: u32 = 0;
+        let mut backoff = Duration::from_millis(200);
         loop {
             match with_timeout(what, timeout, f()).await {
-                Err(e) if e.is_retryable() && attempt < self.opts.retries => {
+                Err(e)
+                    if e.is_retryable()
+                        && attempt < self.opts.retries
+                        && tokio::time::Instant::now() + backoff < deadline =>
+                {
                     attempt += 1;
-                    if let Some(st) = self.cur.lock().await.as_ref().map(|v| v.state.clone()) {
-                        self.emit(
-                            EventKind::Retry,
-                            &st,
-                            format!("{what}: {e} (retry {attempt})"),
-                            None,
-                        );
+                    // The state may be locked by the save this call is part of: then only log.
+                    match self.cur.try_lock() {
+                        Ok(g) if g.is_some() => {
+                            let st = g.as_ref().map(|v| v.state.clone());
+                            drop(g);
+                            if let Some(st) = st {
+                                self.emit(
+                                    EventKind::Retry,
+                                    &st,
+                                    format!("{what}: {e} (retry {attempt} in {backoff:?})"),
+                                    None,
+                                );
+                            }
+                        }
+                        _ => {
+                            tracing::warn!(group = %self.spec.group, "{what}: {e} (retry {attempt})")
+                        }
                     }
-                    tokio::time::sleep(Duration::from_millis(200) * 2u32.pow(attempt)).await;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
                 r => return r,
             }
@@ -93,6 +134,9 @@ impl Rollout {
         point: HookPoint,
         st: &RolloutState,
     ) -> (bool, String) {
+        if let Err(e) = self.fence().await {
+            return (false, e.to_string());
+        }
         let ctx = HookContext {
             group: self.spec.group.to_string(),
             apps: self.apps.iter().map(|a| a.name.to_string()).collect(),

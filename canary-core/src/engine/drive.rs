@@ -17,7 +17,12 @@ use crate::state::{Command, Phase};
 use crate::traits::{CanaryService, HookPoint};
 
 impl Rollout {
+    /// Drives the rollout to its end. A rollback that fails is tried again with backoff (1 s
+    /// doubling to 30 s) until it finishes or `timeouts.rollback` has passed; it then stops and
+    /// says so, still `rolling back`, for `canary rollback` or `canary run` to drive on.
     pub(super) async fn drive(&self) -> Result<Outcome> {
+        let mut rollback_since: Option<tokio::time::Instant> = None;
+        let mut backoff = Duration::from_secs(1);
         loop {
             let state = self.state().await;
             match state.phase {
@@ -29,17 +34,42 @@ impl Rollout {
                 }
                 Phase::Failed => {
                     return Err(Error::Internal(format!(
-                        "rollout of {} failed: {}",
+                        "rollout of {} failed: {} (`canary rollback` rolls it back)",
                         self.spec.group,
                         state.cause.unwrap_or_default()
                     )))
                 }
-                _ => self.advance().await?,
+                _ => {}
+            }
+            match self.advance().await {
+                Ok(()) => backoff = Duration::from_secs(1),
+                Err(e) if self.lost.load(Ordering::SeqCst) => return Err(e),
+                Err(e) if self.phase().await == Phase::RollingBack => {
+                    let since = *rollback_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() + backoff > self.spec.timeouts.rollback.get() {
+                        return Err(Error::Unavailable(format!(
+                            "the rollback of {} did not finish within {} ({e}); it stays rolling back: `canary rollback` or `canary run` drives it on",
+                            self.spec.group, self.spec.timeouts.rollback
+                        )));
+                    }
+                    let st = self.state().await;
+                    self.emit(
+                        EventKind::Retry,
+                        &st,
+                        format!("rollback not finished: {e}; trying again in {backoff:?}"),
+                        None,
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
             }
         }
     }
 
-    /// One transition from the current phase.
+    /// One transition from the current phase. An error before promotion is decided starts a
+    /// rollback; an error while rolling back is returned, the phase kept, for [`Self::drive`] to
+    /// try again.
     pub(super) async fn advance(&self) -> Result<()> {
         let state = self.state().await;
         let r = match state.phase {
@@ -53,23 +83,10 @@ impl Rollout {
         match r {
             Ok(()) => Ok(()),
             // Losing the lease is not the rollout's failure: stop driving, change nothing.
-            Err(Error::Conflict(m)) if m.contains("taken over") || m.contains("was removed") => {
-                Err(Error::Conflict(m))
-            }
+            Err(e) if self.lost.load(Ordering::SeqCst) => Err(e),
             Err(e) => {
                 let phase = self.phase().await;
                 match phase {
-                    Phase::RollingBack => {
-                        let cause = format!("rollback failed: {e}");
-                        self.save(|s| {
-                            s.phase = Phase::Failed;
-                            s.cause = Some(cause.clone());
-                        })
-                        .await?;
-                        let st = self.state().await;
-                        self.emit(EventKind::Failed, &st, cause, None);
-                        Err(e)
-                    }
                     Phase::Pending | Phase::Progressing | Phase::Paused | Phase::Promoting => {
                         self.begin_rollback(format!("error: {e}")).await
                     }
@@ -98,7 +115,7 @@ impl Rollout {
             if !add.is_empty() {
                 let add: BTreeMap<String, Option<String>> =
                     add.into_iter().map(|(k, v)| (k, Some(v))).collect();
-                self.call("label stable", || {
+                self.effect("label stable", || {
                     self.deps.orchestrator.update_labels(&app.stable, &add)
                 })
                 .await?;
@@ -116,7 +133,7 @@ impl Rollout {
                 labels: self.deps.router.service_labels(&route, Track::Canary),
                 init: spec_app.init,
             };
-            self.call("create canary", || {
+            self.effect("create canary", || {
                 self.deps.orchestrator.ensure_canary(&canary)
             })
             .await?;
@@ -130,7 +147,7 @@ impl Rollout {
             }
         }
         let config = self.route_config_with(Weight::ZERO, true, &stable_labels);
-        self.call("route", || self.deps.router.apply(&config))
+        self.effect("route", || self.deps.router.apply(&config))
             .await?;
         self.save(|s| {
             s.phase = Phase::Progressing;
@@ -432,7 +449,7 @@ pub(super) fn validate_command(cmd: Command, phase: Phase) -> Result<()> {
         Command::Promote | Command::PromoteFull => {
             matches!(phase, Phase::Progressing | Phase::Paused)
         }
-        Command::Abort => !phase.is_terminal(),
+        Command::Abort => !phase.is_terminal() || phase == Phase::Failed,
     };
     if ok {
         Ok(())

@@ -51,7 +51,7 @@ impl Rollout {
         }
         for app in &self.apps {
             let image = &pinned[app.name.as_str()];
-            self.call("update stable", || {
+            self.effect("update stable", || {
                 self.deps.orchestrator.set_image(&app.stable, image)
             })
             .await?;
@@ -60,7 +60,7 @@ impl Rollout {
         if self.spec.traffic.mode == TrafficMode::Replicas {
             let total = self.total_replicas().await?;
             for app in &self.apps {
-                self.call("scale stable", || {
+                self.effect("scale stable", || {
                     self.deps.orchestrator.scale(&app.stable, total)
                 })
                 .await?;
@@ -73,7 +73,7 @@ impl Rollout {
         }
         // All traffic to stable (now the new version), canary out of the routing, then down.
         let config = self.route_config_with(Weight::ZERO, false, &stable_labels);
-        self.call("route", || self.deps.router.apply(&config))
+        self.effect("route", || self.deps.router.apply(&config))
             .await?;
         self.save(|s| s.weight = 0).await?;
         for app in &self.apps {
@@ -107,14 +107,14 @@ impl Rollout {
         let stable_labels = self.stable_labels().await?;
         // First out of the routing: a weighted child that disappears fails every request.
         let config = self.route_config_with(Weight::ZERO, false, &stable_labels);
-        self.call("route", || self.deps.router.apply(&config))
+        self.effect("route", || self.deps.router.apply(&config))
             .await?;
         self.save(|s| s.weight = 0).await?;
         let converge = self.spec.timeouts.converge.get();
         if self.spec.traffic.mode == TrafficMode::Replicas {
             let total = self.total_replicas().await?;
             for app in &self.apps {
-                self.call("scale stable", || {
+                self.effect("scale stable", || {
                     self.deps.orchestrator.scale(&app.stable, total)
                 })
                 .await?;
@@ -131,7 +131,7 @@ impl Rollout {
                     .await?;
                 if &now.image != before {
                     let image = ImageRef::parse(before)?;
-                    self.call("restore stable", || {
+                    self.effect("restore stable", || {
                         self.deps.orchestrator.set_image(&app.stable, &image)
                     })
                     .await?;

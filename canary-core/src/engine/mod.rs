@@ -27,7 +27,7 @@
 //! | `calls` | external calls with deadlines and retries, waits, hooks |
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, Mutex, Notify};
@@ -83,15 +83,23 @@ pub struct Rollout {
     unsaved: std::sync::Mutex<Vec<Event>>,
     wake: Notify,
     driving: AtomicBool,
+    /// The random epoch of this controller's current hold of the lease.
+    epoch: AtomicU64,
+    /// Set once this controller knows it no longer holds the lease: no more side effects.
+    lost: AtomicBool,
+    /// When a save last proved the lease was still this controller's.
+    beat_ok: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Rollout {
-    /// A rollout of `spec` through `deps`.
-    pub fn new(spec: Spec, deps: Deps, opts: RolloutOptions) -> Self {
+    /// A rollout of `spec` through `deps`; the options are checked first
+    /// ([`RolloutOptions::validate`]).
+    pub fn new(spec: Spec, deps: Deps, opts: RolloutOptions) -> Result<Self> {
+        opts.validate()?;
         let apps = spec.app_refs();
         let steps = spec.steps();
         let (events, _) = broadcast::channel(1024);
-        Rollout {
+        Ok(Rollout {
             spec: Arc::new(spec),
             deps,
             opts,
@@ -102,7 +110,10 @@ impl Rollout {
             unsaved: std::sync::Mutex::new(Vec::new()),
             wake: Notify::new(),
             driving: AtomicBool::new(false),
-        }
+            epoch: AtomicU64::new(0),
+            lost: AtomicBool::new(false),
+            beat_ok: std::sync::Mutex::new(None),
+        })
     }
 
     /// The spec.
@@ -118,11 +129,15 @@ impl Rollout {
 
     /// Runs the rollout to its end: promoted, or rolled back. A saved rollout of the same images is
     /// resumed where it was; one that already ended returns its outcome at once (unless
-    /// `restart`). Errors that need a person leave the rollout `failed` and come back as `Err`.
+    /// `restart`). The lease is renewed beside the steps for as long as this runs; a lease lost
+    /// to another controller stops it at once with [`Error::Conflict`], changing nothing more.
     pub async fn run(&self) -> Result<Outcome> {
         self.acquire().await?;
         self.driving.store(true, Ordering::SeqCst);
-        let result = self.drive().await;
+        let result = tokio::select! {
+            r = self.drive() => r,
+            lost = self.heartbeat() => Err(lost),
+        };
         self.driving.store(false, Ordering::SeqCst);
         // Hand the lease back so the next controller need not wait for it to expire.
         let _ = self.release().await;
@@ -161,7 +176,9 @@ impl Rollout {
             .load_state()
             .await?
             .ok_or_else(|| Error::not_found("rollout", self.spec.group.to_string()))?;
-        if loaded.state.phase.is_terminal() {
+        // A rollout left failed (by an older controller) can still be rolled back.
+        let re_drive = cmd == Command::Abort && loaded.state.phase == Phase::Failed;
+        if loaded.state.phase.is_terminal() && !re_drive {
             return Err(Error::Conflict(format!(
                 "the rollout of {} already ended ({}); nothing to {}",
                 self.spec.group,
@@ -170,18 +187,42 @@ impl Rollout {
             )));
         }
         validate_command(cmd, loaded.state.phase)?;
-        let live_other = loaded.state.lease.as_ref().filter(|l| {
-            self.lease_is_live(l)
-                && (l.owner != self.opts.owner || self.driving.load(Ordering::SeqCst))
-        });
-        if let Some(lease) = live_other {
-            let owner = lease.owner.clone();
-            self.deliver(cmd, by, loaded).await?;
-            self.wake.notify_waiters();
-            return Ok(CommandOutcome::Delivered { owner });
+        match loaded.state.lease.clone() {
+            // This process drives it: hand it over and wake the driver.
+            Some(l) if l.owner == self.opts.owner && self.driving.load(Ordering::SeqCst) => {
+                self.deliver(cmd, by, loaded).await?;
+                self.wake.notify_waiters();
+                return Ok(CommandOutcome::Delivered { owner: l.owner });
+            }
+            // Another controller holds the lease: leave the command for it, then watch the
+            // saved version. It moves when that controller is alive (a heartbeat, or the
+            // command picked up); if it stays still for the lease's length, nobody drives the
+            // rollout any more and the command is carried out here.
+            Some(l) if l.owner != self.opts.owner => {
+                let version = self.deliver(cmd, by, loaded).await?;
+                let ttl = l
+                    .ttl_ms
+                    .map(std::time::Duration::from_millis)
+                    .unwrap_or(self.opts.lease);
+                let since = tokio::time::Instant::now();
+                loop {
+                    tokio::time::sleep(self.opts.poll.min(ttl / 4)).await;
+                    let fresh = self
+                        .load_state()
+                        .await?
+                        .ok_or_else(|| Error::not_found("rollout", self.spec.group.to_string()))?;
+                    if fresh.version != version {
+                        return Ok(CommandOutcome::Delivered { owner: l.owner });
+                    }
+                    if since.elapsed() >= ttl {
+                        self.take(fresh, false).await?;
+                        break;
+                    }
+                }
+            }
+            // Nobody drives it: take it and do it here.
+            _ => self.take(loaded, false).await?,
         }
-        // Nobody drives it: take it and do it here.
-        self.take(loaded, false).await?;
         let result = self.apply_standalone(cmd, by).await;
         let _ = self.release().await;
         result?;
@@ -197,7 +238,7 @@ impl Rollout {
         let driven = state
             .as_ref()
             .and_then(|s| s.lease.as_ref())
-            .is_some_and(|l| self.lease_is_live(l));
+            .is_some_and(|l| self.looks_live(l));
         let mut services = Vec::new();
         let mut stable_labels = BTreeMap::new();
         for app in &self.apps {
@@ -247,9 +288,8 @@ impl Rollout {
             .lock()
             .await
             .as_ref()
-            .and_then(|v| v.state.lease.as_ref())
-            .is_some_and(|l| l.owner == self.opts.owner);
-        if !holds {
+            .is_some_and(|v| self.holds(v.state.lease.as_ref()));
+        if !holds || self.lost.load(Ordering::SeqCst) {
             return Ok(());
         }
         self.driving.store(false, Ordering::SeqCst);

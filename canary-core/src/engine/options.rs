@@ -2,12 +2,15 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, Result};
+
 /// How this controller behaves towards others and towards failures.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RolloutOptions {
-    /// This controller's id, `host/instance`. Two controllers with the same host part may take
-    /// over each other's expired lease without being told to (a restarted `canary run`).
+    /// This controller's id, `host/pid/nonce`: unique per process even where every container's
+    /// main process is pid 1. Two controllers with the same host part may take over each other's
+    /// expired lease without being told to (a restarted `canary run`).
     pub owner: String,
     /// How long a driver's lease lasts without a heartbeat.
     pub lease: Duration,
@@ -17,7 +20,8 @@ pub struct RolloutOptions {
     pub takeover: bool,
     /// Start a new rollout even when one for the same images already ended.
     pub restart: bool,
-    /// Retries of a retryable failure (unavailable, timeout) before it counts as an error.
+    /// Attempts of a call that fails in a retryable way (unavailable, timed out), with backoff,
+    /// within the spec's `timeouts.retry`: at most 100.
     pub retries: u32,
 }
 
@@ -29,7 +33,7 @@ impl Default for RolloutOptions {
             poll: Duration::from_secs(1),
             takeover: false,
             restart: false,
-            retries: 3,
+            retries: 20,
         }
     }
 }
@@ -73,7 +77,8 @@ impl RolloutOptions {
     }
 }
 
-/// `host/pid`: the default owner id.
+/// `host/pid/nonce`: the default owner id, unique per process (the nonce tells apart two
+/// containers whose controller is pid 1 on hosts with the same name).
 pub fn default_owner() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -84,7 +89,66 @@ pub fn default_owner() -> String {
                 .map(|s| s.trim().to_string())
         })
         .unwrap_or_else(|| "localhost".into());
-    format!("{host}/{}", std::process::id())
+    let host: String = host
+        .chars()
+        .filter(|c| !c.is_control() && *c != '/')
+        .take(64)
+        .collect();
+    format!("{host}/{}/{:08x}", std::process::id(), nonce() as u32)
+}
+
+/// A random number from the OS's hash seeds (no RNG dependency): different in every process and
+/// on every call.
+pub(crate) fn nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+impl RolloutOptions {
+    /// Checks every value: the lease 1s to 1h, the poll 100ms to 1h, at most 100 retries, an
+    /// owner id of 1 to 200 printable characters.
+    pub fn validate(&self) -> Result<()> {
+        let s = |d: Duration| crate::model::HumanDuration(d).to_string();
+        if self.lease < Duration::from_secs(1) || self.lease > Duration::from_secs(3600) {
+            return Err(Error::invalid(
+                "lease",
+                format!("{} is not between 1s and 1h", s(self.lease)),
+            ));
+        }
+        if self.poll < Duration::from_millis(100) || self.poll > Duration::from_secs(3600) {
+            return Err(Error::invalid(
+                "poll",
+                format!(
+                    "{} is not between 100ms and 1h (a shorter poll is a busy loop against Docker)",
+                    s(self.poll)
+                ),
+            ));
+        }
+        if self.retries > 100 {
+            return Err(Error::invalid(
+                "retries",
+                format!("{} is above the limit of 100", self.retries),
+            ));
+        }
+        if self.owner.is_empty()
+            || self.owner.len() > 200
+            || self.owner.chars().any(char::is_control)
+        {
+            return Err(Error::invalid(
+                "owner",
+                "an owner id has 1 to 200 printable characters",
+            ));
+        }
+        Ok(())
+    }
 }
 
 pub(super) fn host_of(owner: &str) -> &str {

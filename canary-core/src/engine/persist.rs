@@ -2,44 +2,45 @@
 
 use super::events::command_word;
 use super::Rollout;
-use crate::error::{with_timeout, Error, Result};
+use crate::error::{Error, Result};
 use crate::model::Event;
 use crate::state::{now_ms, Command, Phase, RolloutState, HISTORY};
 use crate::traits::Versioned;
 
 impl Rollout {
-    /// Loads the saved state, within the call deadline.
+    /// Loads the saved state, each try within the call deadline, transient failures (a Docker
+    /// blip) retried within the spec's retry deadline.
     pub(super) async fn load_state(&self) -> Result<Option<Versioned>> {
-        let timeout = self.spec.timeouts.call.get();
-        with_timeout(
-            "load state",
-            timeout,
-            self.deps.store.load(&self.spec.group, &self.apps),
-        )
+        self.retrying("load state", || {
+            self.deps.store.load(&self.spec.group, &self.apps)
+        })
         .await
     }
 
-    /// Saves with compare-and-set, within the call deadline.
+    /// Saves with compare-and-set, retried like [`Rollout::load_state`]. A conflict is never
+    /// retried here: the caller decides what someone else's write means.
     pub(super) async fn save_state(
         &self,
         state: &RolloutState,
         expected: Option<u64>,
     ) -> Result<u64> {
-        let timeout = self.spec.timeouts.call.get();
-        let save = self
-            .deps
-            .store
-            .save(&self.spec.group, &self.apps, state, expected);
-        with_timeout("save state", timeout, save).await
+        self.retrying("save state", || {
+            self.deps
+                .store
+                .save(&self.spec.group, &self.apps, state, expected)
+        })
+        .await
     }
 
-    pub(super) async fn deliver(&self, cmd: Command, by: &str, mut v: Versioned) -> Result<()> {
+    /// Leaves `cmd` in the saved state for the controller driving the rollout; the version
+    /// written.
+    pub(super) async fn deliver(&self, cmd: Command, by: &str, mut v: Versioned) -> Result<u64> {
         for _ in 0..10 {
             let mut state = v.state.clone();
             state.command = Some(cmd);
             state.command_by = Some(by.to_string());
             match self.save_state(&state, Some(v.version)).await {
-                Ok(_) => return Ok(()),
+                Ok(version) => return Ok(version),
                 Err(Error::Conflict(_)) => {
                     v = self
                         .load_state()
@@ -56,9 +57,18 @@ impl Rollout {
         )))
     }
 
-    /// Saves a change made by `f` to the current state, with compare-and-set. If someone else
-    /// wrote in between, only a command they left is kept; anything else means we lost the lease.
+    /// Saves a change made by `f` to the current state, with compare-and-set, renewing this
+    /// controller's lease. If someone else wrote in between, the write is kept only if they left
+    /// a command and this controller still holds the lease (same owner and epoch); anything else
+    /// means the lease was lost, and nothing is written: a stale controller never overwrites
+    /// another's state, not even a finished one whose lease was handed back.
     pub(super) async fn save(&self, f: impl Fn(&mut RolloutState)) -> Result<()> {
+        if self.lost.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Conflict(format!(
+                "lost the lease of {}",
+                self.spec.group
+            )));
+        }
         let mut guard = self.cur.lock().await;
         let Some(cur) = guard.as_mut() else {
             return Err(Error::Internal("no rollout state loaded".into()));
@@ -76,6 +86,9 @@ impl Rollout {
             }
             match self.save_state(&next, Some(cur.version)).await {
                 Ok(version) => {
+                    if next.lease.is_some() {
+                        self.beat();
+                    }
                     if let Ok(mut u) = self.unsaved.lock() {
                         // Only what this save carried: events emitted meanwhile wait for the next.
                         let n = unsaved.len().min(u.len());
@@ -91,7 +104,9 @@ impl Rollout {
                     let fresh = self.load_state().await?.ok_or_else(|| {
                         Error::Conflict(format!("the state of {} was removed", self.spec.group))
                     })?;
-                    self.check_owner(&fresh.state)?;
+                    if cur.state.lease.is_some() && !self.holds(fresh.state.lease.as_ref()) {
+                        return Err(self.lost_to(&fresh.state));
+                    }
                     cur.state.command = fresh.state.command;
                     cur.state.command_by = fresh.state.command_by;
                     cur.version = fresh.version;
@@ -113,7 +128,9 @@ impl Rollout {
             return Ok(None);
         };
         if fresh.version != cur.version {
-            self.check_owner(&fresh.state)?;
+            if !self.holds(fresh.state.lease.as_ref()) {
+                return Err(self.lost_to(&fresh.state));
+            }
             cur.version = fresh.version;
             cur.state.command = fresh.state.command;
             cur.state.command_by = fresh.state.command_by;

@@ -22,14 +22,14 @@ impl Rollout {
             let mut touched = Vec::new();
             // Grow before shrinking, so capacity never dips.
             for app in &self.apps {
-                self.call("scale canary", || {
+                self.effect("scale canary", || {
                     self.deps.orchestrator.scale(&app.canary, plan.canary)
                 })
                 .await?;
                 touched.push(app.canary.clone());
             }
             for app in &self.apps {
-                self.call("scale stable", || {
+                self.effect("scale stable", || {
                     self.deps.orchestrator.scale(&app.stable, plan.stable)
                 })
                 .await?;
@@ -39,7 +39,7 @@ impl Rollout {
                 .await?;
         }
         let config = self.route_config_with(weight, true, &stable_labels);
-        self.call("route", || self.deps.router.apply(&config))
+        self.effect("route", || self.deps.router.apply(&config))
             .await?;
         Ok(effective)
     }

@@ -18,8 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Deps;
 use crate::error::{with_timeout, Error, Result};
 use crate::model::{
-    check_replicas, EndpointMode, NewService, ServiceName, Track, Weight, MAX_REPLICAS,
-    STACK_NAMESPACE_LABEL,
+    check_replicas, EndpointMode, NewService, ServiceName, Track, Weight, STACK_NAMESPACE_LABEL,
 };
 use crate::ops::routes::{app_route, app_routes, route_config};
 use crate::spec::Spec;
@@ -107,7 +106,9 @@ pub async fn deploy(
         check_replicas(
             &format!("apps[{i}].stableReplicas"),
             app.stable_replicas,
-            MAX_REPLICAS,
+            spec.limits
+                .max_replicas
+                .min(crate::spec::MAX_REPLICAS_CEILING),
         )?;
     }
     let call = spec.timeouts.call.get();

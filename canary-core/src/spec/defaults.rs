@@ -60,3 +60,9 @@ pub(super) fn default_call_timeout() -> HumanDuration {
 pub(super) fn default_converge_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(300))
 }
+pub(super) fn default_retry_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(60))
+}
+pub(super) fn default_rollback_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}

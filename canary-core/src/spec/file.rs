@@ -78,8 +78,8 @@ impl Spec {
             let cs = ComposeSpec::parse(text, &options)?;
             let mut tree = cs.value().clone();
             overrides::apply(&mut tree, overrides)?;
-            let spec = Spec::from_value(tree)
-                .map_err(|e| explain_unless_overridden(e, overrides, |e| cs.explain(e)))?;
+            let spec = Spec::from_value(tree.clone())
+                .map_err(|e| explain_unless_overridden(e, cs.value(), &tree, |e| cs.explain(e)))?;
             return Ok((spec, true));
         }
         let at_line = |e: Error| match YamlIndex::parse(text) {
@@ -92,29 +92,47 @@ impl Spec {
             spec.validate().map_err(at_line)?;
             return Ok((spec, false));
         }
-        let mut tree: Value = crate::yaml::to_value(text)?;
+        let original: Value = crate::yaml::to_value(text)?;
+        let mut tree = original.clone();
         overrides::apply(&mut tree, overrides)?;
-        let spec =
-            Spec::from_value(tree).map_err(|e| explain_unless_overridden(e, overrides, at_line))?;
+        let spec = Spec::from_value(tree.clone())
+            .map_err(|e| explain_unless_overridden(e, &original, &tree, at_line))?;
         Ok((spec, false))
     }
 }
 
-/// Points an error at the file, unless an override set the field it names (the file's line would
-/// then be the wrong place to look).
+/// Points an error at the file, unless an override changed the field it names (the file's line
+/// would then be the wrong place to look).
 fn explain_unless_overridden(
     e: Error,
-    overrides: &[Override],
+    original: &Value,
+    overridden: &Value,
     explain: impl FnOnce(Error) -> Error,
 ) -> Error {
     if let Error::InvalidInput { field, .. } = &e {
-        let overridden = overrides.iter().any(|o| {
-            let p = o.path.trim_end_matches('!');
-            !p.is_empty() && (field.starts_with(p) || p.contains('*'))
-        });
-        if overridden {
+        if at(original, field) != at(overridden, field) {
             return e;
         }
     }
     explain(e)
+}
+
+/// The node at a path as errors write it (`apps[0].stableReplicas`).
+fn at<'a>(tree: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut node = tree;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, mut rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            node = node.get(key)?;
+        }
+        while let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            node = node.get(r[..end].parse::<usize>().ok()?)?;
+            rest = &r[end + 1..];
+        }
+    }
+    Some(node)
 }

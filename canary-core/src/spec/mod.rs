@@ -12,6 +12,7 @@
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
+//! | `limits` | the range of every number and the size of every list ([`LimitsSpec`]) |
 //! | `defaults` | the default of every optional field |
 //! | `validate` | what the types alone cannot check |
 //! | `load` | text (YAML, JSON) or a JSON value in, a validated [`Spec`] out |
@@ -30,6 +31,7 @@ mod app;
 mod defaults;
 mod file;
 mod hooks;
+mod limits;
 mod load;
 mod metric;
 pub mod overrides;
@@ -43,6 +45,7 @@ pub use analysis::{
 pub use app::{AppSpec, BuildSpec};
 pub use file::SpecFile;
 pub use hooks::{HookSpec, HooksSpec};
+pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
@@ -78,6 +81,9 @@ pub struct Spec {
     /// Deadlines for calls to the orchestrator, router, metrics and hooks.
     #[serde(default)]
     pub timeouts: TimeoutsSpec,
+    /// Limits the spec raises (`maxReplicas`).
+    #[serde(default)]
+    pub limits: LimitsSpec,
 }
 
 impl Spec {

@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::defaults::{default_call_timeout, default_converge_timeout};
+use super::defaults::{
+    default_call_timeout, default_converge_timeout, default_retry_timeout, default_rollback_timeout,
+};
 use crate::model::HumanDuration;
 
 /// How stable takes over the canary's version.
@@ -37,6 +39,14 @@ pub struct TimeoutsSpec {
     /// A service reaching its desired state. Default 5m.
     #[serde(default = "default_converge_timeout")]
     pub converge: HumanDuration,
+    /// How long a call that fails in a transient way (Docker or the state store unavailable, a
+    /// call timed out) is tried again before it counts as an error. Default 1m.
+    #[serde(default = "default_retry_timeout")]
+    pub retry: HumanDuration,
+    /// How long a rollback keeps trying to finish before it stops and says so (it stays
+    /// `rolling back`: `canary rollback` or `canary run` drives it on). Default 10m.
+    #[serde(default = "default_rollback_timeout")]
+    pub rollback: HumanDuration,
 }
 
 impl Default for TimeoutsSpec {
@@ -44,6 +54,8 @@ impl Default for TimeoutsSpec {
         TimeoutsSpec {
             call: default_call_timeout(),
             converge: default_converge_timeout(),
+            retry: default_retry_timeout(),
+            rollback: default_rollback_timeout(),
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 impl Spec {
     /// Checks everything the types alone cannot.
     pub fn validate(&self) -> Result<()> {
+        self.check_limits()?;
         if self.apps.is_empty() {
             return Err(Error::invalid("apps", "a group needs at least one app"));
         }
@@ -290,6 +291,9 @@ impl Spec {
         }
         if self.timeouts.converge.get() < Duration::from_secs(1) {
             return Err(Error::invalid("timeouts.converge", "must be at least 1s"));
+        }
+        if self.timeouts.rollback.get() < Duration::from_secs(1) {
+            return Err(Error::invalid("timeouts.rollback", "must be at least 1s"));
         }
         Ok(())
     }

@@ -50,6 +50,8 @@ pub struct FakeOrchestrator {
     pub broken: Mutex<HashMap<String, String>>,
     /// Calls that never answer (for timeouts).
     pub hang: Mutex<Vec<String>>,
+    /// Services whose wait_converged takes this long (a slow start).
+    pub slow: Mutex<HashMap<String, Duration>>,
 }
 
 impl std::fmt::Debug for FakeOrchestrator {
@@ -180,6 +182,10 @@ impl Orchestrator for FakeOrchestrator {
         _timeout: Duration,
     ) -> Result<ServiceState> {
         self.check(format!("wait {service}"))?;
+        let delay = self.slow.lock().unwrap().get(service.as_str()).copied();
+        if let Some(d) = delay {
+            tokio::time::sleep(d).await;
+        }
         let image = self
             .get(service.as_str())
             .map(|s| s.image)
