@@ -14,7 +14,7 @@ use crate::model::{ImageRef, NewService, ServiceName, Track};
 use crate::spec::HeaderRoute;
 use crate::traits::{
     AppRoute, AppSplit, BuildEvent, BuildRequest, CanaryService, LogLine, LogOptions, Orchestrator,
-    ProbeAnswer, RouteConfig, Router, ServiceState,
+    ProbeAnswer, RouteConfig, Router, ServiceState, TaskEndpoint,
 };
 
 /// The image every image is pinned to by [`MemoryOrchestrator::pin_image`].
@@ -195,6 +195,17 @@ impl Orchestrator for MemoryOrchestrator {
         self.add_service(service.name.clone(), &service.image, service.replicas);
         self.with(&service.name, |s| s.labels = service.labels.clone())?;
         self.inspect(&service.name).await
+    }
+    /// One endpoint per running task, `10.0.0.<n>` on network `net`.
+    async fn task_endpoints(&self, service: &ServiceName) -> Result<Vec<TaskEndpoint>> {
+        let s = self.inspect(service).await?;
+        Ok((0..s.running)
+            .map(|i| TaskEndpoint {
+                task: format!("{service}.{i}"),
+                node: None,
+                addresses: BTreeMap::from([("net".to_string(), format!("10.0.0.{}", i % 250 + 2))]),
+            })
+            .collect())
     }
     async fn ensure_network(&self, name: &str) -> Result<bool> {
         Ok(self

@@ -65,6 +65,7 @@
 
 mod build;
 mod connect;
+mod endpoints;
 mod error;
 mod logs;
 mod network;

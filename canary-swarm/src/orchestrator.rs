@@ -24,7 +24,7 @@ use bollard::models::{
 use bollard::query_parameters::{ListTasksOptions, LogsOptions, TagImageOptions};
 use bollard::Docker;
 use canary_core::model::{EndpointMode, NewService};
-use canary_core::traits::{BuildEvent, BuildRequest, LogLine, LogOptions};
+use canary_core::traits::{BuildEvent, BuildRequest, LogLine, LogOptions, TaskEndpoint};
 use canary_core::{
     CanaryService, Error, ImageRef, Orchestrator, Result, ServiceName, ServiceState,
 };
@@ -804,6 +804,20 @@ impl Orchestrator for SwarmOrchestrator {
 
     async fn ensure_network(&self, name: &str) -> Result<bool> {
         crate::network::ensure(&self.docker, name).await
+    }
+
+    async fn task_endpoints(&self, service: &ServiceName) -> Result<Vec<TaskEndpoint>> {
+        let id = service_id(&self.get(service.as_str()).await?);
+        let filters = serde_json::json!({ "service": [id], "desired-state": ["running"] });
+        let query = format!("/tasks?filters={}", encode(&filters.to_string()));
+        let body = self
+            .raw
+            .call(&self.api_version(), Method::GET, &query, None)
+            .await
+            .map_err(|e| docker_error(e, Object::Service(service.as_str())))?;
+        let tasks: Vec<Value> = serde_json::from_slice(&body)
+            .map_err(|e| Error::Internal(format!("cannot decode Docker's task list: {e}")))?;
+        Ok(crate::endpoints::running_endpoints(&tasks))
     }
 
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()> {

@@ -268,6 +268,7 @@ mod tests {
 
     pub(crate) fn route(stable: &str, canary: &str, labels: &[(&str, &str)]) -> AppRoute {
         AppRoute {
+            group: canary_core::ServiceName::parse("g").unwrap(),
             app: AppRef {
                 name: sn("api"),
                 stable: sn(stable),
@@ -281,6 +282,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            canary_endpoints: Vec::new(),
         }
     }
 

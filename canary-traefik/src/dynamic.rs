@@ -446,6 +446,7 @@ mod tests {
 
     fn app(name: &str, stable: &str, labels: &[(&str, &str)]) -> AppRoute {
         AppRoute {
+            group: canary_core::ServiceName::parse("g").unwrap(),
             app: AppRef {
                 name: sn(name),
                 stable: sn(stable),
@@ -459,6 +460,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            canary_endpoints: Vec::new(),
         }
     }
 

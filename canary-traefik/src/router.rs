@@ -680,6 +680,7 @@ mod tests {
             group: sn("g"),
             mode: TrafficMode::Weighted,
             apps: vec![AppRoute {
+                group: canary_core::ServiceName::parse("g").unwrap(),
                 app: AppRef {
                     name: sn("a"),
                     stable: sn("a"),
@@ -690,6 +691,7 @@ mod tests {
                 health_path: "/health".into(),
                 entry_points: vec!["web".into()],
                 stable_labels: BTreeMap::new(),
+                canary_endpoints: Vec::new(),
             }],
             canary_weight: Weight::new(weight).unwrap(),
             canary_routed: true,

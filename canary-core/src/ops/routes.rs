@@ -17,12 +17,14 @@ pub fn app_route(
     stable_labels: BTreeMap<String, String>,
 ) -> AppRoute {
     AppRoute {
+        group: spec.group.clone(),
         app: app.clone(),
         rule: spec_app.rule.clone(),
         port: spec_app.port,
         health_path: spec_app.health_path.clone(),
         entry_points: spec.traffic.entry_points.clone(),
         stable_labels,
+        canary_endpoints: Vec::new(),
     }
 }
 

@@ -14,7 +14,9 @@ mod store;
 pub use crate::model::{BuildEvent, BuildRequest};
 pub use hooks::{HookContext, HookOutcome, HookPoint, HookRunner};
 pub use metrics::{MetricQuery, MetricsSource, Observation};
-pub use orchestrator::{CanaryService, LogLine, LogOptions, Orchestrator, ServiceState};
+pub use orchestrator::{
+    CanaryService, LogLine, LogOptions, Orchestrator, ServiceState, TaskEndpoint,
+};
 pub use router::{AppRoute, AppSplit, ProbeAnswer, RouteConfig, Router};
 pub use store::{StateStore, Versioned};
 

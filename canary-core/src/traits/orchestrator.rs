@@ -33,6 +33,19 @@ pub struct ServiceState {
     pub converged: bool,
 }
 
+/// A running task of a service and its addresses, as a router reaches it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskEndpoint {
+    /// The task's id.
+    pub task: String,
+    /// The node it runs on, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Its IP address on each network it is attached to, by network name.
+    pub addresses: BTreeMap<String, String>,
+}
+
 /// What the canary service should look like.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -129,4 +142,7 @@ pub trait Orchestrator: Send + Sync + Debug + 'static {
     /// Makes sure the network the services share exists (attachable overlay); `true` when it
     /// was created now. One that exists with another driver or scope is an error.
     async fn ensure_network(&self, name: &str) -> Result<bool>;
+    /// The service's tasks that run now (desired and actual state running), with their
+    /// addresses, sorted: what a router sends requests to. Empty when none runs.
+    async fn task_endpoints(&self, service: &ServiceName) -> Result<Vec<TaskEndpoint>>;
 }

@@ -13,11 +13,14 @@ use mockall::automock;
 use crate::error::Result;
 use crate::model::{AppRef, ServiceName, Track, Weight};
 use crate::spec::{HeaderRoute, TrafficMode};
+use crate::traits::TaskEndpoint;
 
 /// How one app is routed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppRoute {
+    /// The group the app belongs to (names the router's objects and the canary's metrics).
+    pub group: ServiceName,
     /// The app and its services.
     pub app: AppRef,
     /// The Traefik rule of the app.
@@ -31,6 +34,11 @@ pub struct AppRoute {
     /// The stable service's current labels, from which the router finds its backend (a stack's
     /// own `traefik.http.services.<name>` label, if it has one).
     pub stable_labels: BTreeMap<String, String>,
+    /// The canary's running tasks: the router sends the canary's share to these addresses
+    /// itself, so a canary that loses its tasks never takes stable's share down with it. Empty
+    /// while the canary runs nothing: its share then goes to stable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canary_endpoints: Vec<TaskEndpoint>,
 }
 
 /// The routing of a whole group at one moment.

@@ -9,8 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use canary_core::model::NewService;
 use canary_core::spec::HeaderRoute;
-use canary_core::traits::ProbeAnswer;
 use canary_core::traits::{BuildEvent, BuildRequest, HookRunner};
+use canary_core::traits::{ProbeAnswer, TaskEndpoint};
 use canary_core::{
     AppRoute, AppSplit, CanaryService, Deps, Error, HookContext, HookOutcome, ImageRef, LogLine,
     LogOptions, MemoryStateStore, MetricQuery, MetricsSource, Observation, Orchestrator, Result,
@@ -242,6 +242,17 @@ impl Orchestrator for FakeOrchestrator {
             .unwrap()
             .insert(service.name.to_string(), s.clone());
         Ok(s)
+    }
+    async fn task_endpoints(&self, service: &ServiceName) -> Result<Vec<TaskEndpoint>> {
+        self.check(format!("endpoints {service}"))?;
+        let running = self.get(service.as_str()).map(|s| s.running).unwrap_or(0);
+        Ok((0..running)
+            .map(|i| TaskEndpoint {
+                task: format!("{service}.{i}"),
+                node: None,
+                addresses: BTreeMap::from([("net".to_string(), format!("10.0.0.{}", i % 250 + 2))]),
+            })
+            .collect())
     }
     async fn ensure_network(&self, name: &str) -> Result<bool> {
         self.check(format!("network {name}"))?;

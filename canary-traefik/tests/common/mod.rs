@@ -276,6 +276,7 @@ pub fn app(
     let canary = format!("{stable}-canary");
     let host = format!("{tag}-{name}.localhost");
     let mut route = AppRoute {
+        group: canary_core::ServiceName::parse("g").unwrap(),
         app: AppRef {
             name: sn(name),
             stable: sn(&stable),
@@ -286,6 +287,7 @@ pub fn app(
         health_path: "/health".into(),
         entry_points: vec!["web".into()],
         stable_labels: BTreeMap::new(),
+        canary_endpoints: Vec::new(),
     };
     let stable_labels = router
         .labels_for(&route, canary_core::Track::Stable, mode)
