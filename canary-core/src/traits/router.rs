@@ -106,6 +106,12 @@ pub trait Router: Send + Sync + Debug + 'static {
     fn service_labels(&self, route: &AppRoute, track: Track) -> BTreeMap<String, String>;
     /// Puts `config` in force and confirms the router loaded it.
     async fn apply(&self, config: &RouteConfig) -> Result<()>;
+    /// Hands `config` to the router without waiting for a confirmation: what a rollback does when
+    /// the router's API cannot be reached. Safe only because a canary that leaves never takes
+    /// stable's share down (its slot falls back to stable). Default: [`Router::apply`].
+    async fn write(&self, config: &RouteConfig) -> Result<()> {
+        self.apply(config).await
+    }
     /// Reads the split actually in force, per app.
     async fn read(&self, config: &RouteConfig) -> Result<Vec<AppSplit>>;
     /// Removes everything this router wrote for the group (all traffic then follows stable's own
