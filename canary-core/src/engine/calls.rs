@@ -15,6 +15,8 @@ use crate::traits::{HookContext, HookPoint};
 pub(super) enum Waited {
     Elapsed,
     Command(Command),
+    /// The canary runs no task any more: why.
+    CanaryLost(String),
 }
 
 impl Rollout {
@@ -34,26 +36,44 @@ impl Rollout {
         Ok(())
     }
 
-    /// Waits `dur`, looking for commands every `poll` and renewing the lease.
+    /// Waits `dur` while the canary is routed: looks for commands every `poll`, watches the
+    /// canary every `traffic.watch` (see [`super::watch`]), renews the lease.
     pub(super) async fn wait(&self, dur: Duration, what: &str) -> Result<Waited> {
-        let deadline = tokio::time::Instant::now() + dur;
-        let mut last_beat = tokio::time::Instant::now();
+        let start = tokio::time::Instant::now();
+        let deadline = start + dur;
+        let watch_every = self.spec.traffic.watch.get();
+        let mut last_beat = start;
+        let mut next_poll = start;
+        let mut next_watch = start + watch_every;
         let _ = what;
         loop {
-            if let Some(cmd) = self.poll_command().await? {
-                return Ok(Waited::Command(cmd));
-            }
             let now = tokio::time::Instant::now();
+            if now >= next_poll {
+                if let Some(cmd) = self.poll_command().await? {
+                    return Ok(Waited::Command(cmd));
+                }
+                next_poll = now + self.opts.poll;
+            }
             if now >= deadline {
                 return Ok(Waited::Elapsed);
+            }
+            if now >= next_watch {
+                if let super::watch::Finding::CanaryLost(why) = self.watch_once().await? {
+                    return Ok(Waited::CanaryLost(why));
+                }
+                next_watch = tokio::time::Instant::now() + watch_every;
             }
             if now.duration_since(last_beat) >= self.opts.lease / 3 {
                 self.save(|_| {}).await?;
                 last_beat = now;
             }
-            let nap = self.opts.poll.min(deadline - now);
+            let now = tokio::time::Instant::now();
+            let nap = next_poll
+                .min(next_watch)
+                .min(deadline)
+                .saturating_duration_since(now);
             tokio::select! {
-                _ = tokio::time::sleep(nap) => {}
+                _ = tokio::time::sleep(nap.max(Duration::from_millis(1))) => {}
                 _ = self.wake.notified() => {}
             }
         }

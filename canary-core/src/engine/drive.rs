@@ -11,7 +11,7 @@ use super::Rollout;
 use crate::analysis::{self, AnalysisReport, Verdict};
 use crate::error::{Error, Result};
 use crate::model::EventKind;
-use crate::model::{Track, Weight};
+use crate::model::{ImageRef, Track, Weight};
 use crate::spec::{InconclusiveAction, TrafficMode};
 use crate::state::{Command, Phase};
 use crate::traits::{CanaryService, HookPoint};
@@ -108,6 +108,20 @@ impl Rollout {
         }
         let converge = self.spec.timeouts.converge.get();
         let stable_labels = self.stable_labels().await?;
+        // Resolve each canary image once, now: the canary runs exactly this image and promotion
+        // ships exactly it, whatever its tag names later.
+        let mut pinned = self.state().await.canary_pinned;
+        for (app, spec_app) in self.apps.iter().zip(&self.spec.apps) {
+            if !pinned.contains_key(app.name.as_str()) {
+                let p = self
+                    .call("pin image", || {
+                        self.deps.orchestrator.pin_image(&spec_app.image)
+                    })
+                    .await?;
+                pinned.insert(app.name.to_string(), p.to_string());
+            }
+        }
+        self.save(|s| s.canary_pinned = pinned.clone()).await?;
         let mut canaries = Vec::new();
         for (app, spec_app) in self.apps.iter().zip(&self.spec.apps) {
             let route = self.app_route(app, spec_app, &stable_labels);
@@ -124,10 +138,14 @@ impl Rollout {
                 TrafficMode::Weighted => spec_app.canary_replicas,
                 TrafficMode::Replicas => 0,
             };
+            let image = match pinned.get(app.name.as_str()) {
+                Some(p) => ImageRef::parse(p)?,
+                None => spec_app.image.clone(),
+            };
             let canary = CanaryService {
                 from: app.stable.clone(),
                 name: app.canary.clone(),
-                image: spec_app.image.clone(),
+                image,
                 replicas,
                 env: spec_app.canary_env.clone(),
                 labels: self.deps.router.service_labels(&route, Track::Canary),
@@ -146,6 +164,7 @@ impl Rollout {
                     .await;
             }
         }
+        self.refresh_endpoints().await?;
         let config = self.route_config_with(Weight::ZERO, true, &stable_labels);
         self.effect("route", || self.deps.router.apply(&config))
             .await?;
@@ -192,11 +211,13 @@ impl Rollout {
             ),
             None,
         );
-        if let Waited::Command(cmd) = self
+        match self
             .wait(self.spec.traffic.interval.get(), "interval")
             .await?
         {
-            return self.handle_command(cmd, None).await;
+            Waited::Command(cmd) => return self.handle_command(cmd, None).await,
+            Waited::CanaryLost(why) => return self.judge(step, lost_report(why)).await,
+            Waited::Elapsed => {}
         }
         // Step hooks (load and acceptance tests): a "no" counts as a failed analysis.
         let st = self.state().await;
@@ -316,8 +337,19 @@ impl Rollout {
 
     pub(super) async fn paused(&self) -> Result<()> {
         loop {
-            if let Waited::Command(cmd) = self.wait(Duration::from_secs(3600), "resume").await? {
-                return self.handle_command(cmd, None).await;
+            match self.wait(Duration::from_secs(3600), "resume").await? {
+                Waited::Command(cmd) => return self.handle_command(cmd, None).await,
+                Waited::CanaryLost(why) => {
+                    // Counted like a failed analysis; past the limit the rollout rolls back.
+                    let limit = self.spec.analysis.failure_limit;
+                    self.save(|s| s.failures += 1).await?;
+                    if self.state().await.failures > limit {
+                        return self
+                            .begin_rollback(format!("failure limit reached: {why}"))
+                            .await;
+                    }
+                }
+                Waited::Elapsed => {}
             }
         }
     }
@@ -458,5 +490,16 @@ pub(super) fn validate_command(cmd: Command, phase: Phase) -> Result<()> {
             "cannot {} a rollout that is {phase}",
             command_word(cmd)
         )))
+    }
+}
+
+/// A canary that lost its tasks, as a failed analysis: the failure limit decides.
+fn lost_report(why: String) -> AnalysisReport {
+    AnalysisReport {
+        verdict: Verdict::Fail,
+        critical_failure: false,
+        checks: Vec::new(),
+        judges: Vec::new(),
+        summary: why,
     }
 }

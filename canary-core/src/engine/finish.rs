@@ -29,13 +29,20 @@ impl Rollout {
             }
             self.save(|s| s.stable_images = before.clone()).await?;
         }
+        // Exactly the image the canary ran and analysis judged, resolved when the canary was
+        // created (a rollout saved by an older controller has none: resolve it now).
+        let tested = self.state().await.canary_pinned;
         let mut pinned = BTreeMap::new();
         for (app, spec_app) in self.apps.iter().zip(&self.spec.apps) {
-            let p = self
-                .call("pin image", || {
-                    self.deps.orchestrator.pin_image(&spec_app.image)
-                })
-                .await?;
+            let p = match tested.get(app.name.as_str()) {
+                Some(p) => ImageRef::parse(p)?,
+                None => {
+                    self.call("pin image", || {
+                        self.deps.orchestrator.pin_image(&spec_app.image)
+                    })
+                    .await?
+                }
+            };
             pinned.insert(app.name.to_string(), p);
         }
         self.save(|s| {
@@ -107,8 +114,7 @@ impl Rollout {
         let stable_labels = self.stable_labels().await?;
         // First out of the routing: a weighted child that disappears fails every request.
         let config = self.route_config_with(Weight::ZERO, false, &stable_labels);
-        self.effect("route", || self.deps.router.apply(&config))
-            .await?;
+        self.put_routes(&config).await?;
         self.save(|s| s.weight = 0).await?;
         let converge = self.spec.timeouts.converge.get();
         if self.spec.traffic.mode == TrafficMode::Replicas {

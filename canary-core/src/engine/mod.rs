@@ -25,6 +25,7 @@
 //! | `finish` | promotion and rollback |
 //! | `routing` | the route configs and weights put in force |
 //! | `calls` | external calls with deadlines and retries, waits, hooks |
+//! | `watch` | the canary's tasks and image tag, watched while a step waits |
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -46,6 +47,7 @@ mod lease;
 mod options;
 mod persist;
 mod routing;
+mod watch;
 
 use drive::validate_command;
 use events::command_word;
@@ -89,6 +91,12 @@ pub struct Rollout {
     lost: AtomicBool,
     /// When a save last proved the lease was still this controller's.
     beat_ok: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// The canary tasks in force per app (the router sends the canary's share to them).
+    endpoints:
+        std::sync::Mutex<BTreeMap<crate::model::ServiceName, Vec<crate::traits::TaskEndpoint>>>,
+    /// When the canary's image tag was last resolved again, and which moves were reported.
+    last_tag_check: std::sync::Mutex<Option<tokio::time::Instant>>,
+    tags_reported: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Rollout {
@@ -113,6 +121,9 @@ impl Rollout {
             epoch: AtomicU64::new(0),
             lost: AtomicBool::new(false),
             beat_ok: std::sync::Mutex::new(None),
+            endpoints: std::sync::Mutex::new(BTreeMap::new()),
+            last_tag_check: std::sync::Mutex::new(None),
+            tags_reported: std::sync::Mutex::new(Default::default()),
         })
     }
 

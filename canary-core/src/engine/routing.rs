@@ -38,6 +38,8 @@ impl Rollout {
             self.wait_all(&touched, self.spec.timeouts.converge.get())
                 .await?;
         }
+        // The canary's tasks as they are now (new replicas, a restarted task).
+        self.refresh_endpoints().await?;
         let config = self.route_config_with(weight, true, &stable_labels);
         self.effect("route", || self.deps.router.apply(&config))
             .await?;
@@ -78,12 +80,14 @@ impl Rollout {
         spec_app: &crate::spec::AppSpec,
         stable_labels: &BTreeMap<ServiceName, BTreeMap<String, String>>,
     ) -> AppRoute {
-        routes::app_route(
+        let mut route = routes::app_route(
             &self.spec,
             app,
             spec_app,
             stable_labels.get(&app.name).cloned().unwrap_or_default(),
-        )
+        );
+        route.canary_endpoints = self.endpoints_of(&app.name);
+        route
     }
 
     pub(super) fn route_config_with(

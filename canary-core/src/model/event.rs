@@ -39,6 +39,12 @@ pub enum EventKind {
     Failed,
     /// A retryable failure is being retried.
     Retry,
+    /// The canary's running tasks changed and the routes followed.
+    CanaryTasks,
+    /// A canary runs no task any more.
+    CanaryLost,
+    /// The canary's image tag now names another image (nothing changes).
+    TagMoved,
 }
 
 /// One event of a rollout; each carries the figures and the reason behind it.

@@ -66,3 +66,6 @@ pub(super) fn default_retry_timeout() -> HumanDuration {
 pub(super) fn default_rollback_timeout() -> HumanDuration {
     HumanDuration(Duration::from_secs(600))
 }
+pub(super) fn default_watch() -> HumanDuration {
+    HumanDuration(Duration::from_millis(250))
+}

@@ -3,7 +3,9 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::defaults::{default_entry_points, default_header_route, default_interval};
+use super::defaults::{
+    default_entry_points, default_header_route, default_interval, default_watch,
+};
 use crate::model::{HeaderName, HumanDuration, RuleValue, Weight};
 
 /// How traffic is divided while the canary runs.
@@ -56,6 +58,10 @@ pub struct TrafficSpec {
     /// Time at each step before it is analysed. Default 30s.
     #[serde(default = "default_interval")]
     pub interval: HumanDuration,
+    /// How often the canary's running tasks are looked at while a step waits: a canary that
+    /// loses its tasks is out of the routing within about this long. 100ms to 10s; default 250ms.
+    #[serde(default = "default_watch")]
+    pub watch: HumanDuration,
     /// Requests with this header go to the canary. Default `X-Canary: true`; `null` turns it off.
     #[serde(default = "default_header_route")]
     pub header_route: Option<HeaderRoute>,
@@ -81,6 +87,7 @@ impl Default for TrafficSpec {
             step_weight: None,
             max_weight: None,
             interval: default_interval(),
+            watch: default_watch(),
             header_route: default_header_route(),
             sticky: false,
             mirror: Weight::ZERO,

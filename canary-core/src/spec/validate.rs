@@ -131,6 +131,12 @@ impl Spec {
         if t.interval.get() < Duration::from_millis(100) {
             return Err(Error::invalid("traffic.interval", "must be at least 100ms"));
         }
+        if t.watch.get() < Duration::from_millis(100) || t.watch.get() > Duration::from_secs(10) {
+            return Err(Error::invalid(
+                "traffic.watch",
+                format!("{} is not between 100ms and 10s", t.watch),
+            ));
+        }
         if t.entry_points.is_empty() {
             return Err(Error::invalid(
                 "traffic.entryPoints",

@@ -52,6 +52,8 @@ pub struct FakeOrchestrator {
     pub hang: Mutex<Vec<String>>,
     /// Services whose wait_converged takes this long (a slow start).
     pub slow: Mutex<HashMap<String, Duration>>,
+    /// What pin_image resolves every image to now (default PINNED): change it to move a tag.
+    pub pin: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for FakeOrchestrator {
@@ -174,7 +176,8 @@ impl Orchestrator for FakeOrchestrator {
     }
     async fn pin_image(&self, image: &ImageRef) -> Result<ImageRef> {
         self.check(format!("pin_image {image}"))?;
-        Ok(ImageRef::parse(PINNED).unwrap())
+        let now = self.pin.lock().unwrap().clone();
+        Ok(ImageRef::parse(now.as_deref().unwrap_or(PINNED)).unwrap())
     }
     async fn wait_converged(
         &self,
@@ -263,6 +266,8 @@ impl Orchestrator for FakeOrchestrator {
 #[derive(Default)]
 pub struct FakeRouter {
     pub applied: Mutex<Vec<RouteConfig>>,
+    /// Configs handed over without confirmation (`Router::write`).
+    pub written: Mutex<Vec<RouteConfig>>,
     pub log: Log,
     pub fault: Mutex<Option<Fault>>,
 }
@@ -334,6 +339,15 @@ impl Router for FakeRouter {
         Ok(())
     }
     async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    async fn write(&self, config: &RouteConfig) -> Result<()> {
+        self.log.push(if config.canary_routed {
+            "route written"
+        } else {
+            "route out written"
+        });
+        self.written.lock().unwrap().push(config.clone());
         Ok(())
     }
     async fn probe(&self, route: &AppRoute, header: Option<HeaderRoute>) -> Result<ProbeAnswer> {
