@@ -70,6 +70,7 @@
 pub mod api;
 pub mod backend;
 pub mod dynamic;
+mod egress;
 pub mod exposition;
 pub mod histogram;
 mod http;

@@ -12,7 +12,7 @@ use canary_core::spec::HookSpec;
 use canary_core::{Error, HookContext, HookOutcome, HookPoint, HookRunner, Result};
 use serde::Serialize;
 
-use crate::http;
+use crate::{egress, http};
 
 /// The JSON body of a hook call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -57,15 +57,31 @@ impl<'a> HookBody<'a> {
 /// time [`Error::Timeout`] (the engine treats both like a no).
 #[derive(Debug, Clone)]
 pub struct WebhookRunner {
-    client: reqwest::Client,
+    _private: (),
 }
 
+/// The most bytes of a hook's answer that are read.
+const MAX_BODY: usize = 64 * 1024;
+
 impl WebhookRunner {
-    /// A runner with its own HTTP client.
+    /// A runner. Hooks follow no redirect, have at most 64 KiB of their answer read, and may not
+    /// reach link-local or metadata addresses unless the hook allows it (`allowLinkLocal`).
     pub fn new() -> Result<Self> {
-        Ok(WebhookRunner {
-            client: http::client()?,
-        })
+        // Built once here so a missing TLS provider is found at start, not at the first hook.
+        let _ = Self::base()
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+        Ok(WebhookRunner { _private: () })
+    }
+
+    fn base() -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+    }
+
+    fn builder(&self) -> reqwest::ClientBuilder {
+        Self::base()
     }
 }
 
@@ -82,8 +98,14 @@ impl HookRunner for WebhookRunner {
         }
         let timeout = hook.timeout.get();
         let what = format!("hook {} ({})", hook.name, redact(&url));
-        let resp = self
-            .client
+        // Resolved and checked here, and the connection pinned to what was checked.
+        let (host, addrs) = egress::resolve_checked(&url, hook.allow_link_local).await?;
+        let client = self
+            .builder()
+            .resolve_to_addrs(&host, &addrs)
+            .build()
+            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+        let mut resp = client
             .post(url.clone())
             .json(&HookBody::new(hook, context))
             .timeout(timeout)
@@ -91,11 +113,30 @@ impl HookRunner for WebhookRunner {
             .await
             .map_err(|e| http::send_error(e, &what, timeout))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
+        // At most MAX_BODY bytes are read: a hook cannot make the controller hold its answer.
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
             .await
-            .map_err(|e| http::send_error(e, &what, timeout))?;
-        let text = http::snippet(&body, 200);
+            .map_err(|e| http::send_error(e, &what, timeout))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() >= MAX_BODY {
+                body.truncate(MAX_BODY);
+                break;
+            }
+        }
+        let mut text = http::snippet(&body, 200);
+        if status.is_redirection() {
+            text = format!(
+                "redirects are not followed{}",
+                if text.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {text}")
+                }
+            );
+        }
         let ok = status.is_success();
         let message = match (ok, text.is_empty()) {
             (true, true) => format!("HTTP {}", status.as_u16()),
@@ -177,6 +218,7 @@ mod tests {
             url: url.into(),
             timeout: HumanDuration(timeout),
             metadata: BTreeMap::from([("team".to_string(), "payments".to_string())]),
+            allow_link_local: false,
         }
     }
 
@@ -241,7 +283,7 @@ mod tests {
             out,
             HookOutcome {
                 ok: false,
-                message: "HTTP 302".into()
+                message: "HTTP 302: redirects are not followed".into()
             }
         );
     }
@@ -269,5 +311,67 @@ mod tests {
             .unwrap_err();
         assert!(matches!(&e, Error::Timeout { .. }), "{e}");
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn redirects_are_not_followed_and_answers_are_capped() {
+        // The target of the redirect: it must never be called.
+        let (target, target_req) = server(200, "reached".into(), Duration::ZERO).await;
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        let redirect = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let resp = format!(
+                "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(resp.as_bytes()).await;
+        });
+        let out = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_secs(5)), &context())
+            .await
+            .unwrap();
+        redirect.await.unwrap();
+        assert!(!out.ok);
+        assert!(
+            out.message.contains("redirects are not followed"),
+            "{}",
+            out.message
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), target_req)
+                .await
+                .is_err(),
+            "the redirect target was called"
+        );
+        // A 4 MB answer: read up to the cap, the message a short snippet of it.
+        let (url, _req) = server(200, "x".repeat(4_000_000), Duration::ZERO).await;
+        let out = WebhookRunner::new()
+            .unwrap()
+            .call(&hook(&url, Duration::from_secs(5)), &context())
+            .await
+            .unwrap();
+        assert!(out.ok);
+        assert!(out.message.len() <= 200, "{}", out.message.len());
+    }
+
+    #[tokio::test]
+    async fn metadata_addresses_are_refused_unless_allowed() {
+        let h = hook(
+            "http://169.254.169.254/latest/meta-data/iam?token=secret",
+            Duration::from_millis(300),
+        );
+        let e = WebhookRunner::new()
+            .unwrap()
+            .call(&h, &context())
+            .await
+            .unwrap_err();
+        assert!(matches!(&e, Error::Rejected { .. }), "{e}");
+        assert!(e.to_string().contains("allowLinkLocal"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+        // (Allowing it is tested in `egress` without sending anything: no test may send a
+        // request anywhere but loopback.)
     }
 }

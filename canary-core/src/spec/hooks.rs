@@ -22,6 +22,11 @@ pub struct HookSpec {
     /// Free-form values passed in the body.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// Let this hook reach link-local and cloud metadata addresses (169.254.0.0/16,
+    /// 100.100.100.200, fe80::/10, fd00:ec2::254), which hooks are refused by default. Default
+    /// false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_link_local: bool,
 }
 
 /// When hooks are called.
