@@ -16,7 +16,7 @@ pub use hooks::{HookContext, HookOutcome, HookPoint, HookRunner};
 pub use metrics::{MetricQuery, MetricsSource, Observation};
 pub use orchestrator::{CanaryService, LogLine, LogOptions, Orchestrator, ServiceState};
 pub use router::{AppRoute, AppSplit, RouteConfig, Router};
-pub use store::{StateStore, Versioned};
+pub use store::{GroupRef, StateStore, Versioned};
 
 #[cfg(feature = "mocks")]
 pub use hooks::MockHookRunner;
