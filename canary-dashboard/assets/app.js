@@ -44,8 +44,8 @@
     failed: 'failed',
   };
   const ACTIONS = [
-    { id: 'pause', label: 'Pause', phases: ['progressing', 'paused'], text: 'Hold the rollout at its current step. Traffic stays as it is.' },
-    { id: 'resume', label: 'Resume', phases: ['paused', 'progressing'], text: 'Continue the rollout from where it was held.' },
+    { id: 'pause', label: 'Pause', phases: ['progressing'], text: 'Hold the rollout at its current step. Traffic stays as it is.' },
+    { id: 'resume', label: 'Resume', phases: ['paused'], text: 'Continue the rollout from where it was held.' },
     { id: 'promote', label: 'Promote step', phases: ['progressing', 'paused'], text: 'Go to the next step now (promote after the last one).' },
     { id: 'promote-full', label: 'Promote fully', phases: ['progressing', 'paused'], text: 'Promote now, skipping the remaining steps and analysis: stable takes the canary’s version.', danger: true },
     { id: 'rollback', label: 'Roll back', phases: ['pending', 'progressing', 'paused', 'promoting'], text: 'Take the canary out of traffic and scale it down. Stable is untouched.', danger: true },
@@ -59,6 +59,11 @@
   function when(ms) {
     if (!ms) return '–';
     return new Date(ms).toLocaleString([], { hour12: false });
+  }
+  // A distance to a limit: "+0.01" inside, "−0.4167" outside.
+  function signed(v) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return '–';
+    return (v < 0 ? '−' : '+') + C.fmtNum(Math.abs(v));
   }
   function phaseBadge(phase, id) {
     return el('span', { class: 'phase phase-' + (phase || 'none'), id, text: PHASE_WORDS[phase] || 'no rollout' });
@@ -197,7 +202,7 @@
         fact('failed / inconclusive', st ? `${st.failures} / ${st.inconclusive}` : '–'),
         fact('started', st ? when(st.startedMs) : '–')
       ),
-      st && st.cause ? el('p', { class: 'cause', id: 'cause' }, el('b', { text: 'cause: ' }), st.cause) : null,
+      st && st.cause ? el('p', { class: 'cause' + (st.phase === 'paused' ? ' held' : ''), id: 'cause' }, el('b', { text: st.phase === 'paused' ? 'why: ' : 'cause: ' }), st.cause) : null,
       st && st.command ? el('p', { class: 'muted', text: `command waiting for the controller: ${st.command} (from ${st.commandBy || '?'})` }) : null,
       v.error ? el('p', { class: 'error', text: 'cannot read the status now: ' + v.error }) : null,
       S.report ? null : actions(v, st),
@@ -319,7 +324,7 @@
       );
     }
     sec.appendChild(grid);
-    sec.appendChild(el('p', { class: 'legend' }, el('span', { class: 'key canary' }), ' canary  ', el('span', { class: 'key stable' }), ' stable  ', el('span', { class: 'key limit' }), ' limit'));
+    sec.appendChild(el('p', { class: 'legend' }, el('span', { class: 'key canary' }), ' canary (dots coloured by verdict)  ', el('span', { class: 'key stable' }), ' stable  ', el('span', { class: 'key limit' }), ' limit'));
     for (const a of analyses) {
       for (const j of a.judges || []) {
         sec.appendChild(el('p', { class: 'muted', text: `judge, step ${a.step + 1}, ${j.app}: score ${C.fmtNum(j.score)} — ${j.verdict}: ${j.reason}` }));
@@ -345,7 +350,7 @@
             el('td', { class: 'num', text: C.fmtNum(c.canary) }),
             el('td', { class: 'num', text: C.fmtNum(c.stable) }),
             el('td', { text: (c.limits || []).map((l) => l.text).join(', ') || '–' }),
-            el('td', { class: 'num', text: c.margin === null || c.margin === undefined ? '–' : (c.margin * 100).toFixed(1) + '%' }),
+            el('td', { class: 'num' + (c.margin !== null && c.margin !== undefined && c.margin < 0 ? ' over' : ''), title: c.margin === null || c.margin === undefined ? '' : `${(c.margin * 100).toFixed(1)}% of the limit`, text: signed(c.distance) }),
             el('td', {}, el('span', { class: 'v v-' + c.verdict, text: c.verdict })),
             el('td', { class: 'reason', text: c.reason })
           )

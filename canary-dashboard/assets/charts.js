@@ -169,10 +169,11 @@
       title: `step ${a.step + 1} at ${a.weight}%: ${a.verdict} — ${a.summary}`,
     }));
     const span = Math.max(1000, tEnd - t0);
-    const xt = ticks(0, span, 6).map((v) => ({ v, label: fmtDur(v) }));
+    const xt = timeTicks(span).map((v) => ({ v, label: fmtDur(v) }));
     const hlines = [];
     const steps = (view.spec && view.spec.steps) || [];
-    for (const w of steps) hlines.push({ y: w, cls: 'step', label: `step at ${w}%` });
+    // A line per step helps with a few steps and clutters with many.
+    if (steps.length <= 8) for (const w of steps) hlines.push({ y: w, cls: 'step', label: `step at ${w}%` });
     const marks = events
       .filter((e) => e.kind === 'command' || e.kind === 'paused')
       .map((e) => ({ x: e.atMs - t0, y: 0, cls: 'mark-' + e.kind, r: 4, title: e.message }));
@@ -233,6 +234,15 @@
       hlines,
       series: n === 1 ? series.filter((s) => s.cls !== 'limit') : series,
     });
+  }
+
+  // Time ticks on whole seconds, minutes or hours, about six of them.
+  function timeTicks(span) {
+    const steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600].map((s) => s * 1000);
+    const step = steps.find((s) => span / s <= 7) || Math.ceil(span / 7 / 3600000) * 3600000;
+    const out = [];
+    for (let v = 0; v <= span && out.length < 50; v += step) out.push(v);
+    return out;
   }
 
   function fmtDur(ms) {

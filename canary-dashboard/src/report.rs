@@ -66,6 +66,15 @@ pub(crate) fn utc(ms: u64) -> String {
     )
 }
 
+/// A distance to a limit: `+0.01` inside, `−0.4167` outside.
+fn signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("−{}", num(-v))
+    } else {
+        format!("+{}", num(v))
+    }
+}
+
 fn opt(v: Option<f64>) -> String {
     v.map(num).unwrap_or_else(|| "–".into())
 }
@@ -162,7 +171,7 @@ fn tables(v: &GroupView) -> String {
                 opt(r.canary),
                 opt(r.stable),
                 if limits.is_empty() { "–".to_string() } else { esc(&limits.join(", ")) },
-                c.margin.map(|m| format!("{:+.1}%", m * 100.0)).unwrap_or_else(|| "–".into()),
+                c.distance.map(signed).unwrap_or_else(|| "–".into()),
                 esc(&word(&r.verdict)),
                 esc(&r.reason),
             );

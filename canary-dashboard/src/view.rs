@@ -115,9 +115,11 @@ pub(crate) struct CheckView {
     pub(crate) result: CheckResult,
     /// The limits in force (none when the dashboard has no spec for the group).
     pub(crate) limits: Vec<Limit>,
-    /// The smallest distance to a limit, on the good side when positive, relative to the limit
-    /// (`(value - min) / |min|`): what the page sorts by to show which check is close.
+    /// The distance to the nearest limit relative to it (`(value - min) / |min|`), on the good
+    /// side when positive: what the page sorts by to show which check is closest.
     pub(crate) margin: Option<f64>,
+    /// The same distance in the metric's own unit (`value - min`).
+    pub(crate) distance: Option<f64>,
 }
 
 /// One step's analysis.
@@ -242,8 +244,9 @@ pub(crate) fn limits(check: &CheckSpec, stable: Option<f64>) -> Vec<Limit> {
     out
 }
 
-/// The smallest relative distance of `value` inside `limits` (negative: outside).
-fn margin(value: Option<f64>, limits: &[Limit]) -> Option<f64> {
+/// How far `value` is inside the nearest of `limits` (negative: outside): relative to the
+/// limit, and in the metric's unit.
+fn margin(value: Option<f64>, limits: &[Limit]) -> Option<(f64, f64)> {
     let v = value.filter(|v| v.is_finite())?;
     limits
         .iter()
@@ -256,9 +259,9 @@ fn margin(value: Option<f64>, limits: &[Limit]) -> Option<f64> {
             // Relative to the limit so that seconds and ratios compare; a zero limit compares
             // in absolute terms.
             let scale = if l.value == 0.0 { 1.0 } else { l.value.abs() };
-            d / scale
+            (d / scale, d)
         })
-        .min_by(|a, b| a.total_cmp(b))
+        .min_by(|a, b| a.0.total_cmp(&b.0))
 }
 
 fn spec_checks(spec: &Spec) -> Vec<CheckSpec> {
@@ -287,8 +290,10 @@ fn check_view(spec: Option<&Spec>, checks: &[CheckSpec], r: &CheckResult) -> Che
             .map(|c| limits(c, r.stable))
             .unwrap_or_default(),
     };
+    let m = margin(r.canary, &limits);
     CheckView {
-        margin: margin(r.canary, &limits),
+        margin: m.map(|m| m.0),
+        distance: m.map(|m| m.1),
         result: r.clone(),
         limits,
     }
@@ -494,10 +499,17 @@ mod tests {
         assert_eq!(l[0].text, "≤ stable 0.002 + 0.01");
         // No stable value: no relative limit.
         assert!(limits(&check(None, None, Some(0.01)), None).is_empty());
-        let m = margin(Some(0.7), &limits(&check(Some(0.99), None, None), None)).unwrap();
-        assert!(m < 0.0, "{m}");
-        let m = margin(Some(0.5), &limits(&check(None, Some(1.0), None), None)).unwrap();
-        assert!((m - 0.5).abs() < 1e-12, "{m}");
+        let (m, d) = margin(Some(0.7), &limits(&check(Some(0.99), None, None), None)).unwrap();
+        assert!(m < 0.0 && (d + 0.29).abs() < 1e-12, "{m} {d}");
+        let (m, d) = margin(Some(0.5), &limits(&check(None, Some(2.0), None), None)).unwrap();
+        assert!(
+            (m - 0.75).abs() < 1e-12 && (d - 1.5).abs() < 1e-12,
+            "{m} {d}"
+        );
+        // The nearest limit counts.
+        let both = limits(&check(Some(0.0), Some(1.0), None), None);
+        let (_, d) = margin(Some(0.9), &both).unwrap();
+        assert!((d - 0.1).abs() < 1e-12, "{d}");
         assert_eq!(margin(None, &[]), None);
         assert_eq!(
             margin(Some(f64::NAN), &limits(&check(Some(1.0), None, None), None)),
