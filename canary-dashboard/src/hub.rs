@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use canary_core::error::with_timeout;
@@ -25,8 +25,13 @@ use tokio::sync::{broadcast, mpsc, watch, Notify, OwnedSemaphorePermit};
 
 use crate::view::{self, GroupView, Timeline};
 
-/// Frames queued per browser before it counts as slow.
-pub(crate) const CLIENT_QUEUE: usize = 32;
+/// Frames queued per browser before it counts as slow. A view of a long rollout can weigh a few
+/// hundred kilobytes, so queues stay short: a browser that falls behind gets everything again.
+pub(crate) const CLIENT_QUEUE: usize = 8;
+/// Changes kept for browsers that read slowly (beyond, they get everything again).
+const BROADCAST: usize = 16;
+/// The most groups shown; a store holding more shows the first ones by name.
+pub(crate) const MAX_GROUPS: usize = 200;
 /// How long a browser may take to accept one frame before it is dropped.
 pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// A comment line sent this often keeps proxies and the browser from closing an idle stream.
@@ -59,6 +64,21 @@ struct Entry {
     status: Option<Status>,
     error: Option<String>,
     cached: Option<Arc<Cached>>,
+    /// When the status was last read.
+    read_at: Option<Instant>,
+}
+
+impl Entry {
+    fn new(source: Source) -> Self {
+        Entry {
+            source,
+            timeline: Timeline::default(),
+            status: None,
+            error: None,
+            cached: None,
+            read_at: None,
+        }
+    }
 }
 
 /// A group in the list the page shows.
@@ -98,17 +118,11 @@ impl Hub {
             .map(|r| {
                 (
                     r.spec().group.to_string(),
-                    Entry {
-                        source: Source::Rollout(r.clone()),
-                        timeline: Timeline::default(),
-                        status: None,
-                        error: None,
-                        cached: None,
-                    },
+                    Entry::new(Source::Rollout(r.clone())),
                 )
             })
             .collect();
-        let (frames, _) = broadcast::channel(256);
+        let (frames, _) = broadcast::channel(BROADCAST);
         Hub {
             entries: Mutex::new(entries),
             store,
@@ -145,12 +159,17 @@ impl Hub {
         self.wake.notify_one();
     }
 
-    /// The last view of `group`, read now when there is none yet.
+    /// The view of `group`: the last one when it was read within a poll interval (the poller
+    /// reads only while a browser watches), else read now.
     pub(crate) async fn view(&self, group: &str) -> Option<Arc<Cached>> {
-        let cached = self.lock().get(group)?.cached.clone();
+        let (cached, read_at) = {
+            let entries = self.lock();
+            let e = entries.get(group)?;
+            (e.cached.clone(), e.read_at)
+        };
         match cached {
-            Some(c) => Some(c),
-            None => self.refresh(group).await,
+            Some(c) if read_at.is_some_and(|t| t.elapsed() < self.poll) => Some(c),
+            _ => self.refresh(group).await,
         }
     }
 
@@ -165,6 +184,7 @@ impl Hub {
         };
         let mut entries = self.lock();
         let entry = entries.get_mut(group)?;
+        entry.read_at = Some(Instant::now());
         match status {
             Ok(st) => {
                 if let Some(state) = &st.state {
@@ -274,16 +294,13 @@ impl Hub {
                 .retain(|name, e| matches!(e.source, Source::Rollout(_)) || names.contains(name));
             let mut changed = entries.len() != before;
             for g in listed {
+                if entries.len() >= MAX_GROUPS {
+                    break;
+                }
                 if let std::collections::btree_map::Entry::Vacant(slot) =
                     entries.entry(g.group.to_string())
                 {
-                    slot.insert(Entry {
-                        source: Source::Stored(g),
-                        timeline: Timeline::default(),
-                        status: None,
-                        error: None,
-                        cached: None,
-                    });
+                    slot.insert(Entry::new(Source::Stored(g)));
                     changed = true;
                 }
             }

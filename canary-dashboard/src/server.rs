@@ -303,31 +303,22 @@ impl App {
         {
             return problem(413, "CANARY_TOO_LARGE", "an action takes no body");
         }
-        {
-            let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-            if !busy.insert(group.to_string()) {
-                return problem(
-                    409,
-                    "CANARY_CONFLICT",
-                    "another action on this group is under way",
-                );
-            }
-        }
+        let Some(busy) = Busy::take(&self, group) else {
+            return problem(
+                409,
+                "CANARY_CONFLICT",
+                "another action on this group is under way",
+            );
+        };
         let by = format!("dashboard:{peer}");
         tracing::info!(group, action, by, "dashboard action");
         // The command runs to its end even if this answer stops waiting (a promote-full carried
         // out here drives the promotion).
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let app = self.clone();
-        let g = group.to_string();
         let by2 = by.clone();
         tokio::spawn(async move {
             let r = rollout.command_by(cmd, &by2).await;
-            app.busy
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&g);
-            app.hub.poke();
+            drop(busy);
             let _ = tx.send(r);
         });
         match tokio::time::timeout(ACTION_WAIT, rx).await {
@@ -352,6 +343,34 @@ impl App {
                 &json!({"group": group, "action": action, "by": by, "result": "underWay"}),
             ),
         }
+    }
+}
+
+/// A group marked as having an action under way, unmarked (and the views refreshed) when dropped,
+/// even if the action's task panics.
+struct Busy {
+    app: Arc<App>,
+    group: String,
+}
+
+impl Busy {
+    fn take(app: &Arc<App>, group: &str) -> Option<Busy> {
+        let mut busy = app.busy.lock().unwrap_or_else(|p| p.into_inner());
+        busy.insert(group.to_string()).then(|| Busy {
+            app: app.clone(),
+            group: group.to_string(),
+        })
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.app
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.group);
+        self.app.hub.poke();
     }
 }
 

@@ -230,6 +230,18 @@ async fn routes_answer_the_page_its_assets_and_the_groups() {
         !shop.to_string().contains("hunter22"),
         "the canary's env value leaked: {shop}"
     );
+    // No browser watches, so nothing polls: the JSON is read again once a poll interval old.
+    let group = ServiceName::parse("shop").unwrap();
+    let mut v = w.store.load(&group, &[]).await.unwrap().unwrap();
+    v.state.weight = 50;
+    w.store
+        .save(&group, &[], &v.state, Some(v.version))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shop = call(&d, "GET", "/api/groups/shop", &[]).await;
+    let shop: serde_json::Value = serde_json::from_str(&shop.body).unwrap();
+    assert_eq!(shop["status"]["state"]["weight"], 50);
     let blog = call(&d, "GET", "/api/groups/blog", &[]).await;
     let blog: serde_json::Value = serde_json::from_str(&blog.body).unwrap();
     assert_eq!(blog["status"]["state"]["phase"], "paused");
