@@ -316,7 +316,7 @@ impl Hub {
     pub(crate) async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut tick: u64 = 0;
         loop {
-            if tick % DISCOVER_EVERY == 0 {
+            if tick.is_multiple_of(DISCOVER_EVERY) {
                 self.discover().await;
             }
             // Without a browser nobody looks: read only on demand (and the first time).

@@ -36,7 +36,7 @@ pub fn escape_string(s: &str) -> String {
 /// A PromQL duration: `30s`, `1500ms`, at least 1ms.
 pub fn format_range(d: Duration) -> String {
     let ms = d.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

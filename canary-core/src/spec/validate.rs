@@ -313,7 +313,7 @@ fn validate_rule(rule: &str) -> std::result::Result<(), String> {
     if rule.chars().any(|c| c.is_control()) {
         return Err("a rule cannot contain control characters".into());
     }
-    if rule.matches('`').count() % 2 != 0 {
+    if !rule.matches('`').count().is_multiple_of(2) {
         return Err(format!("{rule:?} has an unbalanced backtick"));
     }
     let mut depth = 0i32;
