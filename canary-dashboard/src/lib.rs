@@ -1,7 +1,8 @@
 //! # canary-dashboard
 //!
 //! A live rollout dashboard in the browser, and the HTML report of a rollout: what
-//! `canary dashboard` serves, and what the bindings can start the same way.
+//! `canary dashboard` serves. Everything is behind [`Dashboard::builder`] (rollouts in, a
+//! [`Running`] server out), so a binding starts the same server with a few lines.
 //!
 //! The page lists every group the dashboard was given a [`Rollout`] for and every group the
 //! [`StateStore`] holds a state for. For each it shows the phase, the step and the weight as a
