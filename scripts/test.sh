@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README): sets up everything it needs on a fresh machine (Docker
 # Engine, swarm, Traefik and demo images, Prometheus), then runs the checks and every test.
-# Tests that need Docker fail (they do not skip) when CI is set and Docker is missing.
+# Tests that need Docker or Chromium fail (they do not skip) when CI is set and either is missing.
+# The dashboard's browser test leaves its screenshots in target/ci-artifacts/ (a CI artifact).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -14,6 +15,9 @@ step "local stack: Docker Engine, swarm, Traefik, Prometheus, demo images"
 bash scripts/stack/up.sh
 # shellcheck source=stack/env.sh
 source scripts/stack/env.sh
+
+step "headless Chromium and chromedriver, for the dashboard's real-browser test"
+bash scripts/chromium.sh
 
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings

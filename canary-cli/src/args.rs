@@ -256,6 +256,30 @@ pub(crate) enum Command {
     Resume,
     /// Log lines of the stable or canary services.
     Logs(LogsArgs),
+    /// A live rollout dashboard in the browser (or, with `--report`, a rollout's HTML report).
+    Dashboard(DashboardArgs),
+}
+
+/// `canary dashboard`.
+#[derive(Debug, Args)]
+pub(crate) struct DashboardArgs {
+    /// More spec files, beside `-f` (each group's limits and actions). Without any spec that
+    /// exists, only the groups of the state store are shown, read-only.
+    #[arg(value_name = "SPEC")]
+    pub(crate) specs: Vec<PathBuf>,
+    /// Where to listen. Anything but loopback with `--allow-actions` needs `--token`.
+    #[arg(long, env = "CANARY_DASHBOARD_ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) addr: SocketAddr,
+    /// Let the page pause, resume, promote and roll back (each behind a confirmation).
+    #[arg(long, env = "CANARY_DASHBOARD_ALLOW_ACTIONS")]
+    pub(crate) allow_actions: bool,
+    /// The bearer token actions need (16 to 512 characters); prefer the variable, which `ps`
+    /// does not show.
+    #[arg(long, env = "CANARY_DASHBOARD_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+    /// Write the self-contained HTML report of the spec's group to this file and exit.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) report: Option<PathBuf>,
 }
 
 /// `canary build`.
@@ -364,6 +388,37 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dashboard_flags_parse_and_the_token_stays_hidden() {
+        let cli = Cli::try_parse_from([
+            "canary",
+            "dashboard",
+            "-f",
+            "a.yaml",
+            "b.yaml",
+            "--addr",
+            "0.0.0.0:8090",
+            "--allow-actions",
+            "--token",
+            "0123456789abcdef",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Dashboard(d) => {
+                assert_eq!(d.specs, [PathBuf::from("b.yaml")]);
+                assert_eq!(d.addr.port(), 8090);
+                assert!(d.allow_actions && d.report.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        let help = Cli::command()
+            .find_subcommand_mut("dashboard")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("CANARY_DASHBOARD_TOKEN"), "{help}");
     }
 
     #[test]

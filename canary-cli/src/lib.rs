@@ -15,6 +15,7 @@
 //! | `canary status -f SPEC` | state, step, weights in force (read from Traefik), replicas, last analysis | |
 //! | `canary promote [--full]`, `rollback`, `pause`, `resume` | manual controls, delivered to a running `canary run` or applied here | `docker service scale …=0` |
 //! | `canary logs -f SPEC --track stable\|canary [--follow]` | the services' log lines | `docker service logs` |
+//! | `canary dashboard [-f SPEC] [SPEC...] [--allow-actions] [--report FILE]` | the live dashboard in the browser (`canary_dashboard`), or a rollout's HTML report | Grafana |
 //!
 //! ## Exit codes
 //!

@@ -45,9 +45,9 @@ pub use model::{
 pub use spec::{Spec, SpecFile};
 pub use state::{Command, Phase, RolloutState};
 pub use traits::{
-    AppRoute, AppSplit, CanaryService, HookContext, HookOutcome, HookPoint, HookRunner, LogLine,
-    LogOptions, MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig, Router,
-    ServiceState, StateStore, Versioned,
+    AppRoute, AppSplit, CanaryService, GroupRef, HookContext, HookOutcome, HookPoint, HookRunner,
+    LogLine, LogOptions, MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig,
+    Router, ServiceState, StateStore, Versioned,
 };
 #[cfg(feature = "mocks")]
 pub use traits::{MockHookRunner, MockMetricsSource, MockOrchestrator, MockRouter, MockStateStore};

@@ -31,6 +31,6 @@ mod session;
 mod settings;
 mod stack;
 
-pub use session::{Backend, Canary};
+pub use session::{state_store, Backend, Canary};
 pub use settings::{MetricsBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

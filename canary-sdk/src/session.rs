@@ -45,6 +45,18 @@ pub struct Backend {
     pub service: String,
 }
 
+/// The Swarm state store alone (every group's saved rollout), for readers without a spec such
+/// as a dashboard listing the groups.
+pub async fn state_store(settings: &Settings) -> Result<Arc<dyn canary_core::StateStore>> {
+    settings.validate()?;
+    let mut options = ConnectOptions::from_env();
+    if let Some(h) = settings.docker_host.as_ref().filter(|h| !h.is_empty()) {
+        options.host = h.clone();
+    }
+    let swarm = SwarmOrchestrator::connect_with(&options).await?;
+    Ok(Arc::new(swarm.state_store()))
+}
+
 impl Canary {
     /// Connects to Docker (negotiating the API version), builds the router, the metrics source
     /// (reading each app's stable labels for backend names) and the webhook runner, and checks the

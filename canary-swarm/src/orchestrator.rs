@@ -286,7 +286,7 @@ impl SwarmOrchestrator {
     }
 
     /// `GET /services` with `filters`, as the daemon's JSON.
-    async fn list(&self, filters: Value, object: Object<'_>) -> Result<Vec<Value>> {
+    pub(crate) async fn list(&self, filters: Value, object: Object<'_>) -> Result<Vec<Value>> {
         let query = format!(
             "/services?status=true&filters={}",
             encode(&filters.to_string())

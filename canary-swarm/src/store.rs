@@ -29,6 +29,14 @@
 //! changed the image, say) the save goes through on the fresh spec, keeping their change; when
 //! the counter moved, another writer saved a state and the save is a conflict.
 //!
+//! # Listing
+//!
+//! [`StateStore::groups`] lists the services carrying [`STATE_GROUP_LABEL`] (one daemon call,
+//! no task reads). The labels name the group and the holding service, not the group's other
+//! apps, so each group comes back with one app: its `stable` is the holder, which is all
+//! [`StateStore::load`] reads; its `name` is the holder's name without the stack prefix and its
+//! `canary` the default `<stable>-canary`.
+//!
 //! # Limits
 //!
 //! `docker stack deploy` replaces a stack service's labels with the compose file's, so
@@ -38,9 +46,12 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use canary_core::{AppRef, Error, Result, RolloutState, ServiceName, StateStore, Versioned};
+use canary_core::{
+    AppRef, Error, GroupRef, Result, RolloutState, ServiceName, StateStore, Versioned,
+};
 use serde::{Deserialize, Serialize};
 
+use crate::error::Object;
 use crate::{spec, SwarmOrchestrator};
 
 /// The label holding the saved state.
@@ -86,6 +97,33 @@ fn saved(labels: &BTreeMap<String, String>, group: &ServiceName) -> Result<Saved
         ))
     })?;
     Ok(Saved::Ours(c.version, json.clone()))
+}
+
+/// The group whose state a service (the daemon's JSON) holds, and the app to load it with; `None`
+/// for a service without the labels or with names Docker or this crate would not accept.
+fn group_ref(service: &serde_json::Value) -> Option<GroupRef> {
+    let spec = service.get("Spec")?;
+    let labels = spec::labels(spec);
+    labels.get(STATE_LABEL)?;
+    let group = ServiceName::parse(labels.get(STATE_GROUP_LABEL)?).ok()?;
+    let holder = ServiceName::parse(spec.get("Name")?.as_str()?).ok()?;
+    // `docker stack deploy` names app `api` of stack `shop` `shop_api`.
+    let name = labels
+        .get(spec::STACK_NAMESPACE_LABEL)
+        .and_then(|stack| holder.as_str().strip_prefix(&format!("{stack}_")))
+        .and_then(|n| ServiceName::parse(n).ok())
+        .unwrap_or_else(|| holder.clone());
+    let canary = holder
+        .with_suffix("-canary")
+        .unwrap_or_else(|_| holder.clone());
+    Some(GroupRef {
+        group,
+        apps: vec![AppRef {
+            name,
+            stable: holder,
+            canary,
+        }],
+    })
 }
 
 /// Keeps rollout states in service labels; see the module docs for the layout and versions.
@@ -200,6 +238,22 @@ impl StateStore for SwarmStateStore {
             Err(e) => Err(e),
         }
     }
+
+    async fn groups(&self) -> Result<Vec<GroupRef>> {
+        let services = self
+            .orchestrator
+            .list(
+                serde_json::json!({ "label": [STATE_GROUP_LABEL] }),
+                Object::None,
+            )
+            .await?;
+        let mut groups: Vec<GroupRef> = services.iter().filter_map(group_ref).collect();
+        // One entry per group even if two services claim it (a spec whose first app changed):
+        // the holder first by name, as `load` through either would find a state.
+        groups.sort_by(|a, b| (&a.group, &a.apps[0].stable).cmp(&(&b.group, &b.apps[0].stable)));
+        groups.dedup_by(|a, b| a.group == b.group);
+        Ok(groups)
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +282,42 @@ mod tests {
         labels.insert(STATE_GROUP_LABEL.to_string(), "shop".to_string());
         labels.insert(STATE_LABEL.to_string(), "not json".to_string());
         assert!(matches!(saved(&labels, &group()), Err(Error::Internal(_))));
+    }
+
+    #[test]
+    fn a_holder_names_its_group_and_the_app_to_load_it_with() {
+        let service = |name: &str, labels: serde_json::Value| serde_json::json!({"Spec": {"Name": name, "Labels": labels}});
+        let g = group_ref(&service(
+            "shop_api",
+            serde_json::json!({STATE_LABEL: "{}", STATE_GROUP_LABEL: "shop",
+                               spec::STACK_NAMESPACE_LABEL: "shop"}),
+        ))
+        .unwrap();
+        assert_eq!(g.group.as_str(), "shop");
+        assert_eq!(
+            (
+                g.apps[0].name.as_str(),
+                g.apps[0].stable.as_str(),
+                g.apps[0].canary.as_str()
+            ),
+            ("api", "shop_api", "shop_api-canary")
+        );
+        let g = group_ref(&service(
+            "api",
+            serde_json::json!({STATE_LABEL: "{}", STATE_GROUP_LABEL: "shop"}),
+        ))
+        .unwrap();
+        assert_eq!(g.apps[0].name.as_str(), "api");
+        // No state, no group label, or a group name Docker would refuse: not a group.
+        for labels in [
+            serde_json::json!({STATE_GROUP_LABEL: "shop"}),
+            serde_json::json!({STATE_LABEL: "{}"}),
+            serde_json::json!({STATE_LABEL: "{}", STATE_GROUP_LABEL: "no/slash"}),
+        ] {
+            assert_eq!(group_ref(&service("api", labels.clone())), None, "{labels}");
+        }
+        assert_eq!(group_ref(&serde_json::json!({"Spec": 3})), None);
+        assert_eq!(group_ref(&serde_json::json!(null)), None);
     }
 
     #[test]

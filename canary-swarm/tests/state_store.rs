@@ -212,3 +212,41 @@ async fn a_group_without_a_service_has_no_state() {
     assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
     guard.finish();
 }
+
+#[tokio::test]
+async fn groups_lists_every_saved_state_with_what_loads_it() {
+    let swarm = swarm_or_skip!();
+    let guard = Cleanup::new();
+    let (first, second) = (guard.service("lista"), guard.service("listb"));
+    for s in [&first, &second] {
+        common::deploy(&swarm, &common::stable(s, common::V1, 1)).await;
+    }
+    let store = swarm.state_store();
+    let (g1, g2) = (guard.service("grpa"), guard.service("grpb"));
+    let mut state = RolloutState::new(BTreeMap::from([("api".into(), "canary-demo:v2".into())]), 1);
+    state.weight = 30;
+    store.save(&g1, &apps(&first), &state, None).await.unwrap();
+    store.save(&g2, &apps(&second), &state, None).await.unwrap();
+
+    // Other tests' groups may be listed too: look at ours.
+    let ours: Vec<_> = store
+        .groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|g| g.group.as_str().starts_with(&guard.name("")))
+        .collect();
+    let names: Vec<_> = ours.iter().map(|g| g.group.as_str()).collect();
+    assert_eq!(names, [g1.as_str(), g2.as_str()]);
+    for (g, holder) in ours.iter().zip([&first, &second]) {
+        assert_eq!(g.apps.len(), 1);
+        assert_eq!(&g.apps[0].stable, holder);
+        // A new store (another process) loads each group from what `groups` returned.
+        let other = SwarmStateStore::new(SwarmOrchestrator::connect().await.unwrap());
+        let loaded = other.load(&g.group, &g.apps).await.unwrap().unwrap();
+        assert_eq!(loaded.state.weight, 30);
+    }
+    store.clear(&g1, &apps(&first)).await.unwrap();
+    assert!(!store.groups().await.unwrap().iter().any(|g| g.group == g1));
+    guard.finish();
+}

@@ -22,6 +22,11 @@ pub const V2: &str = "canary-e2e:v2";
 
 /// `cte<6 hex>`: a name no other test run uses.
 pub fn unique_name() -> String {
+    unique_name_with("cte")
+}
+
+/// `<prefix><6 hex>`: a name no other test run uses.
+pub fn unique_name_with(prefix: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -31,7 +36,7 @@ pub fn unique_name() -> String {
         ^ ((std::process::id() as u64) << 24)
         ^ ((N.fetch_add(1, Ordering::Relaxed) as u64) << 44);
     format!(
-        "cte{:06x}",
+        "{prefix}{:06x}",
         (mix.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40) & 0xff_ffff
     )
 }
@@ -91,8 +96,13 @@ pub struct Group {
 impl Group {
     /// A fresh group on `stack`, and the test images built.
     pub fn new(stack: &Stack) -> Self {
+        Self::with_prefix(stack, "cte")
+    }
+
+    /// [`Group::new`] with names `<prefix><6 hex>`, for a suite that owns its own prefix.
+    pub fn with_prefix(stack: &Stack, prefix: &str) -> Self {
         build_test_images(stack);
-        let name = unique_name();
+        let name = unique_name_with(prefix);
         let dir = std::env::temp_dir().join(format!("canary-e2e-{name}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         Group {

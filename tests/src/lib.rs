@@ -4,6 +4,8 @@
 //! Traefik 3.7.9, Prometheus), driven through the `canary` binary as a person or a script would
 //! use it. The tests are in `tests/tests/*.rs`; this library holds what they share:
 //!
+//! - [`browser`]: headless Chromium through chromedriver (WebDriver over HTTP on 127.0.0.1), for
+//!   the dashboard's real-browser test; without it a test skips, or fails when `CI` is set;
 //! - [`bin`]: the `canary` binary under test (`CANARY_BIN`, or built once with cargo);
 //! - [`stack`]: the stack's addresses, and the skip-or-fail rule: without Docker or the stack a
 //!   test prints `SKIPPED` and passes, unless `CI` is set, where it fails;
@@ -16,6 +18,7 @@
 //! Traffic only ever goes to 127.0.0.1.
 
 pub mod bin;
+pub mod browser;
 pub mod docker;
 pub mod group;
 pub mod load;

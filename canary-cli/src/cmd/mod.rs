@@ -13,6 +13,7 @@ use crate::output::Printer;
 
 mod build;
 mod control;
+mod dashboard;
 mod deploy;
 mod logs;
 mod run;
@@ -40,6 +41,7 @@ pub(crate) async fn dispatch(cli: &Cli, p: &Printer) -> CliResult<u8> {
         Command::Pause => control::control(g, canary_core::Command::Pause, p).await,
         Command::Resume => control::control(g, canary_core::Command::Resume, p).await,
         Command::Logs(a) => logs::logs(g, a, p).await,
+        Command::Dashboard(a) => dashboard::dashboard(g, a, p).await,
     }
 }
 

@@ -18,7 +18,7 @@ pub use orchestrator::{
     CanaryService, LogLine, LogOptions, Orchestrator, ServiceState, TaskEndpoint,
 };
 pub use router::{AppRoute, AppSplit, ProbeAnswer, RouteConfig, Router};
-pub use store::{StateStore, Versioned};
+pub use store::{GroupRef, StateStore, Versioned};
 
 #[cfg(feature = "mocks")]
 pub use hooks::MockHookRunner;

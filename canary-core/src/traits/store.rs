@@ -22,6 +22,19 @@ pub struct Versioned {
     pub version: u64,
 }
 
+/// A group whose state a store keeps, with what [`StateStore::load`] needs to read it: what a
+/// dashboard lists when it was given no spec for the group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupRef {
+    /// The group.
+    pub group: ServiceName,
+    /// The apps to hand to [`StateStore::load`]. A store that keeps the apps returns them as they
+    /// were saved; one that only knows where it put the state returns that much (the Swarm store:
+    /// one app whose `stable` is the service holding the state, the rest derived from its name).
+    pub apps: Vec<AppRef>,
+}
+
 /// Keeps a group's rollout state where any controller can find it (labels on the services).
 #[cfg_attr(feature = "mocks", automock)]
 #[async_trait]
@@ -39,4 +52,9 @@ pub trait StateStore: Send + Sync + Debug + 'static {
     ) -> Result<u64>;
     /// Forgets the group's state.
     async fn clear(&self, group: &ServiceName, apps: &[AppRef]) -> Result<()>;
+    /// Every group this store holds a state for, sorted by name, one entry per group. The default
+    /// is a store that cannot list what it keeps: no group.
+    async fn groups(&self) -> Result<Vec<GroupRef>> {
+        Ok(Vec::new())
+    }
 }
