@@ -1,17 +1,14 @@
-//! Test helpers: the captured fixtures of `shared/fixtures`.
+//! Test helpers: the captured fixtures in `tests/fixtures` (Traefik and Prometheus answers,
+//! Traefik's JSON Schemas; their provenance is in `tests/fixtures/README.md`).
 
 use std::path::PathBuf;
 
-/// The fixtures directory: `$CANARY_FIXTURES`, or `shared/fixtures` beside the workspace.
+/// The fixtures directory, in the crate.
 pub(crate) fn fixtures_dir() -> PathBuf {
-    let dir = match std::env::var_os("CANARY_FIXTURES") {
-        Some(d) => PathBuf::from(d),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures"),
-    };
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     assert!(
         dir.join("README.md").is_file(),
-        "fixtures not found at {}: put shared/fixtures beside the workspace (../shared/fixtures from \
-         the workspace root) or set CANARY_FIXTURES to its path",
+        "fixtures not found at {}",
         dir.display()
     );
     dir
