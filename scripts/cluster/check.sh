@@ -32,7 +32,7 @@ source "$HERE/lib.sh"
 P="$CANARY_CLUSTER_PREFIX"
 SVC="$P-demo"
 NETWORK="$P-net"
-OUTNS="$P-outside"   # private mode only: a stranger on the host's "eth0"
+OUTNS="$P-outside"   # a stranger on another link of the host namespace
 IMAGE="${CANARY_DEMO_IMAGE%:*}:v1"
 REPLICAS=4
 PASS=0 FAIL=0
@@ -55,7 +55,7 @@ cleanup() {
   # Nothing of ours may be left.
   local left
   left=$(ip netns list | grep -E "^($P-worker1|$P-host|$OUTNS)( |\$)" || true)
-  left+=$(ip -br link | grep -E "^($CANARY_CLUSTER_BRIDGE|$CANARY_CLUSTER_WORKER_VETH)[ @]" || true)
+  left+=$(cl_ip -br link 2>/dev/null | grep -E "^($CANARY_CLUSTER_WORKER_VETH|$P-out)[ @]" || true)
   if [[ -n "$left" ]]; then printf 'FAILED cleanup left: %s\n' "$left"; rc=1; fi
   exit "$rc"
 }
@@ -168,12 +168,15 @@ check "DNS tasks.$SVC lists the $REPLICAS task addresses ($dns_ips)" \
   test "$dns_ips" == "$want_ips" -a "$(wc -w <<<"$dns_ips")" -eq "$REPLICAS"
 
 # ---------------------------------------------------------------- not reachable from outside
-if [[ "$CANARY_CLUSTER_MANAGER" == private ]]; then
-  # A stranger on another link of the host namespace (its "eth0"), routing the private /24 via
-  # the host: every port of the cluster must stay silent, while the worker reaches them.
+# A stranger on another link of the host namespace (like a machine on eth0), routing the private
+# /24 via the host: every port of the cluster must stay silent to it, while the worker reaches
+# them. Its /30 must be free in the host namespace.
+if [[ -n "$(cl_ip -4 route show match 10.214.0.0/30 | grep -v '^default' || true)" ]]; then
+  bad "outside test: 10.214.0.0/30 is in use in the host namespace"
+else
   ip netns add "$OUTNS"
   ip -n "$OUTNS" link set lo up
-  cl_ip link add "$P-out" type veth peer name eth0 netns "$OUTNS"
+  cl_ip link add "$P-out" type veth peer name eth0 netns "$OUTNS"   # deleted with the netns
   cl_ip addr add 10.214.0.1/30 dev "$P-out"
   cl_ip link set "$P-out" up
   ip -n "$OUTNS" addr add 10.214.0.2/30 dev eth0

@@ -151,7 +151,10 @@ if [[ "$CANARY_CLUSTER_MANAGER" == private ]]; then
     cl_log "manager: private dockerd running (pid $pid)"
   else
     mkdir -p "$MDIR"
-    cl_dockerd_start "$CANARY_CLUSTER_HOST_NETNS" "${CANARY_CLUSTER_PREFIX}-manager" "$MDIR" "$msock"
+    # The same environment as the main engine's (stack/up.sh), so the private manager behaves
+    # like the real one: its tasks never pull, and use the images it holds (it pushed them).
+    cl_dockerd_start "$CANARY_CLUSTER_HOST_NETNS" "${CANARY_CLUSTER_PREFIX}-manager" "$MDIR" "$msock" \
+      DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1
   fi
   if [[ "$(cl_mgr info -f '{{.Swarm.LocalNodeState}}')" == inactive ]]; then
     cl_run cl_mgr swarm init --advertise-addr "$MADDR" --listen-addr "$MADDR:2377" >/dev/null
