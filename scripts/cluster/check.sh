@@ -30,8 +30,10 @@ source "$HERE/lib.sh"
 [[ $EUID -eq 0 ]] || cl_die "run as root"
 
 P="$CANARY_CLUSTER_PREFIX"
-SVC="$P-demo"
-NETWORK="$P-net"
+# Test objects on the manager, labelled io.canary.test=1; fixed names, so they never collide with
+# the stack's (canary-net, canary-traefik) when the manager is the shared engine.
+SVC="cluster-check-demo"
+NETWORK="cluster-check-net"
 OUTNS="$P-outside"   # a stranger on another link of the host namespace
 IMAGE="${CANARY_DEMO_IMAGE%:*}:v1"
 REPLICAS=4
@@ -89,9 +91,17 @@ check "the worker does not have the image before the service starts" bash -c "! 
 cl_mgr network create --driver overlay --attachable --label "$CANARY_TEST_LABEL" "$NETWORK" >/dev/null
 ts=${EPOCHREALTIME/[.,]/}
 # At most 2 per node: 4 replicas on 2 nodes must land 2 + 2. dnsrr: no IPVS here.
+# Main mode: also behind the stack's Traefik (a manager-only task), through canary-net.
+via_traefik=()
+if [[ "$CANARY_CLUSTER_MANAGER" == main ]]; then
+  via_traefik=(--network "$CANARY_NETWORK" --label traefik.enable=true
+    --label "traefik.http.routers.$SVC.rule=Host(\`$SVC.localhost\`)"
+    --label "traefik.http.routers.$SVC.entrypoints=web"
+    --label "traefik.http.services.$SVC.loadbalancer.server.port=8080")
+fi
 cl_mgr service create --detach --quiet --name "$SVC" --label "$CANARY_TEST_LABEL" \
   --replicas "$REPLICAS" --replicas-max-per-node 2 \
-  --network "$NETWORK" --endpoint-mode dnsrr -e VERSION=v1 "$REF" >/dev/null
+  --network "$NETWORK" "${via_traefik[@]}" --endpoint-mode dnsrr -e VERSION=v1 "$REF" >/dev/null
 running() { cl_mgr service ps "$SVC" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true; }
 if cl_wait 120 "$REPLICAS tasks running" bash -c "[[ \$(docker -H '$CANARY_MANAGER_DOCKER_HOST' service ps '$SVC' --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running') == $REPLICAS ]]"; then
   run_secs=$(cl_elapsed "$ts")
@@ -102,8 +112,9 @@ else
   cl_mgr service ps --no-trunc "$SVC" >&2 || true
 fi
 mapfile -t tasks < <(cl_mgr service ps -q --filter desired-state=running "$SVC")
-declare -A on_node=() task_ip=() task_cid=() task_pid=()
+declare -A on_node=() task_ip=() task_cid=() task_pid=() ip_task=()
 for t in "${tasks[@]}"; do
+  for a in $(cl_mgr inspect -f '{{range .NetworksAttachments}}{{range .Addresses}}{{.}} {{end}}{{end}}' "$t"); do ip_task[${a%/*}]=$t; done
   read -r node cid ip < <(cl_mgr inspect -f '{{.NodeID}} {{.Status.ContainerStatus.ContainerID}} {{range .NetworksAttachments}}{{if eq .Network.Spec.Name "'"$NETWORK"'"}}{{range .Addresses}}{{.}}{{end}}{{end}}{{end}}' "$t")
   on_node[$node]=$(( ${on_node[$node]:-0} + 1 ))
   task_ip[$t]=${ip%/*}
@@ -163,9 +174,26 @@ for _ in range(an):
 print(" ".join(sorted(ips)))
 PY
 )
-want_ips=$(printf '%s\n' "${task_ip[@]}" | sort | xargs)
-check "DNS tasks.$SVC lists the $REPLICAS task addresses ($dns_ips)" \
-  test "$dns_ips" == "$want_ips" -a "$(wc -w <<<"$dns_ips")" -eq "$REPLICAS"
+# One address per task, on whichever of the task's networks the resolver picked.
+dns_tasks=$(for a in $dns_ips; do echo "${ip_task[$a]:-unknown}"; done | sort -u | grep -vc '^unknown$' || true)
+check "DNS tasks.$SVC lists the $REPLICAS tasks ($dns_ips)" \
+  test "$dns_tasks" -eq "$REPLICAS" -a "$(wc -w <<<"$dns_ips")" -eq "$REPLICAS"
+
+# ---------------------------------------------------------------- through Traefik (main mode)
+if [[ "$CANARY_CLUSTER_MANAGER" == main ]]; then
+  # Traefik runs on the manager; tasks on the worker are reached over canary-net's VXLAN. Every
+  # task must answer within a bounded number of requests to 127.0.0.1.
+  cl_wait 30 "Traefik routes $SVC.localhost" bash -c \
+    "curl -fsS -m 2 -H 'Host: $SVC.localhost' '$CANARY_WEB_URL/' | grep -q '\"host\"'" || true
+  declare -A seen=()
+  for _ in $(seq 1 40); do
+    h=$(curl -sS -m 2 -H "Host: $SVC.localhost" "$CANARY_WEB_URL/" 2>/dev/null | sed -n 's/.*"host":"\([0-9a-f]*\)".*/\1/p')
+    [[ -z "$h" ]] || seen[$h]=1
+  done
+  tr_ok=0
+  for t in "${tasks[@]}"; do [[ -n "${seen[${task_cid[$t]:0:12}]:-}" ]] && tr_ok=$((tr_ok + 1)); done
+  check "Traefik ($CANARY_WEB_URL) reached $tr_ok/$REPLICAS tasks in 40 requests, the worker's included" test "$tr_ok" -eq "$REPLICAS"
+fi
 
 # ---------------------------------------------------------------- not reachable from outside
 # A stranger on another link of the host namespace (like a machine on eth0), routing the private
