@@ -234,5 +234,5 @@ cat <<EOF
 figures: cluster up ${up_secs}s (worker join ${join_secs:-?}s); $REPLICAS tasks running ${run_secs}s after create
          spread: $spread; overlay mesh $mesh_ok/$mesh_total ($mesh_cross across nodes); image $REF
 EOF
-echo "cluster check: $PASS passed, $FAIL failed"
+echo "cluster-check: $PASS passed, $FAIL failed"
 ((FAIL == 0))

@@ -37,6 +37,11 @@ cl_wrk() { docker -H "$CANARY_WORKER_DOCKER_HOST" "$@"; }
 
 # The command line of a pid contains an exact argument (how we tell our daemons from others
 # before signalling them: pid files outlive processes and pids get reused).
+# A process runs in the network namespace /run/netns/<name> (not in an older one of the same
+# name, deleted by hand while the process kept it alive).
+cl_pid_in_netns() { [[ "$(readlink "/proc/$1/ns/net" 2>/dev/null)" == "net:[$(stat -L -c %i "/run/netns/$2" 2>/dev/null)]" ]]; }
+# A process exists and is not a zombie.
+cl_pid_alive() { [[ -r /proc/$1/stat ]] && [[ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" != Z ]]; }
 cl_pid_has_arg() { [[ -r /proc/$1/cmdline ]] && tr '\0' '\n' <"/proc/$1/cmdline" | grep -qxF -- "$2"; }
 
 # cl_dockerd_start <netns> <hostname> <dir> <socket-path> [env...]
@@ -51,6 +56,25 @@ cl_dockerd_start() {
   local netns=$1 host=$2 dir=$3 sock=$4; shift 4
   local exec_root="/run/$host"   # short: containerd's socket path lives under it (108-byte limit)
   mkdir -p "$dir/docker" "$exec_root"
+  # dockerd refuses to start while its pid file names a live process. Ours but not answering
+  # (hung, or killed and not yet reaped): stop it and wait. Anything else: the file is stale.
+  if [[ -s "$dir/dockerd.pid" ]]; then
+    local old
+    old=$(cat "$dir/dockerd.pid")
+    if cl_pid_has_arg "$old" "$dir/daemon.json"; then
+      cl_log "dockerd $host (pid $old) is running but not answering; stopping it"
+      cl_stop_pid "$old" "dockerd $host" 30
+    fi
+    rm -f "$dir/dockerd.pid"
+  fi
+  # After a dockerd dies, its containerd gets SIGKILL (pdeathsig). PID 1 here reaps orphans
+  # late, and dockerd takes the zombie named in containerd.pid for a live containerd: it dials
+  # the dead socket for minutes. A pid file naming no live process goes.
+  local cpid_file="$exec_root/containerd/containerd.pid" cpid
+  if [[ -s "$cpid_file" ]]; then
+    cpid=$(cat "$cpid_file")
+    cl_pid_alive "$cpid" || { cl_log "removing stale $cpid_file (pid $cpid gone)"; rm -f "$cpid_file"; }
+  fi
   cat >"$dir/daemon.json.tmp" <<EOF
 {
   "data-root": "$dir/docker",

@@ -147,6 +147,10 @@ fi
 # ---------------------------------------------------------------- manager
 if [[ "$CANARY_CLUSTER_MANAGER" == private ]]; then
   msock="${CANARY_MANAGER_DOCKER_HOST#unix://}"
+  if pid=$(cl_dockerd_pid "$MDIR") && ! cl_pid_in_netns "$pid" "$CANARY_CLUSTER_HOST_NETNS"; then
+    cl_log "manager: dockerd (pid $pid) runs in an older netns named $CANARY_CLUSTER_HOST_NETNS; restarting it"
+    cl_stop_pid "$pid" "dockerd manager" 30
+  fi
   if pid=$(cl_dockerd_pid "$MDIR") && cl_mgr info >/dev/null 2>&1; then
     cl_log "manager: private dockerd running (pid $pid)"
   else
@@ -183,6 +187,10 @@ cl_wait 10 "worker netns reaches the registry" \
   cl_die "from netns $WNS, http://$CANARY_REGISTRY/v2/ does not answer (bridge $CANARY_CLUSTER_BRIDGE, veth $CANARY_CLUSTER_WORKER_VETH)"
 
 # ---------------------------------------------------------------- worker dockerd
+if pid=$(cl_dockerd_pid "$WDIR") && ! cl_pid_in_netns "$pid" "$WNS"; then
+  cl_log "worker: dockerd (pid $pid) runs in an older netns named $WNS (deleted by hand?); restarting it"
+  cl_stop_pid "$pid" "dockerd $WNS" 30
+fi
 if pid=$(cl_dockerd_pid "$WDIR") && cl_wrk info >/dev/null 2>&1; then
   cl_log "worker: dockerd running (pid $pid)"
 else
