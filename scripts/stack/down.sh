@@ -7,8 +7,9 @@
 #                                    labelled io.canary.stack=local, stop our Prometheus, remove
 #                                    our loopback-guard rules
 #   scripts/stack/down.sh --tests    also remove services labelled io.canary.test=1
-#   scripts/stack/down.sh --all      also leave the swarm if up.sh initialised it and stop
-#                                    dockerd if up.sh started it
+#   scripts/stack/down.sh --all      also leave the swarm if up.sh initialised it, stop
+#                                    dockerd if up.sh started it, and remove the cluster
+#                                    bridge (scripts/cluster/net.sh down)
 #   scripts/stack/down.sh --purge    --all, plus remove the canary-demo/canary-traefik/
 #                                    canary-socket-proxy images and the state dir ($CANARY_STACK_DIR)
 #
@@ -29,7 +30,7 @@ for a in "$@"; do
     --all) ALL=1 ;;
     --purge) ALL=1 PURGE=1 ;;
     --tests) TESTS=1 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "down.sh: unknown argument $a" >&2; exit 2 ;;
   esac
 done
@@ -136,6 +137,9 @@ if ((ALL)); then
   else
     log "dockerd was not started by up.sh; leaving it"
   fi
+  # The cluster bridge and its firewall guard (up.sh creates them before dockerd); net.sh keeps
+  # them while a dockerd still listens on the bridge address.
+  CANARY_CLUSTER_MANAGER=main "$HERE/../cluster/net.sh" down
   if ((PURGE)); then
     run rm -rf "$STATE"
   fi

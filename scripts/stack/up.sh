@@ -80,8 +80,25 @@ else
 fi
 
 # ---------------------------------------------------------------- dockerd
+# The swarm advertises and listens on a private bridge address ($CANARY_CLUSTER_MANAGER_ADDR on
+# $CANARY_CLUSTER_BRIDGE), not 127.0.0.1, so a worker dockerd in another network namespace
+# (scripts/cluster/up.sh) can join it. The bridge must exist before dockerd starts: a swarm
+# restored at startup binds $CANARY_CLUSTER_MANAGER_ADDR:2377 and fails without it. net.sh also
+# installs the firewall guard that keeps 2377/7946/4789 unreachable from outside the machine.
+# See docs/multinode.md.
+export CANARY_CLUSTER_MANAGER=main   # this engine is the cluster's manager
+# shellcheck source=../cluster/env.sh source-path=SCRIPTDIR
+source "$REPO_ROOT/scripts/cluster/env.sh"
+"$REPO_ROOT/scripts/cluster/net.sh" up
 if docker info >/dev/null 2>&1; then
   log "dockerd: already running ($(docker version -f '{{.Server.Version}} api {{.Server.APIVersion}}'))"
+  if [[ "$(docker info -f "{{with index .RegistryConfig.IndexConfigs \"$CANARY_REGISTRY\"}}{{.Secure}}{{end}}")" != false ]]; then
+    log "WARNING: dockerd does not list the cluster registry $CANARY_REGISTRY in insecure-registries"
+    log "  (needed for scripts/cluster/up.sh only). Without a restart: put"
+    log "    {\"insecure-registries\": [\"$CANARY_REGISTRY\"]}"
+    log "  in /etc/docker/daemon.json (if dockerd has no --config-file/--insecure-registry flags), then"
+    log "    kill -HUP \$(cat /var/run/docker.pid)"
+  fi
 else
   if pgrep -x dockerd >/dev/null; then
     log "dockerd: process exists but not answering yet; waiting"
@@ -90,9 +107,11 @@ else
     # ports ignore it (they bind 0.0.0.0 and [::]); see the loopback guard below.
     # DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1: swarm tasks use the local image instead of
     # trying a registry pull first (all images here are local-only).
-    log "+ DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --ip 127.0.0.1 ${CANARY_DOCKERD_ARGS:-} (log: $STATE/dockerd.log)"
+    # --insecure-registry: the cluster's registry serves plain HTTP on the private address.
+    log "+ DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 dockerd --ip 127.0.0.1 --insecure-registry $CANARY_REGISTRY ${CANARY_DOCKERD_ARGS:-} (log: $STATE/dockerd.log)"
     # shellcheck disable=SC2086  # CANARY_DOCKERD_ARGS is a list of flags
-    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd --ip 127.0.0.1 ${CANARY_DOCKERD_ARGS:-} >>"$STATE/dockerd.log" 2>&1 </dev/null 9>&- &
+    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid dockerd --ip 127.0.0.1 --insecure-registry "$CANARY_REGISTRY" \
+      ${CANARY_DOCKERD_ARGS:-} >>"$STATE/dockerd.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STATE/dockerd.pid.starting"
   fi
   if ! wait_for 60 "dockerd" docker info; then
@@ -110,10 +129,25 @@ fi
 # ---------------------------------------------------------------- swarm
 swarm_state=$(docker info -f '{{.Swarm.LocalNodeState}}')
 case "$swarm_state" in
-  active) log "swarm: active" ;;
+  active)
+    swarm_addr=$(docker info -f '{{.Swarm.NodeAddr}}')
+    if [[ "$swarm_addr" == "$CANARY_CLUSTER_MANAGER_ADDR" ]]; then
+      log "swarm: active, advertising $swarm_addr"
+    else
+      # A node's advertise address cannot be changed in place; only a new swarm fixes it, and
+      # that removes every service and network in it, so it is never done here.
+      log "WARNING: the swarm advertises $swarm_addr, not $CANARY_CLUSTER_MANAGER_ADDR: this single-node stack"
+      log "  works, but no worker can join it (scripts/cluster/up.sh refuses). To switch, when nobody"
+      log "  uses the engine: scripts/stack/down.sh --tests && docker swarm leave --force && scripts/stack/up.sh"
+      log "  (see docs/multinode.md, 'Switching the main engine over')"
+    fi
+    ;;
   inactive)
-    # --listen-addr on loopback keeps 2377 (raft) and 7946 (gossip) off the network.
-    run docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377 >/dev/null
+    # --listen-addr on the private bridge address: 2377 (raft) and 7946 (gossip) are bound
+    # there only, and net.sh's guard drops whatever reaches them (or VXLAN's 4789, which the
+    # kernel binds on 0.0.0.0) from anywhere but lo and the bridge.
+    run docker swarm init --advertise-addr "$CANARY_CLUSTER_MANAGER_ADDR" \
+      --listen-addr "$CANARY_CLUSTER_MANAGER_ADDR:2377" >/dev/null
     touch "$STATE/swarm.initialized"
     ;;
   *) die "swarm node state is '$swarm_state'; fix it by hand (docker swarm leave --force?)" ;;
