@@ -103,10 +103,17 @@ impl Canary {
     }
 
     /// Connects to the real backends (the SDK's `Canary::connect`) with JavaScript extras.
-    async fn open(spec: canary_core::Spec, dir: std::path::PathBuf, settings: Option<Value>, x: Extras) -> Result<Self> {
+    async fn open(
+        spec: canary_core::Spec,
+        dir: std::path::PathBuf,
+        settings: Option<Value>,
+        x: Extras,
+    ) -> Result<Self> {
         let given: serde_json::Map<String, Value> = opts(settings, "settings")?;
         let settings = Settings::from_env()?.merge(Value::Object(given))?;
-        let mut sdk = canary_sdk::Canary::connect(spec, settings).await?.with_spec_dir(dir);
+        let mut sdk = canary_sdk::Canary::connect(spec, settings)
+            .await?
+            .with_spec_dir(dir);
         if let Some(m) = x.metrics {
             sdk = sdk.with_metrics(m);
         }
@@ -123,16 +130,27 @@ impl Canary {
         out.await.map(Js)
     }
 
-    async fn run_now(&self, options: Option<Value>, on_event: Option<Listener>) -> Result<Js<Outcome>> {
+    async fn run_now(
+        &self,
+        options: Option<Value>,
+        on_event: Option<Listener>,
+    ) -> Result<Js<Outcome>> {
         let o: RunOptions = opts(options, "options")?;
-        let mut ro = self.sdk.controller().takeover(o.takeover).restart(o.restart);
+        let mut ro = self
+            .sdk
+            .controller()
+            .takeover(o.takeover)
+            .restart(o.restart);
         if let Some(owner) = o.owner {
             ro = ro.owner(owner);
         }
         if let Some(poll) = o.poll {
             let p = poll.get();
             if p < Duration::from_millis(10) || p > Duration::from_secs(60) {
-                return Err(Error::invalid("options.poll", format!("{poll} is not between 10ms and 1m")));
+                return Err(Error::invalid(
+                    "options.poll",
+                    format!("{poll} is not between 10ms and 1m"),
+                ));
             }
             ro = ro.poll(p);
         }
@@ -204,9 +222,20 @@ impl Canary {
     }
 
     /// Sends requests to each app with and without the header route and counts the answers.
-    #[napi(ts_args_type = "options?: SmokeOptions | null", ts_return_type = "Promise<SmokeReport>")]
-    pub async fn smoke_test(&self, options: Option<Value>) -> napi::Result<Settled<Js<SmokeReport>>> {
-        let go = async { self.sdk.smoke_test(&opts(options, "options")?).await.map(Js) };
+    #[napi(
+        ts_args_type = "options?: SmokeOptions | null",
+        ts_return_type = "Promise<SmokeReport>"
+    )]
+    pub async fn smoke_test(
+        &self,
+        options: Option<Value>,
+    ) -> napi::Result<Settled<Js<SmokeReport>>> {
+        let go = async {
+            self.sdk
+                .smoke_test(&opts(options, "options")?)
+                .await
+                .map(Js)
+        };
         Ok(Settled(go.await))
     }
 
@@ -253,8 +282,14 @@ impl Canary {
     /// A manual control by name: `pause`, `resume`, `promote`, `promote-full` or `rollback`.
     /// Delivered to the controller driving the rollout, in this process or another; carried out
     /// here when nobody drives it.
-    #[napi(ts_args_type = "command: CommandName", ts_return_type = "Promise<CommandOutcome>")]
-    pub async fn command(&self, command: Option<Value>) -> napi::Result<Settled<Js<CommandOutcome>>> {
+    #[napi(
+        ts_args_type = "command: CommandName",
+        ts_return_type = "Promise<CommandOutcome>"
+    )]
+    pub async fn command(
+        &self,
+        command: Option<Value>,
+    ) -> napi::Result<Settled<Js<CommandOutcome>>> {
         let go = async {
             let word: String = arg(command, "command")?;
             self.command_now(Command::from_str(&word)?).await
@@ -275,11 +310,18 @@ impl Canary {
     }
 
     /// Goes to the next step now (promotes after the last); with `full`, promotes now.
-    #[napi(ts_args_type = "full?: boolean | null", ts_return_type = "Promise<CommandOutcome>")]
+    #[napi(
+        ts_args_type = "full?: boolean | null",
+        ts_return_type = "Promise<CommandOutcome>"
+    )]
     pub async fn promote(&self, full: Option<Value>) -> napi::Result<Settled<Js<CommandOutcome>>> {
         let go = async {
             let full: Option<bool> = arg(full, "full")?;
-            let cmd = if full == Some(true) { Command::PromoteFull } else { Command::Promote };
+            let cmd = if full == Some(true) {
+                Command::PromoteFull
+            } else {
+                Command::Promote
+            };
             self.command_now(cmd).await
         };
         Ok(Settled(go.await))
@@ -300,26 +342,39 @@ impl Canary {
 
     /// The log lines of `track`'s services (of one app or all), as an async iterator.
     #[napi(ts_args_type = "track: Track, options?: LogOptions | null")]
-    pub fn logs(&self, env: Env, track: Option<Value>, options: Option<Value>) -> napi::Result<LogStream> {
+    pub fn logs(
+        &self,
+        env: Env,
+        track: Option<Value>,
+        options: Option<Value>,
+    ) -> napi::Result<LogStream> {
         let track: Track = arg(track, "track").or_throw(&env)?;
         let o: LogArgs = opts(options, "options").or_throw(&env)?;
-        let mut lo = LogOptions::default();
-        lo.follow = o.follow;
-        lo.tail = o.tail.map(u64::from);
-        lo.since_secs = o.since.map(u64::from);
+        let lo = LogOptions {
+            follow: o.follow,
+            tail: o.tail.map(u64::from),
+            since_secs: o.since.map(u64::from),
+        };
         let sdk = self.sdk.clone();
         let lazy = Lazy::new(async move {
             let lines = sdk.logs(track, o.app.as_deref(), &lo).await?;
             Ok(lines.map(|l| l.and_then(|l| to_json(&l))).boxed())
         });
-        Ok(LogStream { lazy: Arc::new(lazy.into()) })
+        Ok(LogStream {
+            lazy: Arc::new(lazy.into()),
+        })
     }
 
     /// Builds `track`'s image of each app with a build section (one app, or all), with `args`
     /// added to the spec's build arguments, as an async iterator of output lines and built
     /// images. The spec's `build.context` is relative to the spec file.
     #[napi(ts_args_type = "track: Track, options?: BuildOptions | null")]
-    pub fn build(&self, env: Env, track: Option<Value>, options: Option<Value>) -> napi::Result<BuildStream> {
+    pub fn build(
+        &self,
+        env: Env,
+        track: Option<Value>,
+        options: Option<Value>,
+    ) -> napi::Result<BuildStream> {
         let track: Track = arg(track, "track").or_throw(&env)?;
         let o: BuildArgs = opts(options, "options").or_throw(&env)?;
         let sdk = self.sdk.clone();
@@ -334,7 +389,9 @@ impl Canary {
                 })
                 .boxed())
         });
-        Ok(BuildStream { lazy: Arc::new(lazy.into()) })
+        Ok(BuildStream {
+            lazy: Arc::new(lazy.into()),
+        })
     }
 
     /// Traefik's service name of every app's tracks (what its metrics are labelled with).

@@ -52,7 +52,10 @@ pub(crate) fn extras(env: &Env, v: Option<Unknown<'_>>) -> napi::Result<Extras> 
         .into_iter()
         .find(|k| k != "metrics" && k != "hooks")
     {
-        return Err(invalid(&format!("options.{k}"), "unknown; expected metrics or hooks"));
+        return Err(invalid(
+            &format!("options.{k}"),
+            "unknown; expected metrics or hooks",
+        ));
     }
     let mut out = Extras::default();
     let m: Unknown<'_> = obj.get_named_property("metrics")?;
@@ -61,10 +64,16 @@ pub(crate) fn extras(env: &Env, v: Option<Unknown<'_>>) -> napi::Result<Extras> 
         ValueType::Object => {
             // SAFETY: checked to be an object of this env.
             let o = unsafe { Object::from_napi_value(env.raw(), m.raw())? };
-            let source = JsMetricsSource::new(env, o).map_err(|e| invalid("options.metrics", &e.reason))?;
+            let source =
+                JsMetricsSource::new(env, o).map_err(|e| invalid("options.metrics", &e.reason))?;
             out.metrics = Some(Arc::new(source));
         }
-        _ => return Err(invalid("options.metrics", "expected an object with value(query) and optionally samples(query)")),
+        _ => {
+            return Err(invalid(
+                "options.metrics",
+                "expected an object with value(query) and optionally samples(query)",
+            ))
+        }
     }
     let h: Unknown<'_> = obj.get_named_property("hooks")?;
     match h.get_type()? {
@@ -74,7 +83,12 @@ pub(crate) fn extras(env: &Env, v: Option<Unknown<'_>>) -> napi::Result<Extras> 
             let f = unsafe { Function::from_napi_value(env.raw(), h.raw())? };
             out.hooks = Some(Arc::new(JsHookRunner::new(&f)?));
         }
-        _ => return Err(invalid("options.hooks", "expected a function (hook, context)")),
+        _ => {
+            return Err(invalid(
+                "options.hooks",
+                "expected a function (hook, context)",
+            ))
+        }
     }
     Ok(out)
 }

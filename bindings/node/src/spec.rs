@@ -52,7 +52,11 @@ impl Spec {
         factory,
         ts_args_type = "text: string, overrides?: Record<string, unknown> | null"
     )]
-    pub fn from_text(env: Env, text: Option<Value>, overrides: Option<Value>) -> napi::Result<Spec> {
+    pub fn from_text(
+        env: Env,
+        text: Option<Value>,
+        overrides: Option<Value>,
+    ) -> napi::Result<Spec> {
         let text: String = arg(text, "text").or_throw(&env)?;
         let overrides = self::overrides(overrides).or_throw(&env)?;
         let (spec, _) = canary_core::Spec::from_text(&text, &overrides).or_throw(&env)?;

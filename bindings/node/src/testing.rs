@@ -61,7 +61,12 @@ impl MemoryWorld {
 
     /// Makes a service's tasks fail to start with `message` (a broken canary).
     #[napi(ts_args_type = "name: string, message: string")]
-    pub fn fail_to_start(&self, env: Env, name: Option<Value>, message: Option<Value>) -> napi::Result<()> {
+    pub fn fail_to_start(
+        &self,
+        env: Env,
+        name: Option<Value>,
+        message: Option<Value>,
+    ) -> napi::Result<()> {
         let name: ServiceName = arg(name, "name").or_throw(&env)?;
         let message: String = arg(message, "message").or_throw(&env)?;
         self.orchestrator.fail_to_start(&name, message);
