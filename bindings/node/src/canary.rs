@@ -76,10 +76,10 @@ struct Controller {
 #[napi]
 pub struct Canary {
     sdk: Arc<canary_sdk::Canary>,
-    controller: Arc<Mutex<Controller>>,
-    hub: Arc<Hub>,
+    controller: Mutex<Controller>,
+    hub: Hub,
     /// Bumped by `stop()`; a run in progress stops when it changes.
-    stop: Arc<watch::Sender<u64>>,
+    stop: watch::Sender<u64>,
 }
 
 impl Canary {
@@ -90,9 +90,9 @@ impl Canary {
         let rollout = Arc::new(sdk.rollout(options)?);
         Ok(Canary {
             sdk: Arc::new(sdk),
-            controller: Arc::new(Mutex::new(Controller { rollout, owner })),
-            hub: Arc::new(Hub::new()),
-            stop: Arc::new(watch::channel(0).0),
+            controller: Mutex::new(Controller { rollout, owner }),
+            hub: Hub::new(),
+            stop: watch::channel(0).0,
         })
     }
 
