@@ -4,32 +4,49 @@
 // the same as the CLI's JSON output. This header is written by hand (types-header.d.ts) and put
 // before the declarations `napi build` generates from the Rust code.
 
+/**
+ * Where Docker, Traefik and Prometheus are. Every field is optional: `Canary.connect` puts these
+ * over the `CANARY_*` environment variables (and DOCKER_HOST) over the local stack's defaults.
+ */
+export interface Settings {
+  /** `unix:///var/run/docker.sock` or `tcp://host:2376`. Default: DOCKER_HOST, else the local socket. */
+  dockerHost?: string | null
+  /** The overlay network Traefik reaches the tasks on. Default `canary-net`. */
+  network?: string
+  /** The directory Traefik's file provider watches. Default `/var/lib/canary-stack/dynamic`. */
+  traefikDynamicDir?: string
+  /** Traefik's API entry point. Default `http://127.0.0.1:38082`. */
+  traefikUrl?: string
+  /** Traefik's web entry point (smoke tests). Default `http://127.0.0.1:38080`. */
+  webUrl?: string
+  /** Where the analysis reads metrics. Default `prometheus`. */
+  metrics?: 'prometheus' | 'traefik'
+  /** Default `http://127.0.0.1:39090`. */
+  prometheusUrl?: string
+  /** Prometheus' scrape interval of Traefik (or this process's, with `metrics: 'traefik'`), 100ms to 5m. Default `1s`. */
+  scrapeInterval?: Duration
+  /** How long a controller's lease lasts without a heartbeat, 1s to 1h. Default `15s`. */
+  lease?: Duration
+}
+
+/** `500ms`, `30s`, `5m`, `1h`, `1m30s`, or a number of seconds. */
+export type Duration = string | number
+
 /** A spec as a plain object, with the YAML's field names (see schema/canary-spec.schema.json). */
 export type SpecObject = Record<string, unknown>
 
-/** Where a rollout is. */
-export type Phase =
-  | 'pending'
-  | 'progressing'
-  | 'paused'
-  | 'promoting'
-  | 'promoted'
-  | 'rollingBack'
-  | 'rolledBack'
-  | 'failed'
+/** What `Canary.connect` takes besides the spec and the settings. */
+export interface ConnectOptions {
+  /** Read metrics from JavaScript instead of Prometheus or Traefik. */
+  metrics?: MetricsSourceLike
+  /** Call the spec's hooks through this function instead of as webhooks. */
+  hooks?: HookFunction
+}
 
-/** Which version of an app. */
+export type Phase = 'pending' | 'progressing' | 'paused' | 'promoting' | 'promoted' | 'rollingBack' | 'rolledBack' | 'failed'
 export type Track = 'stable' | 'canary'
-
-/** A metric: a name, or `{ latency: 0.99 }`, or `{ query: '...' }`. */
-export type MetricKind =
-  | 'requestCount'
-  | 'requestRate'
-  | 'errorCount'
-  | 'successRate'
-  | 'errorRate'
-  | { latency: number }
-  | { query: string }
+export type Verdict = 'pass' | 'fail' | 'inconclusive'
+export type CommandName = 'pause' | 'resume' | 'promote' | 'promote-full' | 'rollback'
 
 /** An app with its Swarm service names resolved. */
 export interface AppRef {
@@ -37,6 +54,9 @@ export interface AppRef {
   stable: string
   canary: string
 }
+
+/** A metric: a name, or `{ latency: 0.99 }`, or `{ query: '...' }`. */
+export type MetricKind = 'requestCount' | 'requestRate' | 'errorCount' | 'successRate' | 'errorRate' | { latency: number } | { query: string }
 
 /** One metric query, as the engine asks it. */
 export interface MetricQuery {
@@ -61,12 +81,10 @@ export interface MetricsSourceLike {
 export interface HookSpec {
   name: string
   url: string
-  /** A duration such as `10s`. */
-  timeout?: string
+  timeout?: Duration
   metadata?: Record<string, string>
 }
 
-/** Where a hook is called. */
 export type HookPoint = 'preRollout' | 'step' | 'confirmPromotion' | 'postRollout' | 'rollback'
 
 /** What a hook is told. */
@@ -83,51 +101,84 @@ export interface HookContext {
 /** A hook's answer. */
 export interface HookOutcome {
   ok: boolean
-  message: string
+  message?: string
 }
 
 /**
- * A JavaScript hook runner: called for every hook of the spec. `true`/`{ ok: true }` says go; a
- * thrown error or a rejected Promise is a "no".
+ * A JavaScript hook runner, called for every hook of the spec: `true` or `{ ok: true }` says go;
+ * `false`, `{ ok: false }`, a thrown error or a rejected Promise is a "no".
  */
-export type HookFunction = (
-  hook: HookSpec,
-  context: HookContext,
-) => boolean | { ok: boolean; message?: string } | Promise<boolean | { ok: boolean; message?: string }>
+export type HookFunction = (hook: HookSpec, context: HookContext) => boolean | HookOutcome | Promise<boolean | HookOutcome>
 
-/** The implementations a rollout drives. */
-export interface RolloutDeps {
-  orchestrator: SwarmOrchestrator | testing.MemoryOrchestrator
-  router: TraefikRouter | testing.MemoryRouter
-  metrics: PrometheusMetrics | TraefikScrapeMetrics | MetricsSourceLike
-  store: SwarmStateStore | MemoryStateStore
-  /** Default: a `WebhookRunner` (the spec's hooks are webhooks). */
-  hooks?: WebhookRunner | HookFunction
+/** How to deploy. */
+export interface DeployOptions {
+  /** The network the stable services join (created when missing). Default: the settings'. */
+  network?: string | null
+  /** Put existing stable services back on the spec's `stableImage` and `stableReplicas`. */
+  resetStable?: boolean
+  /** Extra labels on the stable services created. */
+  labels?: Record<string, string>
+  /** Default `dnsrr` (no IPVS needed). */
+  endpointMode?: 'vip' | 'dnsrr'
 }
 
-/** How this controller behaves towards others and towards failures. */
-export interface RolloutOptions {
-  /** This controller's id, `host/instance`. Default: `<hostname>/<pid>`. */
+/** One thing deploying did or found. */
+export interface DeployStep {
+  /** `network`, `router`, `stable` or `routes`. */
+  what: string
+  name: string
+  /** `present`, `created`, `reachable`, `adopted`, `reset`, `running`, `applied` or `kept`. */
+  action: string
+  detail: string
+}
+
+export interface SmokeOptions {
+  /** Requests per app and variant, 1 to 1000. Default 5. */
+  requests?: number
+  /** Only this app. */
+  app?: string | null
+}
+
+/** The answers of one app to one variant (`plain`, or `header` with the header route). */
+export interface SmokeTally {
+  app: string
+  variant: 'plain' | 'header'
+  url: string
+  host: string | null
+  header: string | null
+  requests: number
+  statuses: Record<string, number>
+  /** By the version that answered (`-` when it did not say). */
+  versions: Record<string, number>
+  errors: Record<string, number>
+  ok: boolean
+}
+
+export interface SmokeReport {
+  tallies: SmokeTally[]
+  /** True when every request of every tally got a 2xx. */
+  ok: boolean
+}
+
+/** How this controller runs the rollout (its lease comes from the settings). */
+export interface RunOptions {
+  /** This controller's id, `host/instance`. Default `<hostname>/<pid>`. */
   owner?: string
-  /** How long a lease lasts without a heartbeat. Default 15000. */
-  leaseMs?: number
-  /** How often a waiting driver looks for commands. Default 1000. */
-  pollMs?: number
+  /** How often a waiting driver looks for commands, 10ms to 1m. Default `1s`. */
+  poll?: Duration
   /** Take over an expired lease of another host. */
   takeover?: boolean
   /** Start over even if a rollout of the same images ended. */
   restart?: boolean
-  /** Retries of a retryable failure. Default 3. */
+  /** Retries of a retryable failure, 0 to 255. Default 3. */
   retries?: number
 }
 
 /** How a rollout ended. */
 export type Outcome = { result: 'promoted' } | { result: 'rolledBack'; cause: string }
 
-/** What a command did. */
-export type CommandOutcome =
-  | { result: 'delivered'; owner: string }
-  | { result: 'applied'; phase: Phase }
+/** What a command did: handed to the controller driving the rollout, or carried out here. */
+export type CommandOutcome = { result: 'delivered'; owner: string } | { result: 'applied'; phase: Phase }
 
 /** A service as the orchestrator sees it. */
 export interface ServiceState {
@@ -147,8 +198,6 @@ export interface AppSplit {
   headerRoute: boolean
   healthy: boolean
 }
-
-export type Verdict = 'pass' | 'fail' | 'inconclusive'
 
 /** One check for one app. */
 export interface CheckResult {
@@ -182,18 +231,14 @@ export interface RolloutState {
   canaryImages: Record<string, string>
   stableImages?: Record<string, string>
   promotedImages?: Record<string, string>
-  lease?: { owner: string; heartbeatMs: number }
+  lease?: { owner: string; heartbeatMs: number; ttlMs?: number }
   command?: 'pause' | 'resume' | 'promote' | 'promoteFull' | 'abort'
+  commandBy?: string
   cause?: string
   lastAnalysis?: AnalysisReport
+  history?: RolloutEvent[]
   startedMs: number
   updatedMs: number
-}
-
-/** A saved state with its compare-and-set version. */
-export interface VersionedState {
-  state: RolloutState
-  version: number
 }
 
 /** A rollout's state with what is really in force. */
@@ -204,25 +249,13 @@ export interface Status {
   splits: AppSplit[]
   splitsError?: string
   services: ServiceState[]
+  /** Whether a live controller holds the lease. */
   driven: boolean
 }
 
 export type EventKind =
-  | 'started'
-  | 'resumed'
-  | 'hook'
-  | 'canaryReady'
-  | 'weightSet'
-  | 'analysis'
-  | 'waiting'
-  | 'command'
-  | 'paused'
-  | 'promoting'
-  | 'promoted'
-  | 'rollingBack'
-  | 'rolledBack'
-  | 'failed'
-  | 'retry'
+  | 'started' | 'resumed' | 'hook' | 'canaryReady' | 'weightSet' | 'analysis' | 'waiting'
+  | 'command' | 'paused' | 'promoting' | 'promoted' | 'rollingBack' | 'rolledBack' | 'failed' | 'retry'
 
 /** One event of a rollout, with the figures and the reason behind it. */
 export interface RolloutEvent {
@@ -237,108 +270,55 @@ export interface RolloutEvent {
   analysis?: AnalysisReport
 }
 
-/** Errors thrown or rejected by this package: `code` is the core's stable code. */
-export type CanaryErrorCode =
-  | 'CANARY_INVALID_INPUT'
-  | 'CANARY_NOT_FOUND'
-  | 'CANARY_CONFLICT'
-  | 'CANARY_UNAVAILABLE'
-  | 'CANARY_TIMEOUT'
-  | 'CANARY_DEPLOYMENT_FAILED'
-  | 'CANARY_REJECTED'
-  | 'CANARY_ABORTED'
-  | 'CANARY_INTERNAL'
-
-/** How to reach Docker. Unset fields follow DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH. */
-export interface SwarmConnectOptions {
-  /** `unix:///path` or `tcp://host:port`. */
-  host?: string
-  tls?: boolean
-  certPath?: string
-  /** Deadline of one API call. Default 120000. */
-  timeoutMs?: number
-  /** How often convergence is checked. Default 250. */
-  pollIntervalMs?: number
-  /** How long tasks must stay up to count as converged. Default 1000. */
-  settleMs?: number
-  rollingUpdate?: 'startFirst' | 'keep'
+export interface LogOptions {
+  /** Only this app's service. */
+  app?: string | null
+  /** Keep streaming new lines. */
+  follow?: boolean
+  /** Only the last N lines per task. */
+  tail?: number | null
+  /** Only lines of the last N seconds. */
+  since?: number | null
 }
 
-/** A service to create from scratch. */
-export interface NewService {
-  name: string
-  image: string
-  /** Default 1. */
-  replicas?: number
-  env?: Record<string, string>
-  labels?: Record<string, string>
-  networks?: string[]
-  /** Default true. */
-  init?: boolean
-  ports?: { published: number; target: number }[]
-  endpointMode?: 'vip' | 'dnsrr'
+/** One log line of one task. */
+export interface LogLine {
+  service: string
+  task: string | null
+  /** RFC 3339, if known. */
+  timestamp: string | null
+  stream: 'stdout' | 'stderr'
+  line: string
 }
 
-/** An image build: a context directory on this machine, a Dockerfile in it, the tag to give. */
-export interface ImageBuild {
-  context: string
-  /** Default `Dockerfile`. */
-  dockerfile?: string
-  tag: string
+export interface BuildOptions {
+  /** Only this app. */
+  app?: string | null
+  /** Added to the spec's build arguments. */
   args?: Record<string, string>
 }
 
-/** A finished build: the image ID and the build's output lines. */
-export interface BuiltImage {
-  id: string | null
-  output: string[]
+/** A line of build output, or the image an app's build made. */
+export type BuildOutput = { app: string; output: string } | { app: string; built: string }
+
+/** Traefik's name of an app's track (what its metrics are labelled with). */
+export interface Backend {
+  app: string
+  track: Track
+  service: string
 }
 
-export interface BasicAuth {
-  user: string
-  password: string
-}
+/** The `code` of every error this package throws or rejects with. */
+export type CanaryErrorCode =
+  | 'CANARY_INVALID_INPUT' | 'CANARY_NOT_FOUND' | 'CANARY_CONFLICT' | 'CANARY_UNAVAILABLE' | 'CANARY_TIMEOUT'
+  | 'CANARY_DEPLOYMENT_FAILED' | 'CANARY_REJECTED' | 'CANARY_ABORTED' | 'CANARY_INTERNAL'
 
-export interface TraefikRouterOptions {
-  /** The directory Traefik's file provider watches. */
-  dynamicDir: string
-  /** Traefik's API, e.g. `http://127.0.0.1:38082`. */
-  apiUrl: string
-  /** The Swarm network Traefik reaches the tasks on. */
-  network: string
-  mode?: 'weighted' | 'replicas'
-  version?: 'v3' | 'v2'
-  confirmTimeoutMs?: number
-  pollIntervalMs?: number
-  requestTimeoutMs?: number
-  basicAuth?: BasicAuth
-}
-
-export interface PrometheusMetricsOptions {
-  /** e.g. `http://127.0.0.1:39090` */
-  url: string
-  version?: 'v3' | 'v2'
-  timeoutMs?: number
-  samples?: number
-  /** Prometheus' scrape interval of Traefik. Default 15000. */
-  scrapeIntervalMs?: number
-  basicAuth?: BasicAuth
-  bearerToken?: string
-  /** Swarm service → Traefik service (`web@swarm`) when Traefik does not derive it. */
-  backends?: Record<string, string>
-}
-
-export interface TraefikScrapeMetricsOptions {
-  /** The entry point serving `/metrics`, or the full URL. */
-  url: string
-  version?: 'v3' | 'v2'
-  timeoutMs?: number
-  retentionMs?: number
-  capacity?: number
-  freshnessMs?: number
-  samples?: number
-  basicAuth?: BasicAuth
-  backends?: Record<string, string>
+/** An error of this package: `field` and `reason` for invalid input, `cause` for the underlying error. */
+export interface CanaryError extends Error {
+  code: CanaryErrorCode
+  field?: string
+  reason?: string
+  cause?: Error
 }
 
 /**
@@ -359,7 +339,91 @@ declare global {
 }
 
 /**
- * The events of a rollout as an async iterator (`for await (const e of rollout.events())`).
+ * The output of image builds: `for await (const out of canary.build('canary'))`.
+ *
+ * This type implements JavaScript's async iterable protocol.
+ * It can be used with `for await...of` loops.
+ *
+ * @see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Iteration_protocols#the_async_iterator_and_async_iterable_protocols
+ */
+export declare class BuildStream {
+
+  [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<BuildStream, BuildOutput, unknown, unknown>
+}
+
+/** A canary group connected to its backends. */
+export declare class Canary {
+  /**
+   * Connects `spec`'s group: Docker (DOCKER_HOST or `settings.dockerHost`), Traefik and the
+   * metrics source, from `settings` over the `CANARY_*` environment over the defaults.
+   * `options.metrics` and `options.hooks` replace the metrics source and the webhook runner
+   * with JavaScript.
+   */
+  static connect(spec: Spec, settings?: Settings | null, options?: ConnectOptions | null): Promise<Canary>
+  /**
+   * Deploys the group (stable services, network, routes; idempotent); `onStep` sees each
+   * step as it happens.
+   */
+  deploy(options?: DeployOptions | null, onStep?: (step: DeployStep) => void): Promise<DeployStep[]>
+  /** Sends requests to each app with and without the header route and counts the answers. */
+  smokeTest(options?: SmokeOptions | null): Promise<SmokeReport>
+  /**
+   * Runs the rollout to its end: resolves `{ result: 'promoted' }` or `{ result:
+   * 'rolledBack', cause }`; rejects (with the core's code) on errors that need a person. A
+   * saved rollout of the same images is resumed where it was. `onEvent` sees every event,
+   * in order, before the Promise settles.
+   */
+  run(options?: RunOptions | null, onEvent?: (event: RolloutEvent) => void): Promise<Outcome>
+  /**
+   * Stops a `run()` of this object between two saved transitions and hands its lease back;
+   * that `run()` rejects with `CANARY_ABORTED`. The rollout stays where it was.
+   */
+  stop(): void
+  /**
+   * Advances the rollout one transition (for callers that drive it themselves); resolves the
+   * phase it left the rollout in.
+   */
+  step(): Promise<Phase>
+  /**
+   * The saved state, the split really in force and the services. Settled at once when the
+   * backends answer without waiting (see `promise.rs`).
+   */
+  status(): Promise<Status>
+  /**
+   * A manual control by name: `pause`, `resume`, `promote`, `promote-full` or `rollback`.
+   * Delivered to the controller driving the rollout, in this process or another; carried out
+   * here when nobody drives it.
+   */
+  command(command: CommandName): Promise<CommandOutcome>
+  /** Holds the rollout at its current step. */
+  pause(): Promise<CommandOutcome>
+  /** Continues after a pause. */
+  resume(): Promise<CommandOutcome>
+  /** Goes to the next step now (promotes after the last); with `full`, promotes now. */
+  promote(full?: boolean | null): Promise<CommandOutcome>
+  /** Rolls back now. */
+  rollback(): Promise<CommandOutcome>
+  /**
+   * The events of this object's runs, steps and commands from now on, as an async
+   * iterator that ends once the next `run()` has ended. `break` out of it to stop earlier.
+   */
+  events(): EventStream
+  /** The log lines of `track`'s services (of one app or all), as an async iterator. */
+  logs(track: Track, options?: LogOptions | null): LogStream
+  /**
+   * Builds `track`'s image of each app with a build section (one app, or all), with `args`
+   * added to the spec's build arguments, as an async iterator of output lines and built
+   * images. The spec's `build.context` is relative to the spec file.
+   */
+  build(track: Track, options?: BuildOptions | null): BuildStream
+  /** Traefik's service name of every app's tracks (what its metrics are labelled with). */
+  backends(): Promise<Backend[]>
+  /** The settings in force (with the environment and the defaults). */
+  get settings(): Required<Settings>
+}
+
+/**
+ * The events of a `Canary` as an async iterator: `for await (const e of canary.events())`.
  *
  * This type implements JavaScript's async iterable protocol.
  * It can be used with `for await...of` loops.
@@ -371,250 +435,40 @@ export declare class EventStream {
   [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<EventStream, RolloutEvent, unknown, unknown>
 }
 
-/** A listener added with `Rollout.onEvent`. */
-export declare class EventSubscription {
-  /** Stops calling the listener. Unsubscribing twice is fine. */
-  unsubscribe(): void
-}
-
 /**
- * Rollout states kept in this process only (tests, runs that need no crash recovery), with the
- * same compare-and-set rules as the Swarm store.
+ * The log lines of a track's services: `for await (const line of canary.logs('canary'))`.
+ * Breaking out of the loop stops following.
+ *
+ * This type implements JavaScript's async iterable protocol.
+ * It can be used with `for await...of` loops.
+ *
+ * @see https://developer.mozilla.org/en-US/docs/Web/JavaScript/Reference/Iteration_protocols#the_async_iterator_and_async_iterable_protocols
  */
-export declare class MemoryStateStore {
-  /** An empty store. */
-  constructor()
-  /** The saved state of the spec's group, or `null`. */
-  load(spec: Spec): Promise<VersionedState | null>
-  /** Forgets the saved state of the spec's group. */
-  clear(spec: Spec): Promise<void>
-}
+export declare class LogStream {
 
-/** The metrics source on Prometheus: PromQL over Traefik's service metrics. */
-export declare class PrometheusMetrics {
-  /** A source querying the Prometheus at `options.url` (e.g. `http://127.0.0.1:39090`). */
-  constructor(options: PrometheusMetricsOptions)
-  /** One value over the query's window: a number, or `null` when there is no data. */
-  value(query: MetricQuery): Promise<number | null>
-  /** Samples over the query's window; empty when there is no data. */
-  samples(query: MetricQuery): Promise<number[]>
-}
-
-/** A canary rollout of one group, driven by the core engine. */
-export declare class Rollout {
-  /**
-   * A rollout of `spec` through `deps`. `deps.store` keeps the state (a `SwarmStateStore`
-   * survives a crash and lets other processes send commands); `deps.hooks` defaults to a
-   * `WebhookRunner`.
-   */
-  constructor(spec: Spec, deps: RolloutDeps, options?: RolloutOptions)
-  /** The spec. */
-  get spec(): Spec
-  /**
-   * Runs the rollout to its end: resolves `{ result: "promoted" }` or
-   * `{ result: "rolledBack", cause }`; rejects (with the core's code) on errors that need a
-   * person. A saved rollout of the same images is resumed where it was.
-   */
-  run(): Promise<Outcome>
-  /**
-   * Advances one transition (for callers that drive the rollout themselves); resolves the
-   * phase it left the rollout in.
-   */
-  step(): Promise<Phase>
-  /** Holds the rollout at its current step. */
-  pause(): Promise<CommandOutcome>
-  /** Continues after a pause. */
-  resume(): Promise<CommandOutcome>
-  /**
-   * Goes to the next step now (promotes after the last); with `{ full: true }` promotes now,
-   * skipping the remaining steps.
-   */
-  promote(options?: { full?: boolean }): Promise<CommandOutcome>
-  /** Rolls back now. */
-  abort(): Promise<CommandOutcome>
-  /** The saved state, the split really in force and the services. */
-  status(): Promise<Status>
-  /**
-   * Calls `listener` with every event from now on; the returned subscription stops it.
-   * Errors thrown by the listener are reported on stderr and otherwise ignored.
-   */
-  onEvent(listener: (event: RolloutEvent) => void): EventSubscription
-  /**
-   * The events from now on as an async iterator; it ends once the next `run()` has ended and
-   * its events are read. `break` out of it to stop earlier.
-   */
-  events(): EventStream
-}
-
-/** A background scraper started by `TraefikScrapeMetrics.start`. */
-export declare class ScrapeTask {
-  /** Stops scraping. Stopping twice is fine. */
-  stop(): void
-  /** Whether it still scrapes. */
-  get running(): boolean
+  [globalThis.Symbol.asyncIterator](): globalThis.__NapiRsAsyncGenerator<LogStream, LogLine, unknown, unknown>
 }
 
 /**
- * A validated canary spec. Make one with `Spec.load`, `Spec.fromYaml`, `Spec.fromJson` or
- * `Spec.fromObject`; a spec that cannot run throws `CANARY_INVALID_INPUT` naming the field.
+ * A validated canary spec. Make one with `Spec.load`, `Spec.fromText` or `Spec.fromObject`; a
+ * spec that cannot run throws `CANARY_INVALID_INPUT` naming the field.
  */
 export declare class Spec {
-  /** Reads a spec file: `.json` as JSON, anything else as YAML. */
-  static load(path: string): Spec
-  /** Parses a YAML spec (JSON is YAML too). */
-  static fromYaml(text: string): Spec
-  /** Parses a JSON spec. */
-  static fromJson(text: string): Spec
-  /** Validates a spec given as a plain object, with the same field names as the YAML. */
+  /** Reads a spec file with `overrides` (field path → value) applied before validation. */
+  static load(path: string, overrides?: Record<string, unknown> | null): Spec
+  /**
+   * Parses a spec from text (YAML, JSON, or a compose file with `x-canary`), with
+   * `overrides` applied; build contexts are then relative to the current directory.
+   */
+  static fromText(text: string, overrides?: Record<string, unknown> | null): Spec
+  /** Validates a spec given as a plain object, with the YAML's field names. */
   static fromObject(spec: SpecObject): Spec
   /** The JSON Schema of the spec. */
   static jsonSchema(): Record<string, unknown>
   /** The group's name. */
   get group(): string
-  /** The stack the services belong to, if any. */
-  get stack(): string | null
-  /** The canary weights of the steps, in order. */
-  steps(): Array<number>
   /** The apps with their stable and canary Swarm service names resolved. */
   apps(): AppRef[]
-  /** The analysis window in milliseconds (explicit, or the step interval). */
-  windowMs(): number
   /** The spec as a plain object, defaults filled in (what `Spec.fromObject` reads back). */
   toObject(): SpecObject
-  /** The spec as JSON text. */
-  toJson(): string
-}
-
-/** The orchestrator on a Docker Swarm manager, through the Engine API (`canary-swarm`). */
-export declare class SwarmOrchestrator {
-  /**
-   * Connects like the Docker CLI (`DOCKER_HOST`, `DOCKER_TLS_VERIFY`, `DOCKER_CERT_PATH`;
-   * else the local socket) unless `options.host` says otherwise, and negotiates the API version.
-   */
-  static connect(options?: SwarmConnectOptions): Promise<SwarmOrchestrator>
-  /** The Docker API version in use, e.g. `1.41`. */
-  get apiVersion(): string
-  /** A state store on the same connection. */
-  stateStore(): SwarmStateStore
-  /** A service's state; rejects with `CANARY_NOT_FOUND` when it does not exist. */
-  inspect(name: string): Promise<ServiceState>
-  /** Sets a service's desired replicas. */
-  scale(name: string, replicas: number): Promise<void>
-  /**
-   * Waits until every desired task of a service runs its current spec; a failing task
-   * rejects with `CANARY_DEPLOYMENT_FAILED` and the task's own words.
-   */
-  waitConverged(name: string, timeoutMs: number): Promise<ServiceState>
-  /**
-   * Creates a service from scratch (a stable service to canary, in tests and demos);
-   * `CANARY_CONFLICT` when the name is taken.
-   */
-  createService(service: NewService): Promise<ServiceState>
-  /**
-   * Builds an image from a context directory on this machine (the context is sent whole;
-   * `.dockerignore` is not read); resolves the image ID and the build output. A failed build
-   * rejects with the daemon's words.
-   */
-  buildImage(build: ImageBuild): Promise<BuiltImage>
-  /** Gives an existing image another tag. */
-  tagImage(source: string, target: string): Promise<void>
-  /** Removes a service; resolves `false` when there was none. */
-  removeService(name: string): Promise<boolean>
-  /** Services carrying the label `key=value`, by name. */
-  servicesWithLabel(key: string, value: string): Promise<ServiceState[]>
-  /** The services `docker stack deploy` made for `stack`. */
-  stackServices(stack: string): Promise<ServiceState[]>
-}
-
-/**
- * Rollout states kept in labels of the group's first stable service, where any controller
- * (this process, another one, the CLI) finds them.
- */
-export declare class SwarmStateStore {
-  /** A store writing through `orchestrator`'s connection. */
-  constructor(orchestrator: SwarmOrchestrator)
-  /** The saved state of the spec's group, or `null`. */
-  load(spec: Spec): Promise<VersionedState | null>
-  /** Forgets the saved state of the spec's group. */
-  clear(spec: Spec): Promise<void>
-}
-
-/**
- * The router on Traefik: one file-provider file per group, Swarm labels for the backends,
- * every write confirmed through Traefik's API.
- */
-export declare class TraefikRouter {
-  /**
-   * A router writing into `options.dynamicDir` (the directory Traefik's file provider watches)
-   * and confirming through the API at `options.apiUrl`.
-   */
-  constructor(options: TraefikRouterOptions)
-  /** The path of a group's file. */
-  filePath(group: string): string
-  /**
-   * Removes everything the router wrote for a group (all traffic then follows stable's own
-   * route, if any).
-   */
-  remove(group: string): Promise<void>
-}
-
-/**
- * The metrics source on Traefik's own `/metrics`, rates from counter deltas between scrapes
- * (no Prometheus needed).
- */
-export declare class TraefikScrapeMetrics {
-  /** A source reading `options.url` (the entry point serving `/metrics`, or the full URL). */
-  constructor(options: TraefikScrapeMetricsOptions)
-  /** Scrapes once now and keeps the snapshot. */
-  scrape(): Promise<void>
-  /**
-   * Scrapes every `intervalMs` in the background until the returned task is stopped (or
-   * garbage-collected: keep a reference while the rollout runs).
-   */
-  start(intervalMs: number): ScrapeTask
-  /** One value over the query's window: a number, or `null` when there is no data. */
-  value(query: MetricQuery): Promise<number | null>
-  /** Samples over the query's window; empty when there is no data. */
-  samples(query: MetricQuery): Promise<number[]>
-}
-
-/** Calls the spec's hooks as HTTP webhooks: a POST of a JSON body; a 2xx answer says go. */
-export declare class WebhookRunner {
-  /** A runner with its own HTTP client. */
-  constructor()
-  /** Calls one hook, as the engine does. */
-  call(hook: HookSpec, context: HookContext): Promise<HookOutcome>
-}
-
-export declare namespace testing {
-  /**
-   * An in-memory orchestrator (tests only): services are entries in a map, every task starts at
-   * once unless told to fail.
-   */
-  export class MemoryOrchestrator {
-    /** An orchestrator with no service. */
-    constructor()
-    /** Adds (or replaces) a running service, e.g. the stable one of an app. */
-    addService(name: string, image: string, replicas: number): void
-    /** Makes a service's tasks fail to start with `message` (a broken canary). */
-    failToStart(name: string, message: string): void
-    /** A service's state, or `null`. */
-    service(name: string): ServiceState | null
-    /** Every state-changing call so far, in order (`scale api-canary 0`, ...). */
-    operations(): Array<string>
-  }
-  /** An in-memory router (tests only): it records every routing it is asked to put in force. */
-  export class MemoryRouter {
-    /** A router with no route. */
-    constructor()
-    /** The canary weight of every routing put in force, in order (0 once the canary is out). */
-    weights(): Array<number>
-    /** Whether the canary is in the last routing put in force. */
-    get canaryRouted(): boolean
-  }
-  /**
-   * Times `iterations` sequential calls of the Rust `Rollout::status` that `rollout.status()`
-   * wraps, on the same runtime; resolves the mean nanoseconds per call.
-   */
-  export function benchStatus(rollout: Rollout, iterations: number): Promise<number>
 }

@@ -835,16 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.BuildStream = nativeBinding.BuildStream
+module.exports.Canary = nativeBinding.Canary
 module.exports.EventStream = nativeBinding.EventStream
-module.exports.EventSubscription = nativeBinding.EventSubscription
-module.exports.MemoryStateStore = nativeBinding.MemoryStateStore
-module.exports.PrometheusMetrics = nativeBinding.PrometheusMetrics
-module.exports.Rollout = nativeBinding.Rollout
-module.exports.ScrapeTask = nativeBinding.ScrapeTask
+module.exports.LogStream = nativeBinding.LogStream
 module.exports.Spec = nativeBinding.Spec
-module.exports.SwarmOrchestrator = nativeBinding.SwarmOrchestrator
-module.exports.SwarmStateStore = nativeBinding.SwarmStateStore
-module.exports.TraefikRouter = nativeBinding.TraefikRouter
-module.exports.TraefikScrapeMetrics = nativeBinding.TraefikScrapeMetrics
-module.exports.WebhookRunner = nativeBinding.WebhookRunner
-module.exports.testing = nativeBinding.testing

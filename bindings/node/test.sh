@@ -7,12 +7,16 @@
 #   2. release build of the native module, linked by zig against glibc 2.17 so it loads on
 #      RHEL 8, Ubuntu 20.04, Debian 11, Amazon Linux 2 and later; the generated loader (index.js)
 #      and typings (index.d.ts) must match the checked-in ones; `objdump -T` must find no
-#      symbol version newer than GLIBC_2.17
-#   3. node --test tests/
-#   4. tsc --noEmit --strict on examples/rollout.ts (every exported name)
-#   5. npm pack; the tarball installs offline in an empty folder and runs the example
-#   6. the real stack: the neotix example to promotion and a bad canary to rollback
-#      (examples/real-stack.mjs); skipped when the stack is not up, required when CI is set
+#      symbol version newer than GLIBC_2.17; the release module has no test fakes
+#   3. the test build: a debug module with the cargo feature `testing` (the in-memory world),
+#      in $CARGO_TARGET_DIR/node-testing, loaded by the tests through the package's own loader
+#      (NAPI_RS_NATIVE_LIBRARY_PATH)
+#   4. node --test tests/ (the Docker cases fail, not skip, when CI is set)
+#   5. tsc --noEmit --strict on examples/rollout.ts (every exported name)
+#   6. npm pack; the tarball installs offline in an empty folder and runs the example
+#   7. the real stack, through the package only: the neotix example built, deployed,
+#      smoke-tested and run to promotion, and a bad canary rolled back (examples/real-stack.mjs);
+#      skipped when the stack is not up, required when CI is set
 #
 #   bindings/node/test.sh [--no-stack]
 #
@@ -27,6 +31,8 @@ stack=1
 [[ "${1:-}" == "--no-stack" ]] && stack=0
 
 step() { printf '\n==> %s\n' "$*"; }
+begun=$SECONDS
+took() { echo "(took $((SECONDS - $1)) s)"; }
 
 step "dev dependencies"
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<17)) { console.error("Node >= 20.17 is needed (napi-rs CLI), found "+process.versions.node); process.exit(1) }'
@@ -90,9 +96,23 @@ if [[ -n "$too_new" ]]; then
   exit 1
 fi
 echo "ok: newest is $(tail -1 <<<"$versions")"
+if grep -q 'namespace testing' index.d.ts; then
+  echo "index.d.ts declares the test fakes: the release build must not have the testing feature" >&2
+  exit 1
+fi
+
+step "test build (debug, feature testing)"
+started=$SECONDS
+testing="$CARGO_TARGET_DIR/node-testing"
+npx napi build --platform --features testing --output-dir "$testing" --no-js --dts testing.d.ts
+took $started
 
 step "node --test"
-node --test --test-reporter=spec tests/
+started=$SECONDS
+# shellcheck source=/dev/null
+[[ -f "$repo/scripts/stack/env.sh" ]] && source "$repo/scripts/stack/env.sh"
+NAPI_RS_NATIVE_LIBRARY_PATH="$testing/canary-sdk.linux-x64-gnu.node" node --test --test-reporter=spec tests/
+took $started
 
 step "tsc --noEmit --strict"
 npx tsc --noEmit --strict -p examples/tsconfig.json
@@ -117,13 +137,12 @@ EOF
   sed -i "s#TYPEROOTS#$here/node_modules/@types#" tsconfig.json
   "$here/node_modules/.bin/tsc" -p tsconfig.json
   node out/rollout.js
-  node -e 'const s=require("canary-sdk"); if (s.__napiBindingTarget!=="native") process.exit(1); console.log("installed canary-sdk loads its native module")'
+  node -e 'const s=require("canary-sdk"); if (s.__napiBindingTarget!=="native" || s.testing !== undefined) process.exit(1); console.log("installed canary-sdk loads its native module, without test fakes")'
 )
 
 if [[ $stack == 1 ]]; then
-  step "real stack: neotix to promotion, a bad canary to rollback"
-  # shellcheck source=/dev/null
-  source "$repo/scripts/stack/env.sh"
+  step "real stack: neotix built, deployed, smoke-tested, promoted; a bad canary rolled back"
+  started=$SECONDS
   set +e
   node examples/real-stack.mjs
   rc=$?
@@ -133,6 +152,12 @@ if [[ $stack == 1 ]]; then
   elif [[ $rc != 0 ]]; then
     exit $rc
   fi
+  took $started
 fi
 
-step "bindings/node: all checks passed"
+if [[ -x "$repo/bindings/count-lines.sh" ]]; then
+  step "hand-written lines"
+  "$repo/bindings/count-lines.sh"
+fi
+
+step "bindings/node: all checks passed in $((SECONDS - begun)) s"

@@ -4,32 +4,49 @@
 // the same as the CLI's JSON output. This header is written by hand (types-header.d.ts) and put
 // before the declarations `napi build` generates from the Rust code.
 
+/**
+ * Where Docker, Traefik and Prometheus are. Every field is optional: `Canary.connect` puts these
+ * over the `CANARY_*` environment variables (and DOCKER_HOST) over the local stack's defaults.
+ */
+export interface Settings {
+  /** `unix:///var/run/docker.sock` or `tcp://host:2376`. Default: DOCKER_HOST, else the local socket. */
+  dockerHost?: string | null
+  /** The overlay network Traefik reaches the tasks on. Default `canary-net`. */
+  network?: string
+  /** The directory Traefik's file provider watches. Default `/var/lib/canary-stack/dynamic`. */
+  traefikDynamicDir?: string
+  /** Traefik's API entry point. Default `http://127.0.0.1:38082`. */
+  traefikUrl?: string
+  /** Traefik's web entry point (smoke tests). Default `http://127.0.0.1:38080`. */
+  webUrl?: string
+  /** Where the analysis reads metrics. Default `prometheus`. */
+  metrics?: 'prometheus' | 'traefik'
+  /** Default `http://127.0.0.1:39090`. */
+  prometheusUrl?: string
+  /** Prometheus' scrape interval of Traefik (or this process's, with `metrics: 'traefik'`), 100ms to 5m. Default `1s`. */
+  scrapeInterval?: Duration
+  /** How long a controller's lease lasts without a heartbeat, 1s to 1h. Default `15s`. */
+  lease?: Duration
+}
+
+/** `500ms`, `30s`, `5m`, `1h`, `1m30s`, or a number of seconds. */
+export type Duration = string | number
+
 /** A spec as a plain object, with the YAML's field names (see schema/canary-spec.schema.json). */
 export type SpecObject = Record<string, unknown>
 
-/** Where a rollout is. */
-export type Phase =
-  | 'pending'
-  | 'progressing'
-  | 'paused'
-  | 'promoting'
-  | 'promoted'
-  | 'rollingBack'
-  | 'rolledBack'
-  | 'failed'
+/** What `Canary.connect` takes besides the spec and the settings. */
+export interface ConnectOptions {
+  /** Read metrics from JavaScript instead of Prometheus or Traefik. */
+  metrics?: MetricsSourceLike
+  /** Call the spec's hooks through this function instead of as webhooks. */
+  hooks?: HookFunction
+}
 
-/** Which version of an app. */
+export type Phase = 'pending' | 'progressing' | 'paused' | 'promoting' | 'promoted' | 'rollingBack' | 'rolledBack' | 'failed'
 export type Track = 'stable' | 'canary'
-
-/** A metric: a name, or `{ latency: 0.99 }`, or `{ query: '...' }`. */
-export type MetricKind =
-  | 'requestCount'
-  | 'requestRate'
-  | 'errorCount'
-  | 'successRate'
-  | 'errorRate'
-  | { latency: number }
-  | { query: string }
+export type Verdict = 'pass' | 'fail' | 'inconclusive'
+export type CommandName = 'pause' | 'resume' | 'promote' | 'promote-full' | 'rollback'
 
 /** An app with its Swarm service names resolved. */
 export interface AppRef {
@@ -37,6 +54,9 @@ export interface AppRef {
   stable: string
   canary: string
 }
+
+/** A metric: a name, or `{ latency: 0.99 }`, or `{ query: '...' }`. */
+export type MetricKind = 'requestCount' | 'requestRate' | 'errorCount' | 'successRate' | 'errorRate' | { latency: number } | { query: string }
 
 /** One metric query, as the engine asks it. */
 export interface MetricQuery {
@@ -61,12 +81,10 @@ export interface MetricsSourceLike {
 export interface HookSpec {
   name: string
   url: string
-  /** A duration such as `10s`. */
-  timeout?: string
+  timeout?: Duration
   metadata?: Record<string, string>
 }
 
-/** Where a hook is called. */
 export type HookPoint = 'preRollout' | 'step' | 'confirmPromotion' | 'postRollout' | 'rollback'
 
 /** What a hook is told. */
@@ -83,51 +101,84 @@ export interface HookContext {
 /** A hook's answer. */
 export interface HookOutcome {
   ok: boolean
-  message: string
+  message?: string
 }
 
 /**
- * A JavaScript hook runner: called for every hook of the spec. `true`/`{ ok: true }` says go; a
- * thrown error or a rejected Promise is a "no".
+ * A JavaScript hook runner, called for every hook of the spec: `true` or `{ ok: true }` says go;
+ * `false`, `{ ok: false }`, a thrown error or a rejected Promise is a "no".
  */
-export type HookFunction = (
-  hook: HookSpec,
-  context: HookContext,
-) => boolean | { ok: boolean; message?: string } | Promise<boolean | { ok: boolean; message?: string }>
+export type HookFunction = (hook: HookSpec, context: HookContext) => boolean | HookOutcome | Promise<boolean | HookOutcome>
 
-/** The implementations a rollout drives. */
-export interface RolloutDeps {
-  orchestrator: SwarmOrchestrator | testing.MemoryOrchestrator
-  router: TraefikRouter | testing.MemoryRouter
-  metrics: PrometheusMetrics | TraefikScrapeMetrics | MetricsSourceLike
-  store: SwarmStateStore | MemoryStateStore
-  /** Default: a `WebhookRunner` (the spec's hooks are webhooks). */
-  hooks?: WebhookRunner | HookFunction
+/** How to deploy. */
+export interface DeployOptions {
+  /** The network the stable services join (created when missing). Default: the settings'. */
+  network?: string | null
+  /** Put existing stable services back on the spec's `stableImage` and `stableReplicas`. */
+  resetStable?: boolean
+  /** Extra labels on the stable services created. */
+  labels?: Record<string, string>
+  /** Default `dnsrr` (no IPVS needed). */
+  endpointMode?: 'vip' | 'dnsrr'
 }
 
-/** How this controller behaves towards others and towards failures. */
-export interface RolloutOptions {
-  /** This controller's id, `host/instance`. Default: `<hostname>/<pid>`. */
+/** One thing deploying did or found. */
+export interface DeployStep {
+  /** `network`, `router`, `stable` or `routes`. */
+  what: string
+  name: string
+  /** `present`, `created`, `reachable`, `adopted`, `reset`, `running`, `applied` or `kept`. */
+  action: string
+  detail: string
+}
+
+export interface SmokeOptions {
+  /** Requests per app and variant, 1 to 1000. Default 5. */
+  requests?: number
+  /** Only this app. */
+  app?: string | null
+}
+
+/** The answers of one app to one variant (`plain`, or `header` with the header route). */
+export interface SmokeTally {
+  app: string
+  variant: 'plain' | 'header'
+  url: string
+  host: string | null
+  header: string | null
+  requests: number
+  statuses: Record<string, number>
+  /** By the version that answered (`-` when it did not say). */
+  versions: Record<string, number>
+  errors: Record<string, number>
+  ok: boolean
+}
+
+export interface SmokeReport {
+  tallies: SmokeTally[]
+  /** True when every request of every tally got a 2xx. */
+  ok: boolean
+}
+
+/** How this controller runs the rollout (its lease comes from the settings). */
+export interface RunOptions {
+  /** This controller's id, `host/instance`. Default `<hostname>/<pid>`. */
   owner?: string
-  /** How long a lease lasts without a heartbeat. Default 15000. */
-  leaseMs?: number
-  /** How often a waiting driver looks for commands. Default 1000. */
-  pollMs?: number
+  /** How often a waiting driver looks for commands, 10ms to 1m. Default `1s`. */
+  poll?: Duration
   /** Take over an expired lease of another host. */
   takeover?: boolean
   /** Start over even if a rollout of the same images ended. */
   restart?: boolean
-  /** Retries of a retryable failure. Default 3. */
+  /** Retries of a retryable failure, 0 to 255. Default 3. */
   retries?: number
 }
 
 /** How a rollout ended. */
 export type Outcome = { result: 'promoted' } | { result: 'rolledBack'; cause: string }
 
-/** What a command did. */
-export type CommandOutcome =
-  | { result: 'delivered'; owner: string }
-  | { result: 'applied'; phase: Phase }
+/** What a command did: handed to the controller driving the rollout, or carried out here. */
+export type CommandOutcome = { result: 'delivered'; owner: string } | { result: 'applied'; phase: Phase }
 
 /** A service as the orchestrator sees it. */
 export interface ServiceState {
@@ -147,8 +198,6 @@ export interface AppSplit {
   headerRoute: boolean
   healthy: boolean
 }
-
-export type Verdict = 'pass' | 'fail' | 'inconclusive'
 
 /** One check for one app. */
 export interface CheckResult {
@@ -182,18 +231,14 @@ export interface RolloutState {
   canaryImages: Record<string, string>
   stableImages?: Record<string, string>
   promotedImages?: Record<string, string>
-  lease?: { owner: string; heartbeatMs: number }
+  lease?: { owner: string; heartbeatMs: number; ttlMs?: number }
   command?: 'pause' | 'resume' | 'promote' | 'promoteFull' | 'abort'
+  commandBy?: string
   cause?: string
   lastAnalysis?: AnalysisReport
+  history?: RolloutEvent[]
   startedMs: number
   updatedMs: number
-}
-
-/** A saved state with its compare-and-set version. */
-export interface VersionedState {
-  state: RolloutState
-  version: number
 }
 
 /** A rollout's state with what is really in force. */
@@ -204,25 +249,13 @@ export interface Status {
   splits: AppSplit[]
   splitsError?: string
   services: ServiceState[]
+  /** Whether a live controller holds the lease. */
   driven: boolean
 }
 
 export type EventKind =
-  | 'started'
-  | 'resumed'
-  | 'hook'
-  | 'canaryReady'
-  | 'weightSet'
-  | 'analysis'
-  | 'waiting'
-  | 'command'
-  | 'paused'
-  | 'promoting'
-  | 'promoted'
-  | 'rollingBack'
-  | 'rolledBack'
-  | 'failed'
-  | 'retry'
+  | 'started' | 'resumed' | 'hook' | 'canaryReady' | 'weightSet' | 'analysis' | 'waiting'
+  | 'command' | 'paused' | 'promoting' | 'promoted' | 'rollingBack' | 'rolledBack' | 'failed' | 'retry'
 
 /** One event of a rollout, with the figures and the reason behind it. */
 export interface RolloutEvent {
@@ -237,106 +270,53 @@ export interface RolloutEvent {
   analysis?: AnalysisReport
 }
 
-/** Errors thrown or rejected by this package: `code` is the core's stable code. */
-export type CanaryErrorCode =
-  | 'CANARY_INVALID_INPUT'
-  | 'CANARY_NOT_FOUND'
-  | 'CANARY_CONFLICT'
-  | 'CANARY_UNAVAILABLE'
-  | 'CANARY_TIMEOUT'
-  | 'CANARY_DEPLOYMENT_FAILED'
-  | 'CANARY_REJECTED'
-  | 'CANARY_ABORTED'
-  | 'CANARY_INTERNAL'
-
-/** How to reach Docker. Unset fields follow DOCKER_HOST / DOCKER_TLS_VERIFY / DOCKER_CERT_PATH. */
-export interface SwarmConnectOptions {
-  /** `unix:///path` or `tcp://host:port`. */
-  host?: string
-  tls?: boolean
-  certPath?: string
-  /** Deadline of one API call. Default 120000. */
-  timeoutMs?: number
-  /** How often convergence is checked. Default 250. */
-  pollIntervalMs?: number
-  /** How long tasks must stay up to count as converged. Default 1000. */
-  settleMs?: number
-  rollingUpdate?: 'startFirst' | 'keep'
+export interface LogOptions {
+  /** Only this app's service. */
+  app?: string | null
+  /** Keep streaming new lines. */
+  follow?: boolean
+  /** Only the last N lines per task. */
+  tail?: number | null
+  /** Only lines of the last N seconds. */
+  since?: number | null
 }
 
-/** A service to create from scratch. */
-export interface NewService {
-  name: string
-  image: string
-  /** Default 1. */
-  replicas?: number
-  env?: Record<string, string>
-  labels?: Record<string, string>
-  networks?: string[]
-  /** Default true. */
-  init?: boolean
-  ports?: { published: number; target: number }[]
-  endpointMode?: 'vip' | 'dnsrr'
+/** One log line of one task. */
+export interface LogLine {
+  service: string
+  task: string | null
+  /** RFC 3339, if known. */
+  timestamp: string | null
+  stream: 'stdout' | 'stderr'
+  line: string
 }
 
-/** An image build: a context directory on this machine, a Dockerfile in it, the tag to give. */
-export interface ImageBuild {
-  context: string
-  /** Default `Dockerfile`. */
-  dockerfile?: string
-  tag: string
+export interface BuildOptions {
+  /** Only this app. */
+  app?: string | null
+  /** Added to the spec's build arguments. */
   args?: Record<string, string>
 }
 
-/** A finished build: the image ID and the build's output lines. */
-export interface BuiltImage {
-  id: string | null
-  output: string[]
+/** A line of build output, or the image an app's build made. */
+export type BuildOutput = { app: string; output: string } | { app: string; built: string }
+
+/** Traefik's name of an app's track (what its metrics are labelled with). */
+export interface Backend {
+  app: string
+  track: Track
+  service: string
 }
 
-export interface BasicAuth {
-  user: string
-  password: string
-}
+/** The `code` of every error this package throws or rejects with. */
+export type CanaryErrorCode =
+  | 'CANARY_INVALID_INPUT' | 'CANARY_NOT_FOUND' | 'CANARY_CONFLICT' | 'CANARY_UNAVAILABLE' | 'CANARY_TIMEOUT'
+  | 'CANARY_DEPLOYMENT_FAILED' | 'CANARY_REJECTED' | 'CANARY_ABORTED' | 'CANARY_INTERNAL'
 
-export interface TraefikRouterOptions {
-  /** The directory Traefik's file provider watches. */
-  dynamicDir: string
-  /** Traefik's API, e.g. `http://127.0.0.1:38082`. */
-  apiUrl: string
-  /** The Swarm network Traefik reaches the tasks on. */
-  network: string
-  mode?: 'weighted' | 'replicas'
-  version?: 'v3' | 'v2'
-  confirmTimeoutMs?: number
-  pollIntervalMs?: number
-  requestTimeoutMs?: number
-  basicAuth?: BasicAuth
-}
-
-export interface PrometheusMetricsOptions {
-  /** e.g. `http://127.0.0.1:39090` */
-  url: string
-  version?: 'v3' | 'v2'
-  timeoutMs?: number
-  samples?: number
-  /** Prometheus' scrape interval of Traefik. Default 15000. */
-  scrapeIntervalMs?: number
-  basicAuth?: BasicAuth
-  bearerToken?: string
-  /** Swarm service → Traefik service (`web@swarm`) when Traefik does not derive it. */
-  backends?: Record<string, string>
-}
-
-export interface TraefikScrapeMetricsOptions {
-  /** The entry point serving `/metrics`, or the full URL. */
-  url: string
-  version?: 'v3' | 'v2'
-  timeoutMs?: number
-  retentionMs?: number
-  capacity?: number
-  freshnessMs?: number
-  samples?: number
-  basicAuth?: BasicAuth
-  backends?: Record<string, string>
+/** An error of this package: `field` and `reason` for invalid input, `cause` for the underlying error. */
+export interface CanaryError extends Error {
+  code: CanaryErrorCode
+  field?: string
+  reason?: string
+  cause?: Error
 }

@@ -1,14 +1,17 @@
-// The neotix example on the real local stack (docs/local-stack.md), through canary-sdk only:
+// The neotix example on the real local stack (docs/local-stack.md), through canary-sdk only (no
+// `canary` CLI), the way scripts/demo.sh does it with the CLI:
 //
-//   1. builds the apps' images from the spec's build sections (SwarmOrchestrator.buildImage) and
-//      deploys the group's stable services (SwarmOrchestrator.createService),
-//   2. runs examples/neotix/canary.yaml to promotion under load (Traefik weights, Prometheus
+//   1. builds the apps' images from the spec's build sections, stable (v1) and canary (v2)
+//      (canary.build, like `canary build --track stable|canary`),
+//   2. deploys the group's stable services and routes (canary.deploy) and smoke-tests them
+//      with and without the header route (canary.smokeTest),
+//   3. runs examples/neotix/canary.yaml to promotion under load (Traefik weights, Prometheus
 //      analysis, state in Swarm labels),
-//   3. runs examples/neotix/canary-bad.yaml (30 % of the canary's answers are 500s), which the
-//      analysis rolls back,
-//   4. removes everything it made.
+//   4. puts stable back on v1 and runs a bad canary (the same spec with the override
+//      `apps.*.canaryEnv.ERROR_RATE=0.3`: 30 % of its answers are 500s), which analysis rolls back,
+//   5. removes what it made: its routes file and its services (docker service rm).
 //
-// Its own names: group and stack `njt<random>`, hosts `<group>.localhost`, every service labelled
+// Its own names: group and stack `nd<random>`, Host `<group>.localhost`, services labelled
 // io.canary.test=1. Traffic goes only to Traefik's web entry point on 127.0.0.1.
 //
 //   source scripts/stack/env.sh && node bindings/node/examples/real-stack.mjs
@@ -16,57 +19,54 @@
 // Exit 0 when the good canary was promoted and the bad one rolled back; 2 when the stack is not
 // reachable (unless CI is set, then 1).
 import http from 'node:http'
+import { spawnSync } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 const require = createRequire(import.meta.url)
-const { Spec, Rollout, SwarmOrchestrator, TraefikRouter, PrometheusMetrics } = require('../index.js')
+const { Spec, Canary } = require('../index.js')
 
 const here = dirname(fileURLToPath(import.meta.url))
-const examples = join(here, '..', '..', '..', 'examples', 'neotix')
+const SPEC = join(here, '..', '..', '..', 'examples', 'neotix', 'canary.yaml')
 const env = process.env
-const WEB = env.CANARY_WEB_URL ?? 'http://127.0.0.1:38080'
-const TRAEFIK = env.CANARY_TRAEFIK_URL ?? 'http://127.0.0.1:38082'
-const PROMETHEUS = env.CANARY_PROMETHEUS_URL ?? 'http://127.0.0.1:39090'
-const NETWORK = env.CANARY_NETWORK ?? 'canary-net'
-const DYNAMIC = env.CANARY_TRAEFIK_DYNAMIC_DIR ?? `${env.CANARY_STACK_DIR ?? '/var/lib/canary-stack'}/dynamic`
-const TAG = env.NJT_TAG ?? `njt${Math.random().toString(36).slice(2, 8)}`
+const TAG = env.ND_TAG ?? `nd${Math.random().toString(36).slice(2, 8)}`
 const HOST = `${TAG}.localhost`
 const t0 = Date.now()
 const log = (...a) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s]`, ...a)
 
-/** The example spec with this run's names: group, stack and the Host of each rule. */
-function ours(file) {
-  const o = Spec.load(join(examples, file)).toObject()
-  o.group = TAG
-  o.stack = TAG
-  for (const app of o.apps) app.rule = app.rule.replaceAll('api.localhost', HOST)
-  if (env.NJT_INTERVAL) o.traffic.interval = env.NJT_INTERVAL
-  return Spec.fromObject(o)
+/** The example with this run's names (group, stack, the Host of each rule) and `extra` overrides. */
+function spec(extra = {}) {
+  const overrides = { group: TAG, stack: TAG, ...extra }
+  for (const [app, path] of [['neotix-api', '/api'], ['gcp-deployment-api', '/gcp']]) {
+    overrides[`apps.${app}.rule`] = `Host(\`${HOST}\`) && PathPrefix(\`${path}\`)`
+  }
+  if (env.ND_INTERVAL) overrides['traffic.interval'] = env.ND_INTERVAL
+  return Spec.load(SPEC, overrides)
 }
 
-async function reachable() {
+async function reachable(settings) {
   const ok = async (url) => {
     try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(2000) })
-      return r.ok
+      return (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok
     } catch {
       return false
     }
   }
-  return (await ok(`${TRAEFIK}/ping`)) && (await ok(`${PROMETHEUS}/-/ready`))
+  return (await ok(`${settings.traefikUrl}/ping`)) && (await ok(`${settings.prometheusUrl}/-/ready`))
 }
 
-/** Keep-alive load on both apps' paths until stopped: about `rate` requests/s per app. */
-function load(paths, rate) {
+/** Keep-alive load on both apps' paths until stopped: about `rate` requests/s per path. */
+function load(webUrl, paths, rate) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
-  const url = new URL(WEB)
+  const url = new URL(webUrl)
   const counts = {}
   let stop = false
   const worker = async (path) => {
-    while (!stop) {
+    // Bounded: at most 30 minutes of requests.
+    for (let i = 0; !stop && i < rate * 1800; i++) {
       const code = await new Promise((resolve) => {
         const req = http.get({ host: url.hostname, port: url.port, path, agent, headers: { Host: HOST }, timeout: 5000 }, (res) => {
           res.resume()
@@ -81,7 +81,6 @@ function load(paths, rate) {
   }
   const done = Promise.all(paths.map(worker))
   return {
-    counts,
     async stop() {
       stop = true
       await done
@@ -92,104 +91,92 @@ function load(paths, rate) {
 }
 
 async function main() {
-  if (!(await reachable())) {
-    const msg = `the local stack is not reachable (${TRAEFIK}/ping, ${PROMETHEUS}/-/ready): run scripts/stack/up.sh`
+  const good = spec()
+  const canary = await Canary.connect(good) // settings: the CANARY_* environment (scripts/stack/env.sh)
+  const settings = canary.settings
+  if (!(await reachable(settings))) {
+    const msg = `the local stack is not reachable (${settings.traefikUrl}/ping, ${settings.prometheusUrl}/-/ready): run scripts/stack/up.sh`
     if (env.CI) throw new Error(msg)
     console.log(`SKIP: ${msg}`)
     process.exit(2)
   }
-  const good = ours('canary.yaml')
-  const bad = ours('canary-bad.yaml')
-  log(`group ${TAG}: apps ${good.apps().map((a) => a.stable).join(', ')}; steps ${good.steps().join('/')}; Host ${HOST}`)
-
-  const swarm = await SwarmOrchestrator.connect({ pollIntervalMs: 250 })
-  const router = new TraefikRouter({ dynamicDir: DYNAMIC, apiUrl: TRAEFIK, network: NETWORK })
-  const metrics = new PrometheusMetrics({ url: PROMETHEUS, scrapeIntervalMs: 1000 })
-  const store = swarm.stateStore()
-  const spec = good.toObject()
-  const made = []
+  const apps = good.apps()
+  log(`group ${TAG}: apps ${apps.map((a) => a.stable).join(', ')}; Host ${HOST}`)
   const cleanup = async () => {
-    await router.remove(TAG).catch((e) => log(`cleanup: router: ${e.code} ${e.message}`))
-    for (const name of made.reverse()) await swarm.removeService(name).catch((e) => log(`cleanup: ${name}: ${e.message}`))
-    for (const s of await swarm.servicesWithLabel('io.canary.njt', TAG).catch(() => [])) await swarm.removeService(s.name).catch(() => {})
+    // Routes first: Traefik must stop naming a service before it goes away.
+    rmSync(join(settings.traefikDynamicDir, `canary-${TAG}.yml`), { force: true })
+    await sleep(1000)
+    for (const a of apps) for (const s of [a.canary, a.stable]) spawnSync('docker', ['service', 'rm', s], { stdio: 'ignore' })
     log('cleaned up')
   }
-  process.on('SIGINT', () => cleanup().finally(() => process.exit(130)))
+  process.on('SIGINT', () => {
+    canary.stop()
+    cleanup().finally(() => process.exit(130))
+  })
 
   let failures = 0
+  const check = (ok, what) => {
+    if (!ok) failures++
+    log(`${ok ? 'ok  ' : 'FAIL'} ${what}`)
+  }
   try {
-    // 1. The apps' images from the spec's build sections (what `canary build --track stable`
-    //    and `--track canary` do), then the stable services, as `docker stack deploy` would
-    //    have made them.
-    for (const a of spec.apps) {
-      for (const [track, image] of [['stable', a.stableImage], ['canary', a.image]]) {
-        const tag = image.slice(image.lastIndexOf(':') + 1)
-        const built = await swarm.buildImage({
-          context: join(examples, a.build.context),
-          dockerfile: a.build.dockerfile,
-          tag: image,
-          args: { ...a.build.args, CANARY_TRACK: track, CANARY_IMAGE: image, CANARY_TAG: tag },
-        })
-        log(`built ${image} (${built.id})`)
+    // 1. The images, as `canary build --track stable` and `--track canary` make them.
+    for (const track of ['stable', 'canary']) {
+      let lines = 0
+      for await (const out of canary.build(track)) {
+        if ('built' in out) log(`built ${out.app} (${track}): ${out.built}`)
+        else lines++
       }
+      log(`${track} builds: ${lines} lines of output`)
     }
-    for (const [i, app] of good.apps().entries()) {
-      const a = spec.apps[i]
-      await swarm.createService({
-        name: app.stable,
-        image: a.stableImage,
-        replicas: a.stableReplicas,
-        labels: { 'io.canary.test': '1', 'io.canary.njt': TAG },
-        networks: [NETWORK],
-        endpointMode: 'dnsrr',
-      })
-      made.push(app.stable, app.canary)
-    }
-    for (const app of good.apps()) await swarm.waitConverged(app.stable, 120000)
-    log('stable services running')
 
-    const traffic = load(['/api/orders', '/gcp/api/deployments'], 25)
-    const run = async (label, s, expect) => {
-      const rollout = new Rollout(s, { orchestrator: swarm, router, metrics, store }, { owner: `njt-${process.pid}/1` })
-      const sub = rollout.onEvent((e) => log(`${label} ${e.kind.padEnd(11)} w=${String(e.weight).padStart(3)} ${e.message}`))
-      const out = await rollout.run()
-      sub.unsubscribe()
-      const status = await rollout.status()
-      log(`${label} outcome: ${JSON.stringify(out)}; services: ${status.services.map((x) => `${x.name}=${x.image.slice(0, 24)}x${x.desired}`).join(' ')}`)
-      if (out.result !== expect) {
-        failures++
-        log(`${label} FAILED: expected ${expect}`)
-      }
+    // 2. Stable services and routes, then the smoke test.
+    const labels = { 'io.canary.test': '1', 'io.canary.nd': TAG }
+    await canary.deploy({ labels }, (s) => log(`deploy ${s.what} ${s.name}: ${s.action} ${s.detail}`))
+    let smoke
+    for (let i = 0; i < 5 && !smoke?.ok; i++) {
+      if (i > 0) await sleep(2000) // Traefik may take a moment to load new routes
+      smoke = await canary.smokeTest({ requests: 5 })
+    }
+    for (const t of smoke.tallies) log(`smoke ${t.app} ${t.variant}: ${JSON.stringify(t.statuses)} from ${JSON.stringify(t.versions)}`)
+    check(smoke.ok, 'smoke test: every request answered 2xx, with and without X-Canary')
+    const lines = []
+    for await (const l of canary.logs('stable', { app: 'neotix-api', tail: 5 })) lines.push(l)
+    check(lines.every((l) => l.service === apps[0].stable), `logs: ${lines.length} recent line(s) of ${apps[0].stable}`)
+
+    const traffic = load(settings.webUrl, ['/api/orders', '/gcp/api/deployments'], 25)
+    const run = async (label, c, expect) => {
+      const out = await c.run({ owner: `nd-${process.pid}/1`, restart: true }, (e) =>
+        log(`${label} ${e.kind.padEnd(11)} w=${String(e.weight).padStart(3)} ${e.message}`))
+      const status = await c.status()
+      log(`${label} outcome: ${JSON.stringify(out)}; services: ${status.services.map((x) => `${x.name}=${x.image.slice(0, 30)}x${x.desired}`).join(' ')}`)
+      check(out.result === expect, `${label} canary: ${expect}`)
       return status
     }
 
-    // 2. The good canary: promoted.
-    const promoted = await run('good', good, 'promoted')
-    for (const app of good.apps()) {
-      const st = promoted.services.find((x) => x.name === app.stable)
-      const canary = promoted.services.find((x) => x.name === app.canary)
-      if (!st?.image.includes('sha256:') || canary?.desired !== 0) {
-        failures++
-        log(`promotion check FAILED for ${app.name}: stable ${st?.image}, canary x${canary?.desired}`)
-      }
+    // 3. The good canary: promoted; stable runs the canary's image pinned by digest.
+    const promoted = await run('good', canary, 'promoted')
+    for (const a of apps) {
+      const st = promoted.services.find((x) => x.name === a.stable)
+      const cn = promoted.services.find((x) => x.name === a.canary)
+      check(st?.image.includes('sha256:') && cn?.desired === 0, `${a.name}: stable on ${st?.image.slice(0, 40)}, canary x${cn?.desired}`)
     }
 
-    // 3. The bad canary (ERROR_RATE=0.3): rolled back, stable keeps the promoted image.
-    const before = Object.fromEntries(promoted.services.map((x) => [x.name, x.image]))
+    // 4. Stable back on v1, then the bad canary: rolled back, stable untouched.
+    const bad = await Canary.connect(spec({ 'apps.*.canaryEnv.ERROR_RATE': '0.3' }))
+    await bad.deploy({ resetStable: true, labels })
+    const before = Object.fromEntries((await bad.status()).services.map((x) => [x.name, x.image]))
     const rolled = await run('bad ', bad, 'rolledBack')
-    for (const app of bad.apps()) {
-      const st = rolled.services.find((x) => x.name === app.stable)
-      if (st?.image !== before[app.stable]) {
-        failures++
-        log(`rollback check FAILED for ${app.name}: stable moved to ${st?.image}`)
-      }
+    for (const a of apps) {
+      const st = rolled.services.find((x) => x.name === a.stable)
+      check(st?.image === before[a.stable], `${a.name}: stable still on ${before[a.stable]}`)
     }
-    const counts = await traffic.stop()
-    log(`traffic during both runs (status: count): ${JSON.stringify(counts)}`)
+    check(/critical check failed|success-rate/.test(rolled.state?.cause ?? ''), `rollback cause: ${rolled.state?.cause}`)
+    log(`traffic during both runs (status: count): ${JSON.stringify(await traffic.stop())}`)
   } finally {
     await cleanup()
   }
-  log(failures === 0 ? 'OK: promoted the neotix canary and rolled back the bad one' : `${failures} check(s) failed`)
+  log(failures === 0 ? 'OK: promoted the neotix canary and rolled back the bad one, through canary-sdk' : `${failures} check(s) failed`)
   process.exit(failures === 0 ? 0 : 1)
 }
 

@@ -9,6 +9,7 @@
 //! never a pass.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use canary_core::spec::HookSpec;
@@ -22,6 +23,75 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{sys, Env, Status, ValueType};
 use serde::Deserialize;
 use serde_json::Value;
+
+use crate::convert::to_json;
+use crate::error::to_js;
+
+/// The metrics source and hook runner written in JavaScript that `Canary.connect` (and the
+/// in-memory world of the tests) take besides the spec; `None` leaves the default.
+#[derive(Default)]
+pub(crate) struct Extras {
+    pub(crate) metrics: Option<Arc<dyn MetricsSource>>,
+    pub(crate) hooks: Option<Arc<dyn HookRunner>>,
+}
+
+/// Reads `{ metrics?, hooks? }` (argument `options`).
+pub(crate) fn extras(env: &Env, v: Option<Unknown<'_>>) -> napi::Result<Extras> {
+    let invalid = |field: &str, why: &str| to_js(env, &Error::invalid(field, why));
+    let Some(v) = v else {
+        return Ok(Extras::default());
+    };
+    match v.get_type()? {
+        ValueType::Undefined | ValueType::Null => return Ok(Extras::default()),
+        ValueType::Object => {}
+        _ => return Err(invalid("options", "expected { metrics?, hooks? }")),
+    }
+    // SAFETY: checked to be an object of this env.
+    let obj = unsafe { Object::from_napi_value(env.raw(), v.raw())? };
+    if let Some(k) = Object::keys(&obj)?
+        .into_iter()
+        .find(|k| k != "metrics" && k != "hooks")
+    {
+        return Err(invalid(
+            &format!("options.{k}"),
+            "unknown; expected metrics or hooks",
+        ));
+    }
+    let mut out = Extras::default();
+    let m: Unknown<'_> = obj.get_named_property("metrics")?;
+    match m.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Object => {
+            // SAFETY: checked to be an object of this env.
+            let o = unsafe { Object::from_napi_value(env.raw(), m.raw())? };
+            let source =
+                JsMetricsSource::new(env, o).map_err(|e| invalid("options.metrics", &e.reason))?;
+            out.metrics = Some(Arc::new(source));
+        }
+        _ => {
+            return Err(invalid(
+                "options.metrics",
+                "expected an object with value(query) and optionally samples(query)",
+            ))
+        }
+    }
+    let h: Unknown<'_> = obj.get_named_property("hooks")?;
+    match h.get_type()? {
+        ValueType::Undefined | ValueType::Null => {}
+        ValueType::Function => {
+            // SAFETY: checked to be a function of this env.
+            let f = unsafe { Function::from_napi_value(env.raw(), h.raw())? };
+            out.hooks = Some(Arc::new(JsHookRunner::new(&f)?));
+        }
+        _ => {
+            return Err(invalid(
+                "options.hooks",
+                "expected a function (hook, context)",
+            ))
+        }
+    }
+    Ok(out)
+}
 
 /// A weak thread-safe function called with plain arguments (no error-first convention).
 type Tsfn<Args, Ret> = ThreadsafeFunction<Args, Ret, Args, Status, false, true>;
@@ -164,11 +234,6 @@ fn failed(who: &str, e: napi::Error) -> Error {
         };
         Error::Unavailable(format!("{who} failed: {why}"))
     }
-}
-
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v)
-        .map_err(|e| Error::Internal(format!("cannot convert for JavaScript: {e}")))
 }
 
 /// `obj[name]` bound to `obj`, as a weak thread-safe function; `None` when absent.

@@ -1,70 +1,84 @@
-//! `Spec`: a validated canary spec, loaded from a file, YAML or JSON text, or a plain object.
-//! Every way goes through [`canary_core::Spec`], so a rejected spec names the field and the
-//! reason exactly as the CLI does (`traffic.steps[2]: 120 is above 100`).
+//! `Spec`: a validated canary spec, read from a file or text (a plain spec in YAML or JSON, or a
+//! compose file with `x-canary` settings) with overrides on top, or from a plain object. Every
+//! way goes through [`canary_core::SpecFile`] / [`canary_core::Spec`], so a rejected spec names
+//! the field and the reason exactly as the CLI does (`traffic.steps[2]: 120 is above 100`).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use napi::bindgen_prelude::Unknown;
+use canary_core::spec::overrides::Override;
 use napi::Env;
 use napi_derive::napi;
+use serde_json::{Map, Value};
 
-use crate::convert::{arg, json_of, Js};
+use crate::convert::{arg, opts, Js};
 use crate::error::OrThrow;
 
-/// A validated canary spec. Make one with `Spec.load`, `Spec.fromYaml`, `Spec.fromJson` or
-/// `Spec.fromObject`; a spec that cannot run throws `CANARY_INVALID_INPUT` naming the field.
+/// A validated canary spec. Make one with `Spec.load`, `Spec.fromText` or `Spec.fromObject`; a
+/// spec that cannot run throws `CANARY_INVALID_INPUT` naming the field.
 #[napi]
 pub struct Spec {
     pub(crate) inner: Arc<canary_core::Spec>,
+    /// The directory build contexts are relative to (the spec file's).
+    pub(crate) dir: PathBuf,
 }
 
-impl Spec {
-    pub(crate) fn core(&self) -> Arc<canary_core::Spec> {
-        self.inner.clone()
-    }
+/// `{ "traffic.interval": "5s", "apps.*.canaryReplicas": 2 }` in the order given.
+fn overrides(json: Option<Value>) -> canary_core::Result<Vec<Override>> {
+    let map: Map<String, Value> = opts(json, "overrides")?;
+    Ok(map.into_iter().map(|(k, v)| Override::set(k, v)).collect())
 }
 
 #[napi]
 impl Spec {
-    /// Reads a spec file: `.json` as JSON, anything else as YAML.
-    #[napi(factory, ts_args_type = "path: string")]
-    pub fn load(env: Env, path: Unknown<'_>) -> napi::Result<Spec> {
-        let path: String = arg(&env, path, "path")?;
+    /// Reads a spec file with `overrides` (field path → value) applied before validation.
+    #[napi(
+        factory,
+        ts_args_type = "path: string, overrides?: Record<string, unknown> | null"
+    )]
+    pub fn load(env: Env, path: Option<Value>, overrides: Option<Value>) -> napi::Result<Spec> {
+        let path: String = arg(path, "path").or_throw(&env)?;
+        let overrides = self::overrides(overrides).or_throw(&env)?;
+        let file = canary_core::SpecFile::load(path, &overrides).or_throw(&env)?;
         Ok(Spec {
-            inner: Arc::new(canary_core::Spec::load(path).or_throw(&env)?),
+            inner: Arc::new(file.spec),
+            dir: file.dir,
         })
     }
 
-    /// Parses a YAML spec (JSON is YAML too).
-    #[napi(factory, ts_args_type = "text: string")]
-    pub fn from_yaml(env: Env, text: Unknown<'_>) -> napi::Result<Spec> {
-        let text: String = arg(&env, text, "text")?;
+    /// Parses a spec from text (YAML, JSON, or a compose file with `x-canary`), with
+    /// `overrides` applied; build contexts are then relative to the current directory.
+    #[napi(
+        factory,
+        ts_args_type = "text: string, overrides?: Record<string, unknown> | null"
+    )]
+    pub fn from_text(
+        env: Env,
+        text: Option<Value>,
+        overrides: Option<Value>,
+    ) -> napi::Result<Spec> {
+        let text: String = arg(text, "text").or_throw(&env)?;
+        let overrides = self::overrides(overrides).or_throw(&env)?;
+        let (spec, _) = canary_core::Spec::from_text(&text, &overrides).or_throw(&env)?;
         Ok(Spec {
-            inner: Arc::new(canary_core::Spec::from_yaml(&text).or_throw(&env)?),
+            inner: Arc::new(spec),
+            dir: PathBuf::from("."),
         })
     }
 
-    /// Parses a JSON spec.
-    #[napi(factory, ts_args_type = "text: string")]
-    pub fn from_json(env: Env, text: Unknown<'_>) -> napi::Result<Spec> {
-        let text: String = arg(&env, text, "text")?;
-        Ok(Spec {
-            inner: Arc::new(canary_core::Spec::from_json(&text).or_throw(&env)?),
-        })
-    }
-
-    /// Validates a spec given as a plain object, with the same field names as the YAML.
+    /// Validates a spec given as a plain object, with the YAML's field names.
     #[napi(factory, ts_args_type = "spec: SpecObject")]
-    pub fn from_object(env: Env, spec: Unknown<'_>) -> napi::Result<Spec> {
-        let json = json_of(&env, spec, "spec")?;
+    pub fn from_object(env: Env, spec: Option<Value>) -> napi::Result<Spec> {
+        let spec = canary_core::Spec::from_value(spec.unwrap_or(Value::Null)).or_throw(&env)?;
         Ok(Spec {
-            inner: Arc::new(canary_core::Spec::from_value(json).or_throw(&env)?),
+            inner: Arc::new(spec),
+            dir: PathBuf::from("."),
         })
     }
 
     /// The JSON Schema of the spec.
     #[napi(ts_return_type = "Record<string, unknown>")]
-    pub fn json_schema() -> Js<serde_json::Value> {
+    pub fn json_schema() -> Js<Value> {
         Js(canary_core::Spec::json_schema())
     }
 
@@ -74,39 +88,15 @@ impl Spec {
         self.inner.group.to_string()
     }
 
-    /// The stack the services belong to, if any.
-    #[napi(getter)]
-    pub fn stack(&self) -> Option<String> {
-        self.inner.stack.as_ref().map(|s| s.to_string())
-    }
-
-    /// The canary weights of the steps, in order.
-    #[napi]
-    pub fn steps(&self) -> Vec<u32> {
-        self.inner.steps().iter().map(|w| w.get() as u32).collect()
-    }
-
     /// The apps with their stable and canary Swarm service names resolved.
     #[napi(ts_return_type = "AppRef[]")]
     pub fn apps(&self) -> Js<Vec<canary_core::AppRef>> {
         Js(self.inner.app_refs())
     }
 
-    /// The analysis window in milliseconds (explicit, or the step interval).
-    #[napi]
-    pub fn window_ms(&self) -> f64 {
-        self.inner.window().as_millis() as f64
-    }
-
     /// The spec as a plain object, defaults filled in (what `Spec.fromObject` reads back).
     #[napi(ts_return_type = "SpecObject")]
     pub fn to_object(&self) -> Js<canary_core::Spec> {
         Js((*self.inner).clone())
-    }
-
-    /// The spec as JSON text.
-    #[napi]
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&*self.inner).unwrap_or_default()
     }
 }

@@ -1,12 +1,12 @@
-// Rollout: JavaScript metrics and hooks driving the core engine to promotion and to rollback, the
-// commands, the events, the errors; all in memory (testing.MemoryOrchestrator/MemoryRouter).
+// Rollouts through Canary: JavaScript metrics and hooks driving the core engine to promotion and
+// to rollback, the commands, the events, stop(); all in memory (testing.MemoryWorld).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 
-import { sdk, specYaml, metricsFor, world, rejects, PINNED } from './helpers.mjs'
+import { sdk, specYaml, metricsFor, world, canaryIn, rejects, PINNED } from './helpers.mjs'
 
-const { Spec, Rollout, MemoryStateStore } = sdk
+const { Spec } = sdk
 
 const HOOKS = `
 hooks:
@@ -32,25 +32,16 @@ test('a JS metrics source (sync) and an async JS hook drive a rollout to promoti
     await sleep(1)
     return hook.name === 'gate' ? { ok: true, message: `hello ${ctx.metadata.team}` } : true
   }
-  const spec = Spec.fromYaml(specYaml({ extra: HOOKS }))
-  const r = new Rollout(spec, { ...w, metrics, hooks }, { owner: 'test/1' })
+  const c = await canaryIn(w, { spec: { extra: HOOKS }, metrics, hooks })
   const events = []
-  r.onEvent((e) => events.push(e))
-
-  const out = await r.run()
+  const out = await c.run({ owner: 'test/1' }, (e) => events.push(e))
 
   assert.deepEqual(out, { result: 'promoted' })
-  assert.deepEqual(w.router.weights(), [0, 10, 50, 0])
-  assert.equal(w.router.canaryRouted, false)
-  assert.equal(w.orchestrator.service('api').image, PINNED)
-  assert.equal(w.orchestrator.service('api-canary').desired, 0)
-  assert.deepEqual(calls, [
-    'preRollout:gate',
-    'step:smoke',
-    'step:smoke',
-    'confirmPromotion:confirm',
-    'postRollout:notify',
-  ])
+  assert.deepEqual(w.weights(), [0, 10, 50, 0])
+  assert.equal(w.canaryRouted, false)
+  assert.equal(w.service('api').image, PINNED)
+  assert.equal(w.service('api-canary').desired, 0)
+  assert.deepEqual(calls, ['preRollout:gate', 'step:smoke', 'step:smoke', 'confirmPromotion:confirm', 'postRollout:notify'])
   // The engine asked the JS source, with plain-data queries.
   const q = queries.find((q) => q.metric === 'successRate' && q.track === 'canary')
   assert.deepEqual(q, { app: { name: 'api', stable: 'api', canary: 'api-canary' }, track: 'canary', metric: 'successRate', window: 1000 })
@@ -59,16 +50,15 @@ test('a JS metrics source (sync) and an async JS hook drive a rollout to promoti
   assert.equal(kinds[0], 'started', kinds.join())
   assert.equal(kinds.at(-1), 'promoted', kinds.join())
   for (const k of ['hook', 'canaryReady', 'weightSet', 'analysis', 'promoting']) assert.ok(kinds.includes(k), k)
-  const gate = events.find((e) => e.kind === 'hook' && e.message.includes('gate'))
-  assert.match(gate.message, /hello web/)
-  const analysis = events.find((e) => e.kind === 'analysis')
-  assert.equal(analysis.analysis.verdict, 'pass')
+  assert.match(events.find((e) => e.kind === 'hook' && e.message.includes('gate')).message, /hello web/)
+  assert.equal(events.find((e) => e.kind === 'analysis').analysis.verdict, 'pass')
   assert.equal(typeof events[0].atMs, 'number')
   assert.ok(events[0].atMs > 1.6e12)
 
-  const st = await r.status()
+  const st = await c.status()
   assert.equal(st.group, 'shop')
   assert.equal(st.state.phase, 'promoted')
+  assert.equal(typeof st.state.updatedMs, 'number')
   assert.deepEqual(st.steps, [10, 50])
   assert.equal(st.driven, false)
   assert.deepEqual(st.services.map((s) => s.name), ['api', 'api-canary'])
@@ -91,18 +81,17 @@ test('an async JS metrics source showing a bad canary rolls the rollout back', a
     calls.push(`${ctx.point}:${hook.name}`)
     return true
   }
-  const r = new Rollout(Spec.fromYaml(specYaml({ extra: HOOKS })), { ...w, metrics, hooks }, { owner: 'test/1' })
-  const out = await r.run()
+  const c = await canaryIn(w, { spec: { extra: HOOKS }, metrics, hooks })
+  const out = await c.run()
   assert.equal(out.result, 'rolledBack')
   assert.match(out.cause, /a critical check failed/)
-  assert.deepEqual(w.router.weights(), [0, 10, 0])
-  assert.equal(w.orchestrator.service('api').image, 'api:v1')
-  assert.equal(w.orchestrator.service('api-canary').desired, 0)
+  assert.deepEqual(w.weights(), [0, 10, 0])
+  assert.equal(w.service('api').image, 'api:v1')
+  assert.equal(w.service('api-canary').desired, 0)
   assert.ok(calls.includes('rollback:notify-rollback'))
   assert.ok(!calls.includes('confirmPromotion:confirm'))
   // Out of the routing before the canary is scaled down.
-  const ops = w.orchestrator.operations()
-  assert.equal(ops.at(-1), 'scale api-canary 0')
+  assert.equal(w.operations().at(-1), 'scale api-canary 0')
 })
 
 test('a metrics source that throws, rejects or answers garbage is inconclusive, never a pass', async (t) => {
@@ -115,17 +104,15 @@ test('a metrics source that throws, rejects or answers garbage is inconclusive, 
   for (const [name, metrics] of Object.entries(sources)) {
     await t.test(name, async () => {
       const w = world()
-      const r = new Rollout(Spec.fromYaml(specYaml()), { ...w, metrics }, { owner: 'test/1' })
+      const c = await canaryIn(w, { metrics })
       const events = []
-      r.onEvent((e) => events.push(e))
-      const out = await r.run()
+      const out = await c.run(null, (e) => events.push(e))
       assert.equal(out.result, 'rolledBack')
       assert.match(out.cause, /inconclusive limit reached/)
-      const verdicts = events.filter((e) => e.kind === 'analysis').map((e) => e.analysis.verdict)
-      assert.deepEqual(verdicts, ['inconclusive', 'inconclusive'])
-      const reasons = JSON.stringify(events.filter((e) => e.kind === 'analysis'))
-      assert.match(reasons, name.startsWith('garbage') ? /expected a number, null or undefined/ : /boom/)
-      assert.equal(w.orchestrator.service('api').image, 'api:v1')
+      const analyses = events.filter((e) => e.kind === 'analysis')
+      assert.deepEqual(analyses.map((e) => e.analysis.verdict), ['inconclusive', 'inconclusive'])
+      assert.match(JSON.stringify(analyses), name.startsWith('garbage') ? /expected a number, null or undefined/ : /boom/)
+      assert.equal(w.service('api').image, 'api:v1')
     })
   }
 })
@@ -134,96 +121,99 @@ test('a hook that throws, rejects or says no stops the rollout', async (t) => {
   const cases = {
     'pre-rollout hook throws': [(h) => { if (h.name === 'gate') throw new Error('gate is closed'); return true }, /pre-rollout hook gate failed: .*gate is closed/],
     'pre-rollout hook rejects': [async (h) => { if (h.name === 'gate') throw new Error('no deploys on friday'); return true }, /pre-rollout hook gate failed: .*no deploys on friday/],
-    'step hook says no': [(h) => h.name === 'smoke' ? { ok: false, message: 'smoke test: 3 failures' } : true, /step hook smoke failed: smoke test: 3 failures/],
-    'hook answers garbage': [(h) => h.name === 'gate' ? 'yes' : true, /pre-rollout hook gate failed: .*expected a boolean/],
+    'step hook says no': [(h) => (h.name === 'smoke' ? { ok: false, message: 'smoke test: 3 failures' } : true), /step hook smoke failed: smoke test: 3 failures/],
+    'hook answers garbage': [(h) => (h.name === 'gate' ? 'yes' : true), /pre-rollout hook gate failed: .*expected a boolean/],
   }
   for (const [name, [hooks, cause]] of Object.entries(cases)) {
     await t.test(name, async () => {
       const w = world()
-      const r = new Rollout(Spec.fromYaml(specYaml({ extra: HOOKS })), { ...w, metrics: { value: metricsFor(1) }, hooks }, { owner: 'test/1' })
-      const out = await r.run()
+      const c = await canaryIn(w, { spec: { extra: HOOKS }, hooks })
+      const out = await c.run()
       assert.equal(out.result, 'rolledBack')
       assert.match(out.cause, cause)
-      assert.equal(w.orchestrator.service('api').image, 'api:v1')
+      assert.equal(w.service('api').image, 'api:v1')
     })
   }
 })
 
 test('a canary that does not start rolls back with the orchestrator words', async () => {
   const w = world()
-  w.orchestrator.failToStart('api-canary', 'exec format error')
-  const r = new Rollout(Spec.fromYaml(specYaml()), { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
-  const out = await r.run()
+  w.failToStart('api-canary', 'exec format error')
+  const c = await canaryIn(w)
+  const out = await c.run()
   assert.equal(out.result, 'rolledBack')
   assert.match(out.cause, /canary did not start: deployment of api-canary failed: exec format error/)
 })
 
-test('step(), pause(), resume(), promote() and promote({ full }) with nobody driving', async () => {
+test('step(), the commands by method and by name, with nobody driving', async () => {
   const w = world()
-  const r = new Rollout(Spec.fromYaml(specYaml()), { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
-  await rejects(() => r.pause(), 'CANARY_NOT_FOUND', /rollout "shop" not found/)
-  assert.equal(await r.step(), 'progressing')
-  let st = await r.status()
+  const c = await canaryIn(w)
+  await rejects(() => c.pause(), 'CANARY_NOT_FOUND', /rollout "shop" not found/)
+  assert.equal(await c.step(), 'progressing')
+  let st = await c.status()
   assert.equal(st.state.phase, 'progressing')
   assert.equal(st.state.weight, 0)
-  assert.deepEqual(await r.pause(), { result: 'applied', phase: 'paused' })
-  assert.equal((await r.status()).state.phase, 'paused')
-  assert.deepEqual(await r.resume(), { result: 'applied', phase: 'progressing' })
-  assert.deepEqual(await r.promote(), { result: 'applied', phase: 'progressing' })
-  st = await r.status()
+  assert.deepEqual(await c.pause(), { result: 'applied', phase: 'paused' })
+  assert.equal((await c.status()).state.phase, 'paused')
+  assert.match((await c.status()).state.commandBy ?? 'node:', /^node:/)
+  assert.deepEqual(await c.command('resume'), { result: 'applied', phase: 'progressing' })
+  assert.deepEqual(await c.promote(), { result: 'applied', phase: 'progressing' })
+  st = await c.status()
   assert.equal(st.state.step, 1)
   assert.equal(st.state.weight, 50)
-  assert.deepEqual(await r.promote({ full: true }), { result: 'applied', phase: 'promoted' })
-  assert.equal(w.orchestrator.service('api').image, PINNED)
-  assert.equal(await r.step(), 'promoted')
-  await rejects(() => r.abort(), 'CANARY_CONFLICT', /already ended \(promoted\); nothing to abort/)
-  await rejects(() => r.promote({ full: 'yes' }), 'CANARY_INVALID_INPUT', /^options\.full: /)
+  assert.deepEqual(await c.promote(true), { result: 'applied', phase: 'promoted' })
+  assert.equal(w.service('api').image, PINNED)
+  assert.equal(await c.step(), 'promoted')
+  await rejects(() => c.rollback(), 'CANARY_CONFLICT', /already ended \(promoted\); nothing to /)
+  const e = await rejects(() => c.command('explode'), 'CANARY_INVALID_INPUT', /^command: "explode" is not one of/)
+  assert.equal(e.field, 'command')
+  await rejects(() => c.command(7), 'CANARY_INVALID_INPUT', /^command: invalid type/)
+  await rejects(() => c.promote('yes'), 'CANARY_INVALID_INPUT', /^full: /)
 })
 
-test('abort() with nobody driving rolls back', async () => {
-  const w = world()
-  const r = new Rollout(Spec.fromYaml(specYaml()), { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
-  await r.step()
-  await r.step()
-  assert.deepEqual(await r.abort(), { result: 'applied', phase: 'rolledBack' })
-  const st = await r.status()
-  assert.equal(st.state.cause, 'aborted by a person')
-  assert.equal(w.orchestrator.service('api-canary').desired, 0)
+test('rollback() and command("rollback") with nobody driving roll back', async () => {
+  for (const how of [(c) => c.rollback(), (c) => c.command('rollback')]) {
+    const w = world()
+    const c = await canaryIn(w)
+    await c.step()
+    await c.step()
+    assert.deepEqual(await how(c), { result: 'applied', phase: 'rolledBack' })
+    assert.match((await c.status()).state.cause, /aborted by a person/)
+    assert.equal(w.service('api-canary').desired, 0)
+  }
 })
 
 test('commands reach a running rollout; a second controller gets CANARY_CONFLICT', async () => {
   const w = world()
-  const spec = Spec.fromYaml(specYaml({ steps: '[10, 20, 30, 40, 50, 60, 70, 80, 90]' }).replace('interval: 100ms', 'interval: 200ms'))
-  const r = new Rollout(spec, { ...w, metrics: { value: metricsFor(1) } }, { owner: 'hostA/1', pollMs: 10 })
+  const spec = { steps: '[10, 20, 30, 40, 50, 60, 70, 80, 90]', interval: '200ms' }
+  const c = await canaryIn(w, { spec })
   const seen = []
   let weightSet
   const firstWeight = new Promise((resolve) => (weightSet = resolve))
-  r.onEvent((e) => {
+  const running = c.run({ owner: 'hostA/1', poll: '10ms' }, (e) => {
     seen.push(e.kind)
     if (e.kind === 'weightSet') weightSet()
   })
-  const running = r.run()
   await firstWeight
 
-  const other = new Rollout(spec, { ...w, metrics: { value: metricsFor(1) } }, { owner: 'hostB/1' })
-  await rejects(() => other.run(), 'CANARY_CONFLICT', /is driven by hostA\/1/)
-  const otherStatus = await other.status()
-  assert.equal(otherStatus.driven, true)
+  const other = await canaryIn(w, { spec })
+  await rejects(() => other.run({ owner: 'hostB/1' }), 'CANARY_CONFLICT', /is driven by hostA\/1/)
+  assert.equal((await other.status()).driven, true)
 
-  assert.deepEqual(await r.pause(), { result: 'delivered', owner: 'hostA/1' })
+  assert.deepEqual(await c.pause(), { result: 'delivered', owner: 'hostA/1' })
   while (!seen.includes('paused')) await sleep(5)
-  assert.equal((await r.status()).state.phase, 'paused')
+  assert.equal((await c.status()).state.phase, 'paused')
   assert.deepEqual(await other.resume(), { result: 'delivered', owner: 'hostA/1' })
-  assert.deepEqual(await r.promote({ full: true }), { result: 'delivered', owner: 'hostA/1' })
+  assert.deepEqual(await c.command('promote-full'), { result: 'delivered', owner: 'hostA/1' })
   assert.deepEqual(await running, { result: 'promoted' })
   assert.ok(seen.includes('command'))
 })
 
 test('events() iterates the events of the next run and ends with it; break stops early', async () => {
   const w = world()
-  const r = new Rollout(Spec.fromYaml(specYaml()), { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
-  const it = r.events()
-  const early = r.events()
+  const c = await canaryIn(w)
+  const it = c.events()
+  const early = c.events()
   const collected = (async () => {
     const kinds = []
     for await (const e of it) kinds.push(e.kind)
@@ -232,42 +222,54 @@ test('events() iterates the events of the next run and ends with it; break stops
   const first = (async () => {
     for await (const e of early) return e.kind
   })()
-  const out = await r.run()
-  assert.deepEqual(out, { result: 'promoted' })
+  assert.deepEqual(await c.run(), { result: 'promoted' })
   const kinds = await collected
   assert.equal(kinds[0], 'started')
   assert.equal(kinds.at(-1), 'promoted')
   assert.equal(await first, 'started')
   // An iterator made after the run waits for the next one: a second run of an ended rollout
   // only says so.
-  const after = r.events()
+  const after = c.events()
   const again = (async () => {
     const out = []
     for await (const e of after) out.push(e.message)
     return out
   })()
-  assert.deepEqual(await r.run(), { result: 'promoted' })
+  assert.deepEqual(await c.run(), { result: 'promoted' })
   assert.deepEqual(await again, ['rollout already ended: promoted'])
 })
 
-test('a listener can unsubscribe; a throwing listener does not disturb the run', async () => {
-  const w = world()
-  const r = new Rollout(Spec.fromYaml(specYaml()), { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
-  const a = []
-  const sub = r.onEvent((e) => a.push(e.kind))
-  sub.unsubscribe()
-  sub.unsubscribe()
-  r.onEvent(() => {
+test('a throwing listener does not disturb the run', async () => {
+  const c = await canaryIn(world())
+  const out = await c.run(null, () => {
     throw new Error('listener bug')
   })
-  assert.deepEqual(await r.run(), { result: 'promoted' })
-  assert.deepEqual(a, [])
+  assert.deepEqual(out, { result: 'promoted' })
+})
+
+test('stop() ends a run between transitions and hands the lease back; the next run resumes', async () => {
+  const w = world()
+  const c = await canaryIn(w, { spec: { steps: '[10, 20, 30, 40, 50]', interval: '300ms' } })
+  let weightSet
+  const firstWeight = new Promise((resolve) => (weightSet = resolve))
+  const running = c.run({ owner: 'hostA/1' }, (e) => e.kind === 'weightSet' && weightSet())
+  await firstWeight
+  c.stop()
+  const e = await rejects(() => running, 'CANARY_ABORTED', /stopped by stop\(\)/)
+  assert.ok(e instanceof Error)
+  const st = await c.status()
+  assert.equal(st.driven, false)
+  assert.equal(st.state.lease, undefined)
+  assert.equal(st.state.phase, 'progressing')
+  // Another controller takes over at once (no lease to wait for) and finishes it.
+  const other = await canaryIn(w, { spec: { steps: '[10, 20, 30, 40, 50]', interval: '100ms' } })
+  const kinds = []
+  assert.deepEqual(await other.run({ owner: 'hostB/1' }, (e) => kinds.push(e.kind)), { result: 'promoted' })
+  assert.equal(kinds[0], 'resumed')
 })
 
 test('a run never blocks the event loop', async () => {
-  const w = world()
-  const spec = Spec.fromYaml(specYaml({ steps: '[10, 30, 50]' }).replace('interval: 100ms', 'interval: 150ms'))
-  const r = new Rollout(spec, { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
+  const c = await canaryIn(world(), { spec: { steps: '[10, 30, 50]', interval: '150ms' } })
   let ticks = 0
   let last = performance.now()
   let worst = 0
@@ -277,44 +279,36 @@ test('a run never blocks the event loop', async () => {
     last = now
     ticks++
   }, 5)
-  const out = await r.run()
+  const out = await c.run()
   clearInterval(timer)
   assert.deepEqual(out, { result: 'promoted' })
   assert.ok(ticks >= 30, `only ${ticks} timer ticks during a ~450 ms run`)
   assert.ok(worst < 250, `the event loop stalled for ${worst.toFixed(0)} ms`)
 })
 
-test('the constructor checks its arguments', async () => {
+test('run() and connect() check their arguments', async () => {
   const w = world()
-  const spec = Spec.fromYaml(specYaml())
+  const spec = Spec.fromText(specYaml())
   const metrics = { value: metricsFor(1) }
-  await rejects(() => new Rollout({}, { ...w, metrics }), 'CANARY_INVALID_INPUT', /^spec: expected a Spec/)
-  await rejects(() => new Rollout(spec, null), 'CANARY_INVALID_INPUT', /^deps: /)
-  await rejects(() => new Rollout(spec, { ...w }), 'CANARY_INVALID_INPUT', /^deps\.metrics: /)
-  await rejects(() => new Rollout(spec, { ...w, metrics: { samples() {} } }), 'CANARY_INVALID_INPUT', /^deps\.metrics: it has no value\(query\) method/)
-  await rejects(() => new Rollout(spec, { ...w, metrics: { value: 3 } }), 'CANARY_INVALID_INPUT', /^deps\.metrics: value is a number, not a function/)
-  await rejects(() => new Rollout(spec, { ...w, metrics, orchestrator: {} }), 'CANARY_INVALID_INPUT', /^deps\.orchestrator: /)
-  await rejects(() => new Rollout(spec, { ...w, metrics, router: w.orchestrator }), 'CANARY_INVALID_INPUT', /^deps\.router: /)
-  await rejects(() => new Rollout(spec, { ...w, metrics, store: undefined }), 'CANARY_INVALID_INPUT', /^deps\.store: /)
-  await rejects(() => new Rollout(spec, { ...w, metrics, hooks: 'http://x' }), 'CANARY_INVALID_INPUT', /^deps\.hooks: /)
-  await rejects(() => new Rollout(spec, { ...w, metrics }, { leaseMs: 'long' }), 'CANARY_INVALID_INPUT', /^options\.leaseMs: /)
-  await rejects(() => new Rollout(spec, { ...w, metrics }, { colour: 'red' }), 'CANARY_INVALID_INPUT', /unknown field `colour`/)
-  const r = new Rollout(spec, { ...w, metrics, hooks: new sdk.WebhookRunner() }, { owner: 'x/1', leaseMs: 5000, pollMs: 50, takeover: true, restart: false, retries: 1 })
-  assert.equal(r.spec.group, 'shop')
-  await rejects(() => r.onEvent(42), 'CANARY_INVALID_INPUT', /^listener: /)
-})
-
-test('a fresh store per rollout: MemoryStateStore keeps the state, load() and clear()', async () => {
-  const w = world()
-  const spec = Spec.fromYaml(specYaml())
-  assert.equal(await w.store.load(spec), null)
-  const r = new Rollout(spec, { ...w, metrics: { value: metricsFor(1) } }, { owner: 'test/1' })
-  await r.run()
-  const saved = await w.store.load(spec)
-  assert.equal(saved.state.phase, 'promoted')
-  assert.equal(typeof saved.version, 'number')
-  await w.store.clear(spec)
-  assert.equal(await w.store.load(spec), null)
-  await rejects(() => w.store.load('shop'), 'CANARY_INVALID_INPUT', /^spec: expected a Spec/)
-  assert.ok(new MemoryStateStore())
+  const c = await w.connect(spec, { metrics })
+  let e = await rejects(() => c.run({ poll: '1ms' }), 'CANARY_INVALID_INPUT', /^options\.poll: 1ms is not between 10ms and 1m/)
+  assert.equal(e.field, 'options.poll')
+  assert.match(e.reason, /not between/)
+  await rejects(() => c.run({ poll: 'soon' }), 'CANARY_INVALID_INPUT', /^options\.poll: /)
+  await rejects(() => c.run({ retries: 1000 }), 'CANARY_INVALID_INPUT', /^options\.retries: /)
+  await rejects(() => c.run({ colour: 'red' }), 'CANARY_INVALID_INPUT', /unknown field `colour`/)
+  await rejects(() => c.run('fast'), 'CANARY_INVALID_INPUT', /^options: invalid type: string/)
+  await rejects(() => w.connect(spec, { metrics, hook: () => true }), 'CANARY_INVALID_INPUT', /^options\.hook: unknown/)
+  await rejects(() => w.connect(spec, { metrics: { samples() {} } }), 'CANARY_INVALID_INPUT', /^options\.metrics: it has no value\(query\) method/)
+  await rejects(() => w.connect(spec, { metrics: { value: 3 } }), 'CANARY_INVALID_INPUT', /^options\.metrics: value is a number, not a function/)
+  await rejects(() => w.connect(spec, { metrics: 'prometheus' }), 'CANARY_INVALID_INPUT', /^options\.metrics: expected an object/)
+  await rejects(() => w.connect(spec, { metrics, hooks: 'http://x' }), 'CANARY_INVALID_INPUT', /^options\.hooks: /)
+  await rejects(() => w.connect(spec, 42), 'CANARY_INVALID_INPUT', /^options: /)
+  await rejects(() => w.connect(spec), 'CANARY_INVALID_INPUT', /^options\.metrics: the in-memory world needs/)
+  assert.throws(() => w.connect({}, { metrics }), Error)
+  // A missing stable service is refused before anything is touched.
+  const empty = new sdk.testing.MemoryWorld()
+  const lonely = await empty.connect(spec, { metrics })
+  e = await rejects(() => lonely.run(), 'CANARY_NOT_FOUND', /stable service "api" not found: deploy the group first/)
+  assert.deepEqual(empty.operations(), [])
 })
