@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Blast radius of a dying canary: the earlier routing shape ("today") beside the recommended one (what the router writes now), on the real
-# local stack (docs/routing-design.md has the figures and the reasoning).
+# Blast radius of a dying canary: the earlier routing shape ("today") beside the recommended one
+# (what the router writes now), on the real local stack (docs/routing-design.md has the figures
+# and the reasoning).
 #
 #   bench/blast-radius/run.sh [scenario...]     (the local stack must be up: scripts/stack/up.sh)
 #
