@@ -459,16 +459,10 @@ mod tests {
     }
 
     /// The objects of the router's shape, as Traefik 3.7.9 showed them on the local stack
-    /// (`tests/fixtures/api-v3.7.9/`).
+    /// (`tests/fixtures/traefik/live-v3.7.9-routing/`).
     #[test]
     fn live_failover_tasks_and_retry() {
-        let cap = |name: &str| {
-            std::fs::read(format!(
-                "{}/tests/fixtures/api-v3.7.9/{name}.json",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap()
-        };
+        let cap = |name: &str| fixture_bytes(&format!("traefik/live-v3.7.9-routing/{name}.json"));
         let s: ServiceInfo =
             parse_json(&cap("services_canary-rt2--web--canary_file"), "s").unwrap();
         assert_eq!(

@@ -499,7 +499,7 @@ fn every_key_written_is_in_traefiks_reference_configuration() {
 }
 
 /// The files Traefik 3.7.9 loaded and served on the local stack (a running canary task, then
-/// none: `tests/fixtures/api-v3.7.9/`) are what the renderer writes for the same route.
+/// none: `tests/fixtures/traefik/live-v3.7.9-routing/`) are what the renderer writes for the same route.
 #[test]
 fn renders_the_files_traefik_loaded_on_the_local_stack() {
     let mut route = AppRoute {
@@ -534,18 +534,9 @@ fn renders_the_files_traefik_loaded_on_the_local_stack() {
             route.canary_endpoints.clear();
             c.apps = vec![route.clone()];
         }
-        let mut loaded: Value = canary_core::yaml::from_str(include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/api-v3.7.9/canary-rt2.yml"
-        )))
-        .unwrap();
-        if !tasks {
-            loaded = canary_core::yaml::from_str(include_str!(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/tests/fixtures/api-v3.7.9/canary-rt2.no-task.yml"
-            )))
-            .unwrap();
-        }
+        let mut loaded: Value =
+            canary_core::yaml::from_str(&fixture(&format!("traefik/live-v3.7.9-routing/{file}")))
+                .unwrap();
         // The capture used a hand-picked priority; the renderer derives it from the rule.
         let p = app_priority("Host(`rt2.localhost`)");
         loaded["http"]["routers"]["canary-rt2--web"]["priority"] = json!(p);

@@ -1,5 +1,5 @@
 //! Unit tests of the router against a fake Traefik API that answers what Traefik 3.7.9 answered
-//! on the local stack for the same objects (`tests/fixtures/api-v3.7.9/`).
+//! on the local stack for the same objects (`tests/fixtures/traefik/live-v3.7.9-routing/`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,12 +19,10 @@ fn sn(s: &str) -> ServiceName {
 
 /// A captured API answer of Traefik 3.7.9.
 fn cap(name: &str) -> Value {
-    let path = format!(
-        "{}/tests/fixtures/api-v3.7.9/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(&fixture(&format!(
+        "traefik/live-v3.7.9-routing/{name}.json"
+    )))
+    .unwrap()
 }
 
 const RULE: &str = "Host(`rt2.localhost`)";
