@@ -34,7 +34,13 @@ pub fn kill_service_containers(service: &str) -> usize {
 /// read from its `/metrics` on 127.0.0.1.
 pub fn traefik_requests(api_port: u16) -> BTreeMap<(String, String), u64> {
     let mut out = BTreeMap::new();
-    let Ok(m) = http_get(api_port, "127.0.0.1", "/metrics", &[], Duration::from_secs(5)) else {
+    let Ok(m) = http_get(
+        api_port,
+        "127.0.0.1",
+        "/metrics",
+        &[],
+        Duration::from_secs(5),
+    ) else {
         return out;
     };
     for line in m.body.lines() {
@@ -101,7 +107,10 @@ impl CutProxy {
                 };
                 let cut = c.clone();
                 for (mut from, mut to) in [
-                    (client.try_clone().expect("clone"), server.try_clone().expect("clone")),
+                    (
+                        client.try_clone().expect("clone"),
+                        server.try_clone().expect("clone"),
+                    ),
                     (server, client),
                 ] {
                     let cut = cut.clone();

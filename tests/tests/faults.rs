@@ -20,7 +20,9 @@ fn now_ms() -> u64 {
 }
 
 fn event<'a>(lines: &'a [Value], kind: &str) -> Option<&'a Value> {
-    lines.iter().find(|l| l["type"] == "event" && l["kind"] == kind)
+    lines
+        .iter()
+        .find(|l| l["type"] == "event" && l["kind"] == kind)
 }
 
 fn failed(report: &Report) -> usize {
@@ -92,7 +94,9 @@ fn a_canary_killed_mid_step_costs_stable_nothing() {
 
 #[test]
 fn a_crash_looping_canary_is_rolled_back_and_the_next_rollout_promotes() {
-    let Some(stack) = stack_or_skip("a_crash_looping_canary_is_rolled_back_and_the_next_rollout_promotes") else {
+    let Some(stack) =
+        stack_or_skip("a_crash_looping_canary_is_rolled_back_and_the_next_rollout_promotes")
+    else {
         return;
     };
     let g = Group::with_prefix(&stack, "flt");
@@ -122,7 +126,12 @@ fn a_crash_looping_canary_is_rolled_back_and_the_next_rollout_promotes() {
         time_to_act: format!("{:.1} s from `canary run`", t0.elapsed().as_secs_f64()),
     });
     assert_eq!(stable_failed, 0);
-    assert_eq!(four_oh_fours(&crash_report), 0, "{:?}", crash_report.summary());
+    assert_eq!(
+        four_oh_fours(&crash_report),
+        0,
+        "{:?}",
+        crash_report.summary()
+    );
 
     // The canary service keeps the failed tasks of that rollout in its history: the next
     // rollout, of a healthy build, must not read them as its own.
@@ -134,7 +143,12 @@ fn a_crash_looping_canary_is_rolled_back_and_the_next_rollout_promotes() {
     record(&Row {
         fault: "a new rollout after a crashed one".into(),
         requests: format!("{} / {}", failed(&report), report.samples.len()),
-        outcome: if code == Some(0) { "promoted" } else { "NOT promoted" }.into(),
+        outcome: if code == Some(0) {
+            "promoted"
+        } else {
+            "NOT promoted"
+        }
+        .into(),
         time_to_act: format!("{:.1} s to promotion", t1.elapsed().as_secs_f64()),
     });
     assert_eq!(code, Some(0), "promoted: {stderr}\n{lines:#?}");
@@ -147,7 +161,8 @@ fn a_crash_looping_canary_is_rolled_back_and_the_next_rollout_promotes() {
 
 #[test]
 fn a_canary_tag_moved_mid_rollout_promotes_the_tested_image() {
-    let Some(stack) = stack_or_skip("a_canary_tag_moved_mid_rollout_promotes_the_tested_image") else {
+    let Some(stack) = stack_or_skip("a_canary_tag_moved_mid_rollout_promotes_the_tested_image")
+    else {
         return;
     };
     let g = Group::with_prefix(&stack, "flt");
@@ -221,12 +236,17 @@ fn prometheus_stopped_mid_analysis_never_promotes() {
     record(&Row {
         fault: "Prometheus stopped mid-analysis".into(),
         requests: format!("{} / {}", failed(&report), report.samples.len()),
-        outcome: format!("{} (never promoted)", ended["result"].as_str().unwrap_or("?")),
+        outcome: format!(
+            "{} (never promoted)",
+            ended["result"].as_str().unwrap_or("?")
+        ),
         time_to_act: format!(
             "{} ms to the decision",
-            ended["durationMs"].as_u64().unwrap_or(0).saturating_sub(0).min(
-                now_ms().saturating_sub(stopped_ms)
-            )
+            ended["durationMs"]
+                .as_u64()
+                .unwrap_or(0)
+                .saturating_sub(0)
+                .min(now_ms().saturating_sub(stopped_ms))
         ),
     });
     assert_ne!(code, Some(0), "promoted without metrics: {lines:#?}");
@@ -281,7 +301,10 @@ fn a_rollback_finishes_when_traefiks_api_is_unreachable() {
             report.samples.len()
         ),
         outcome: "rolled back (routes written unconfirmed)".into(),
-        time_to_act: format!("{:.1} s from the cut to the end", cut_at.elapsed().as_secs_f64()),
+        time_to_act: format!(
+            "{:.1} s from the cut to the end",
+            cut_at.elapsed().as_secs_f64()
+        ),
     });
     assert_eq!(code, Some(2), "rolled back: {stderr}\n{lines:#?}");
     assert!(
@@ -303,7 +326,9 @@ fn a_rollback_finishes_when_traefiks_api_is_unreachable() {
 
 #[test]
 fn two_controllers_and_a_forced_lease_expiry_never_overwrite_each_other() {
-    let Some(stack) = stack_or_skip("two_controllers_and_a_forced_lease_expiry_never_overwrite_each_other") else {
+    let Some(stack) =
+        stack_or_skip("two_controllers_and_a_forced_lease_expiry_never_overwrite_each_other")
+    else {
         return;
     };
     let g = Group::with_prefix(&stack, "flt");
@@ -374,16 +399,43 @@ fn every_bound_is_refused_before_anything_is_touched() {
     let g = Group::with_prefix(&stack, "flt");
     let spec = g.write("canary.yaml", &g.spec(&["api"], "30", "5s", None, ""));
     let cases: &[(&[&str], &str)] = &[
-        (&["status", "--set", "apps.*.canaryReplicas=4000000000"], "apps[0].canaryReplicas"),
-        (&["status", "--set", "apps.*.stableReplicas=1001"], "apps[0].stableReplicas"),
-        (&["status", "--set", "limits.maxReplicas=20000"], "limits.maxReplicas"),
-        (&["status", "--interval", "99999999999999999999s"], "traffic.interval"),
-        (&["status", "--set", "traffic.interval=18446744073709551615s"], "traffic.interval"),
-        (&["status", "--set", "traffic.interval=8d"], "traffic.interval"),
+        (
+            &["status", "--set", "apps.*.canaryReplicas=4000000000"],
+            "apps[0].canaryReplicas",
+        ),
+        (
+            &["status", "--set", "apps.*.stableReplicas=1001"],
+            "apps[0].stableReplicas",
+        ),
+        (
+            &["status", "--set", "limits.maxReplicas=20000"],
+            "limits.maxReplicas",
+        ),
+        (
+            &["status", "--interval", "99999999999999999999s"],
+            "traffic.interval",
+        ),
+        (
+            &["status", "--set", "traffic.interval=18446744073709551615s"],
+            "traffic.interval",
+        ),
+        (
+            &["status", "--set", "traffic.interval=8d"],
+            "traffic.interval",
+        ),
         (&["status", "--set", "traffic.watch=1ms"], "traffic.watch"),
-        (&["status", "--set", "timeouts.rollback=8d"], "timeouts.rollback"),
-        (&["status", "--set", "analysis.failureLimit=5000"], "analysis.failureLimit"),
-        (&["status", "--set", "analysis.minRequests=10000000000000"], "analysis.minRequests"),
+        (
+            &["status", "--set", "timeouts.rollback=8d"],
+            "timeouts.rollback",
+        ),
+        (
+            &["status", "--set", "analysis.failureLimit=5000"],
+            "analysis.failureLimit",
+        ),
+        (
+            &["status", "--set", "analysis.minRequests=10000000000000"],
+            "analysis.minRequests",
+        ),
         (&["status", "--lease", "0s"], "lease"),
         (&["status", "--scrape-interval", "0s"], "scrapeInterval"),
         (&["run", "--poll", "0s"], "poll"),
@@ -394,14 +446,19 @@ fn every_bound_is_refused_before_anything_is_touched() {
         let d = g.canary(&spec, args);
         assert_eq!(d.code, Some(1), "{args:?}: {}{}", d.stdout, d.stderr);
         let text = format!("{}{}", d.stdout, d.stderr);
-        assert!(text.contains(field), "{args:?} does not name {field}: {text}");
+        assert!(
+            text.contains(field),
+            "{args:?} does not name {field}: {text}"
+        );
         assert!(!text.contains("panicked"), "{text}");
         refused += 1;
     }
     // Nothing was created: the group was never deployed and nothing above deployed it.
-    assert!(docker::run(&["service", "inspect", &g.service("api", false)])
-        .map(|o| !o.status.success())
-        .unwrap_or(true));
+    assert!(
+        docker::run(&["service", "inspect", &g.service("api", false)])
+            .map(|o| !o.status.success())
+            .unwrap_or(true)
+    );
     record(&Row {
         fault: format!("{refused} out-of-range values (replicas, durations, limits, poll)"),
         requests: "none sent".into(),

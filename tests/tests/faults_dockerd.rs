@@ -35,7 +35,8 @@ fn restart_dockerd() -> Duration {
         .split(|c| *c == 0)
         .filter_map(|kv| {
             let kv = String::from_utf8_lossy(kv);
-            kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect();
     let down = Instant::now();
