@@ -199,6 +199,8 @@ fn a_canary_tag_moved_mid_rollout_promotes_the_tested_image() {
 }
 
 #[test]
+// Prometheus started again must outlive the test, like the one the stack started.
+#[allow(clippy::zombie_processes)]
 fn prometheus_stopped_mid_analysis_never_promotes() {
     let Some(stack) = stack_or_skip("prometheus_stopped_mid_analysis_never_promotes") else {
         return;
