@@ -1,61 +1,36 @@
-//! How Rust futures meet Python: every call is one Rust future, offered twice, as a blocking
-//! method (`run()`) and as an asyncio awaitable (`run_async()`).
+//! How Rust futures meet asyncio.
 //!
-//! - Blocking: the future runs on the shared Tokio runtime while the calling thread has let go of
-//!   the interpreter; every 50 ms it takes the interpreter back for a moment to run Python's signal
-//!   handlers, so Ctrl-C raises `KeyboardInterrupt` and drops the future (the engine saves its state
-//!   after every transition, so nothing is lost).
-//! - Async: `pyo3-async-runtimes` turns the future into an asyncio future; cancelling it drops the
-//!   Rust future the same way.
+//! Every native call that waits on the world returns an asyncio awaitable on the caller's running
+//! loop (pyo3-async-runtimes); cancelling it drops the Rust future. The blocking API is Python's
+//! own (`canary_sdk/_sync.py`): the same awaitables on a private loop.
 //!
-//! Python code the engine calls (a metrics source, a hook, an event callback) may be a coroutine
-//! function: its coroutine runs on the caller's event loop for async calls (remembered in the
-//! task-local [`CALLER_LOOP`]), and on one background loop thread for blocking calls.
+//! Python code the engine calls back (a metrics source, a hook, an event callback) never runs on
+//! the runtime's threads: a plain function runs on a blocking thread, a coroutine on the loop of
+//! the call that started the work (remembered in the task-local [`CALLER_LOOP`]).
+//!
+//! [`Stop`] is how the Python layer stops a rollout call *and waits for it*: the call drops its
+//! work, hands the lease back, then ends (an asyncio cancellation cannot wait for that).
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
 
+use futures::future::{select, Either};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3_async_runtimes::TaskLocals;
-
-use crate::error::ToPyResult;
+use tokio::sync::watch;
 
 tokio::task_local! {
-    /// The asyncio loop of the Python call that started the current Rust future, if it was an
-    /// async call.
-    static CALLER_LOOP: Option<TaskLocals>;
+    /// The asyncio loop of the Python call that started the current Rust future.
+    static CALLER_LOOP: TaskLocals;
 }
 
 /// The process-wide Tokio runtime (the one pyo3-async-runtimes uses).
-pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
+fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
-/// Runs `fut` to its end on the runtime without holding the interpreter; Ctrl-C (any pending
-/// signal whose handler raises) cancels it and raises.
-pub(crate) fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
-where
-    F: Future<Output = PyResult<T>> + Send,
-    T: Send,
-{
-    py.detach(|| {
-        runtime().block_on(CALLER_LOOP.scope(None, async {
-            tokio::pin!(fut);
-            loop {
-                tokio::select! {
-                    biased;
-                    r = &mut fut => return r,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                        Python::attach(|py| py.check_signals())?;
-                    }
-                }
-            }
-        }))
-    })
-}
-
-/// `fut` as an asyncio awaitable on the running loop.
+/// `fut` as an asyncio awaitable on the running loop (a `RuntimeError` without one).
 pub(crate) fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
@@ -66,90 +41,104 @@ where
     pyo3_async_runtimes::tokio::future_into_py_with_locals(
         py,
         locals,
-        CALLER_LOOP.scope(Some(caller), fut),
+        CALLER_LOOP.scope(caller, fut),
     )
 }
 
-/// The loop a coroutine from Python code called now should run on: the caller's, or the
-/// background loop.
-pub(crate) fn current_loop() -> Option<TaskLocals> {
-    CALLER_LOOP.try_with(|l| l.clone()).ok().flatten()
-}
-
-/// Runs `fut` with the same caller loop as the current task (for tasks it spawns).
-pub(crate) fn with_loop<F: Future>(
-    locals: Option<TaskLocals>,
-    fut: F,
-) -> impl Future<Output = F::Output> {
-    CALLER_LOOP.scope(locals, fut)
-}
-
-static BACKGROUND: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// A daemon thread running an asyncio loop forever, for coroutines met during blocking calls.
-fn background_loop(py: Python<'_>) -> PyResult<TaskLocals> {
-    let event_loop = BACKGROUND.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        let asyncio = py.import("asyncio")?;
-        let event_loop = asyncio.call_method0("new_event_loop")?;
-        let kwargs = pyo3::types::PyDict::new(py);
-        kwargs.set_item("target", event_loop.getattr("run_forever")?)?;
-        kwargs.set_item("name", "canary-sdk-asyncio")?;
-        kwargs.set_item("daemon", true)?;
-        let thread = py
-            .import("threading")?
-            .getattr("Thread")?
-            .call((), Some(&kwargs))?;
-        thread.call_method0("start")?;
-        Ok(event_loop.unbind())
-    })?;
-    TaskLocals::new(event_loop.bind(py).clone()).copy_context(py)
+/// Spawns `fut` on the runtime with the current caller loop, for work a call hands off.
+pub(crate) fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match CALLER_LOOP.try_with(Clone::clone) {
+        Ok(locals) => runtime().spawn(CALLER_LOOP.scope(locals, fut)),
+        Err(_) => runtime().spawn(fut),
+    }
 }
 
 static ISAWAITABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// What a Python call gave back: a value, or an awaitable now scheduled on a loop.
-enum Answer<F> {
-    Ready(Py<PyAny>),
-    Pending(F),
-}
-
-/// Calls `f` (which calls into Python) on a blocking thread so a slow or blocking Python function
-/// never stalls the runtime, then, if it returned an awaitable, awaits it on the caller's loop (or
-/// the background loop).
+/// Calls `f` (which calls into Python) on a blocking thread, so a slow Python function never
+/// stalls the runtime; an awaitable it returns is awaited on the caller's loop.
 pub(crate) async fn call_python<F>(f: F) -> PyResult<Py<PyAny>>
 where
     F: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
 {
-    let caller = current_loop();
-    let answer = tokio::task::spawn_blocking(move || {
-        Python::attach(|py| -> PyResult<Answer<_>> {
+    let caller = CALLER_LOOP.try_with(Clone::clone).ok();
+    let pending = tokio::task::spawn_blocking(move || {
+        Python::attach(|py| -> PyResult<Either<Py<PyAny>, _>> {
             let value = f(py)?;
             let isawaitable = ISAWAITABLE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
                 Ok(py.import("inspect")?.getattr("isawaitable")?.unbind())
             })?;
             if !isawaitable.bind(py).call1((&value,))?.is_truthy()? {
-                return Ok(Answer::Ready(value.unbind()));
+                return Ok(Either::Left(value.unbind()));
             }
-            let locals = match caller {
-                Some(l) => l,
-                None => background_loop(py)?,
-            };
-            Ok(Answer::Pending(
-                pyo3_async_runtimes::into_future_with_locals(&locals, value)?,
-            ))
+            let locals = caller.ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err("no event loop to run a coroutine on")
+            })?;
+            Ok(Either::Right(pyo3_async_runtimes::into_future_with_locals(
+                &locals, value,
+            )?))
         })
     })
     .await
     .map_err(|e| {
         pyo3::exceptions::PyRuntimeError::new_err(format!("a Python call did not finish: {e}"))
     })??;
-    match answer {
-        Answer::Ready(value) => Ok(value),
-        Answer::Pending(fut) => fut.await,
+    match pending {
+        Either::Left(value) => Ok(value),
+        Either::Right(fut) => fut.await,
     }
 }
 
-/// Awaits a core future and converts its error.
-pub(crate) async fn core<T>(fut: impl Future<Output = canary_core::Result<T>>) -> PyResult<T> {
-    fut.await.to_py()
+/// A signal from the Python layer to stop one call (see the module docs).
+#[pyclass(frozen, module = "canary_sdk._native", name = "Stop")]
+pub(crate) struct Stop(Arc<watch::Sender<bool>>);
+
+#[pymethods]
+impl Stop {
+    #[new]
+    fn new() -> Self {
+        Stop(Arc::new(watch::channel(false).0))
+    }
+    /// Stops the call this was given to.
+    fn set(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+impl Stop {
+    /// A handle the Rust side can wait on.
+    pub(crate) fn handle(stop: Option<&Bound<'_, Stop>>) -> Option<Arc<watch::Sender<bool>>> {
+        stop.map(|s| s.get().0.clone())
+    }
+}
+
+/// Runs `fut` unless `stop` is set first; then drops it, runs `after` (hands the lease back) and
+/// returns `None`.
+pub(crate) async fn stoppable<T, A>(
+    stop: Option<Arc<watch::Sender<bool>>>,
+    fut: impl Future<Output = PyResult<T>>,
+    after: A,
+) -> PyResult<Option<T>>
+where
+    A: Future<Output = ()>,
+{
+    let Some(stop) = stop else {
+        return fut.await.map(Some);
+    };
+    let mut rx = stop.subscribe();
+    let stopped = Box::pin(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    });
+    match select(Box::pin(fut), stopped).await {
+        Either::Left((r, _)) => r.map(Some),
+        Either::Right(((), fut)) => {
+            drop(fut);
+            after.await;
+            Ok(None)
+        }
+    }
 }

@@ -1,9 +1,10 @@
 """The exceptions of canary_sdk: one base class, :class:`CanaryError`, and one subclass per kind of
 error of the Rust core (``canary_core::Error``).
 
-Every exception carries the core's message (``str(e)`` and ``e.message``), its stable ``code``
-(``CANARY_CONFLICT``, ... the same codes as the CLI's JSON output), whether retrying the same call
-later may succeed (``retryable``), and the kind's fields in ``details`` (also as properties).
+Every exception carries the core's message (``str(e)``, ``e.message``), its stable ``code``
+(``CANARY_CONFLICT``, ... the codes of the CLI's JSON output), whether retrying the same call later
+may succeed (``retryable``), and the kind's fields in ``details`` (also as properties). The error
+behind it, when there is one (a Python exception, a lower-level error), is its ``__cause__``.
 """
 
 from __future__ import annotations
@@ -40,37 +41,33 @@ class CanaryError(Exception):
     ) -> None:
         super().__init__(message)
         self.message: str = message
-        if code is not None:
-            self.code = code
+        self.code = code or type(self).code
         self.retryable: bool = retryable
         self.details: dict[str, Any] = dict(details or {})
 
+    def _detail(self, name: str) -> str:
+        return str(self.details.get(name) or "")
+
     @property
     def reason(self) -> str:
-        """The core's words without the kind's prefix, when it has them."""
-        return str(self.details.get("reason", self.message))
+        """The core's words without the kind's prefix."""
+        return self._detail("reason") or self.message
 
     def __reduce__(self) -> Any:
         # Keep code and details through pickling (multiprocessing, concurrent.futures).
-        return (_rebuild, (type(self), self.message, self.code, self.retryable, self.details))
-
-
-def _rebuild(
-    cls: type[CanaryError], message: str, code: str, retryable: bool, details: dict[str, Any]
-) -> CanaryError:
-    return cls(message, code=code, retryable=retryable, details=details)
+        return (from_core, (self.message, self.code, self.retryable, self.details))
 
 
 class InvalidSpecError(CanaryError, ValueError):
-    """The input is wrong: a spec field, a name, a weight, an argument. Fix it; retrying will
-    not help. ``field`` is a path into the input such as ``traffic.steps[2]`` (empty when the
-    whole input is at fault)."""
+    """The input is wrong: a spec field, a setting, an option, an argument. Fix it; retrying will
+    not help. ``field`` is a path into the input such as ``traffic.steps[2]`` or
+    ``options.labels`` (empty when the whole input is at fault)."""
 
     code = "CANARY_INVALID_INPUT"
 
     @property
     def field(self) -> str:
-        return str(self.details.get("field", ""))
+        return self._detail("field")
 
 
 class NotFoundError(CanaryError, LookupError):
@@ -80,16 +77,16 @@ class NotFoundError(CanaryError, LookupError):
 
     @property
     def kind(self) -> str:
-        return str(self.details.get("kind", ""))
+        return self._detail("kind")
 
     @property
     def name(self) -> str:
-        return str(self.details.get("name", ""))
+        return self._detail("name")
 
 
 class ConflictError(CanaryError):
     """Someone else changed the same object or owns it (another controller, a concurrent
-    ``docker service update``). Re-read and decide."""
+    ``docker service update``), or the rollout already ended. Re-read and decide."""
 
     code = "CANARY_CONFLICT"
 
@@ -107,7 +104,7 @@ class CanaryTimeoutError(CanaryError, TimeoutError):
 
     @property
     def what(self) -> str:
-        return str(self.details.get("what", ""))
+        return self._detail("what")
 
     @property
     def after(self) -> float:
@@ -122,7 +119,7 @@ class DeploymentFailedError(CanaryError):
 
     @property
     def service(self) -> str:
-        return str(self.details.get("service", ""))
+        return self._detail("service")
 
 
 class RejectedError(CanaryError):
@@ -132,7 +129,7 @@ class RejectedError(CanaryError):
 
     @property
     def by(self) -> str:
-        return str(self.details.get("by", ""))
+        return self._detail("by")
 
 
 class AbortedError(CanaryError):
@@ -146,3 +143,14 @@ class InternalError(CanaryError):
     """A bug or an unexpected answer; report it."""
 
     code = "CANARY_INTERNAL"
+
+
+_BY_CODE = {cls.code: cls for cls in CanaryError.__subclasses__()}
+
+
+def from_core(
+    message: str, code: str, retryable: bool, details: Mapping[str, Any]
+) -> CanaryError:
+    """The exception of a core error (the native module calls this)."""
+    cls = _BY_CODE.get(code, InternalError)
+    return cls(message, code=code, retryable=retryable, details=details)
