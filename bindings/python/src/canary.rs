@@ -176,7 +176,7 @@ impl PyCanary {
         F: std::future::Future<Output = canary_core::Result<T>> + Send + 'static,
     {
         let cb = callback("on_event", on_event)?;
-        let stop = Stop::handle(stop);
+        let stop = stop.map(|s| s.get().0.clone());
         let live = driver.then(|| self.live.clone());
         awaitable(py, async move {
             let _live = live.map(|l| Live::set(&l, &rollout));

@@ -95,7 +95,7 @@ where
 
 /// A signal from the Python layer to stop one call (see the module docs).
 #[pyclass(frozen, module = "canary_sdk._native", name = "Stop")]
-pub(crate) struct Stop(Arc<watch::Sender<bool>>);
+pub(crate) struct Stop(pub(crate) Arc<watch::Sender<bool>>);
 
 #[pymethods]
 impl Stop {
@@ -106,13 +106,6 @@ impl Stop {
     /// Stops the call this was given to.
     fn set(&self) {
         self.0.send_replace(true);
-    }
-}
-
-impl Stop {
-    /// A handle the Rust side can wait on.
-    pub(crate) fn handle(stop: Option<&Bound<'_, Stop>>) -> Option<Arc<watch::Sender<bool>>> {
-        stop.map(|s| s.get().0.clone())
     }
 }
 

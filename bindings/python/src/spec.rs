@@ -41,10 +41,6 @@ fn overrides(map: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Override>> {
     Ok(out)
 }
 
-fn dir_or_cwd(dir: Option<PathBuf>) -> PathBuf {
-    dir.unwrap_or_else(|| PathBuf::from("."))
-}
-
 #[pymethods]
 impl PySpec {
     /// Reads a spec file (YAML, JSON, or a compose file with `x-canary`), `overrides` on top.
@@ -70,7 +66,7 @@ impl PySpec {
         let (spec, _) = Spec::from_text(text, &self::overrides(overrides)?).to_py()?;
         Ok(PySpec {
             spec,
-            dir: dir_or_cwd(dir),
+            dir: dir.unwrap_or_else(|| ".".into()),
         })
     }
 
@@ -82,7 +78,7 @@ impl PySpec {
         spec.validate().to_py()?;
         Ok(PySpec {
             spec,
-            dir: dir_or_cwd(dir),
+            dir: dir.unwrap_or_else(|| ".".into()),
         })
     }
 

@@ -33,6 +33,7 @@ from .types import (
 _T = TypeVar("_T")
 _Path = Union[str, "os.PathLike[str]"]
 
+__all__ = ["__version__", "Spec", "Canary", "Stream", "Stop", "MemoryWorld", "raise_core_error"]
 __version__: str
 
 @final
@@ -63,7 +64,7 @@ class Spec:
     @property
     def dir(self) -> str:
         """The directory build contexts are relative to."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
 @final
 class Stream(Generic[_T]):

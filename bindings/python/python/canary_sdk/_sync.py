@@ -15,29 +15,7 @@ from .aio import AsyncCanary, Stream
 
 if TYPE_CHECKING:
     from ._native import Spec
-    from .types import (
-        Backend,
-        BuildEvent,
-        CommandName,
-        CommandOutcome,
-        DeployOptions,
-        DeployStep,
-        Duration,
-        Event,
-        EventCallback,
-        HookFunction,
-        LogLine,
-        MetricsSourceLike,
-        Outcome,
-        Phase,
-        RunOptions,
-        Settings,
-        SmokeOptions,
-        SmokeReport,
-        Status,
-        StepCallback,
-        Track,
-    )
+    from . import types as t
 
 __all__ = ["Canary", "BlockingStream", "run_blocking"]
 
@@ -102,9 +80,9 @@ class Canary:
     def connect(
         cls,
         spec: Spec,
-        settings: Optional[Settings] = None,
-        metrics: Optional[MetricsSourceLike] = None,
-        hooks: Optional[HookFunction] = None,
+        settings: Optional[t.Settings] = None,
+        metrics: Optional[t.MetricsSourceLike] = None,
+        hooks: Optional[t.HookFunction] = None,
     ) -> Canary:
         return cls(run_blocking(AsyncCanary.connect(spec, settings, metrics, hooks)))
 
@@ -113,68 +91,69 @@ class Canary:
         return self.aio.spec
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> t.Settings:
         return self.aio.settings
 
     def deploy(
-        self, options: Optional[DeployOptions] = None, on_step: Optional[StepCallback] = None
-    ) -> list[DeployStep]:
+        self, options: Optional[t.DeployOptions] = None, on_step: Optional[t.StepCallback] = None
+    ) -> list[t.DeployStep]:
         return run_blocking(self.aio.deploy(options, on_step))
 
     def deploy_traefik(
         self, image: str, proxy_image: str, web_port: int, api_port: int,
         service: Optional[str] = None,
-    ) -> list[DeployStep]:
-        return run_blocking(self.aio.deploy_traefik(image, proxy_image, web_port, api_port, service))
+    ) -> list[t.DeployStep]:
+        deploying = self.aio.deploy_traefik(image, proxy_image, web_port, api_port, service)
+        return run_blocking(deploying)
 
-    def smoke_test(self, options: Optional[SmokeOptions] = None) -> SmokeReport:
+    def smoke_test(self, options: Optional[t.SmokeOptions] = None) -> t.SmokeReport:
         return run_blocking(self.aio.smoke_test(options))
 
     def run(
-        self, options: Optional[RunOptions] = None, on_event: Optional[EventCallback] = None
-    ) -> Outcome:
+        self, options: Optional[t.RunOptions] = None, on_event: Optional[t.EventCallback] = None
+    ) -> t.Outcome:
         return run_blocking(self.aio.run(options, on_event))
 
-    def step(self, on_event: Optional[EventCallback] = None) -> Phase:
+    def step(self, on_event: Optional[t.EventCallback] = None) -> t.Phase:
         return run_blocking(self.aio.step(on_event))
 
     def command(
-        self, name: CommandName, on_event: Optional[EventCallback] = None
-    ) -> CommandOutcome:
+        self, name: t.CommandName, on_event: Optional[t.EventCallback] = None
+    ) -> t.CommandOutcome:
         return run_blocking(self.aio.command(name, on_event))
 
-    def pause(self, on_event: Optional[EventCallback] = None) -> CommandOutcome:
+    def pause(self, on_event: Optional[t.EventCallback] = None) -> t.CommandOutcome:
         return run_blocking(self.aio.pause(on_event))
 
-    def resume(self, on_event: Optional[EventCallback] = None) -> CommandOutcome:
+    def resume(self, on_event: Optional[t.EventCallback] = None) -> t.CommandOutcome:
         return run_blocking(self.aio.resume(on_event))
 
     def promote(
-        self, full: bool = False, on_event: Optional[EventCallback] = None
-    ) -> CommandOutcome:
+        self, full: bool = False, on_event: Optional[t.EventCallback] = None
+    ) -> t.CommandOutcome:
         return run_blocking(self.aio.promote(full, on_event))
 
-    def rollback(self, on_event: Optional[EventCallback] = None) -> CommandOutcome:
+    def rollback(self, on_event: Optional[t.EventCallback] = None) -> t.CommandOutcome:
         return run_blocking(self.aio.rollback(on_event))
 
-    def status(self) -> Status:
+    def status(self) -> t.Status:
         return run_blocking(self.aio.status())
 
-    def backends(self) -> list[Backend]:
+    def backends(self) -> list[t.Backend]:
         return self.aio.backends()
 
     def logs(
-        self, track: Track, app: Optional[str] = None, follow: bool = False,
-        tail: Optional[int] = None, since: Optional[Duration] = None,
-    ) -> BlockingStream[LogLine]:
+        self, track: t.Track, app: Optional[str] = None, follow: bool = False,
+        tail: Optional[int] = None, since: Optional[t.Duration] = None,
+    ) -> BlockingStream[t.LogLine]:
         return BlockingStream(self.aio.logs(track, app, follow, tail, since))
 
     def build(
-        self, track: Track, app: Optional[str] = None, args: Optional[Mapping[str, str]] = None
-    ) -> BlockingStream[BuildEvent]:
+        self, track: t.Track, app: Optional[str] = None, args: Optional[Mapping[str, str]] = None
+    ) -> BlockingStream[t.BuildEvent]:
         return BlockingStream(self.aio.build(track, app, args))
 
-    def events(self) -> BlockingStream[Event]:
+    def events(self) -> BlockingStream[t.Event]:
         return BlockingStream(self.aio.events())
 
     def __repr__(self) -> str:

@@ -14,29 +14,7 @@ from . import _native
 from ._native import Spec
 
 if TYPE_CHECKING:
-    from .types import (
-        Backend,
-        BuildEvent,
-        CommandName,
-        CommandOutcome,
-        DeployOptions,
-        DeployStep,
-        Duration,
-        Event,
-        EventCallback,
-        HookFunction,
-        LogLine,
-        MetricsSourceLike,
-        Outcome,
-        Phase,
-        RunOptions,
-        Settings,
-        SmokeOptions,
-        SmokeReport,
-        Status,
-        StepCallback,
-        Track,
-    )
+    from . import types as t
 
 __all__ = ["AsyncCanary", "Stream"]
 
@@ -70,9 +48,9 @@ class AsyncCanary:
     async def connect(
         cls,
         spec: Spec,
-        settings: Optional[Settings] = None,
-        metrics: Optional[MetricsSourceLike] = None,
-        hooks: Optional[HookFunction] = None,
+        settings: Optional[t.Settings] = None,
+        metrics: Optional[t.MetricsSourceLike] = None,
+        hooks: Optional[t.HookFunction] = None,
     ) -> AsyncCanary:
         return cls(await _native.Canary.connect(spec, settings, metrics, hooks))
 
@@ -81,68 +59,68 @@ class AsyncCanary:
         return self.native.spec
 
     @property
-    def settings(self) -> Settings:
+    def settings(self) -> t.Settings:
         return self.native.settings
 
     async def deploy(
-        self, options: Optional[DeployOptions] = None, on_step: Optional[StepCallback] = None
-    ) -> list[DeployStep]:
+        self, options: Optional[t.DeployOptions] = None, on_step: Optional[t.StepCallback] = None
+    ) -> list[t.DeployStep]:
         return await self.native.deploy(options, on_step)
 
     async def deploy_traefik(
         self, image: str, proxy_image: str, web_port: int, api_port: int,
         service: Optional[str] = None,
-    ) -> list[DeployStep]:
+    ) -> list[t.DeployStep]:
         return await self.native.deploy_traefik(image, proxy_image, web_port, api_port, service)
 
-    async def smoke_test(self, options: Optional[SmokeOptions] = None) -> SmokeReport:
+    async def smoke_test(self, options: Optional[t.SmokeOptions] = None) -> t.SmokeReport:
         return await self.native.smoke_test(options)
 
     async def run(
-        self, options: Optional[RunOptions] = None, on_event: Optional[EventCallback] = None
-    ) -> Outcome:
+        self, options: Optional[t.RunOptions] = None, on_event: Optional[t.EventCallback] = None
+    ) -> t.Outcome:
         return await _stoppable(lambda stop: self.native.run(options, on_event, stop))
 
-    async def step(self, on_event: Optional[EventCallback] = None) -> Phase:
+    async def step(self, on_event: Optional[t.EventCallback] = None) -> t.Phase:
         return await _stoppable(lambda stop: self.native.step(on_event, stop))
 
     async def command(
-        self, name: CommandName, on_event: Optional[EventCallback] = None
-    ) -> CommandOutcome:
+        self, name: t.CommandName, on_event: Optional[t.EventCallback] = None
+    ) -> t.CommandOutcome:
         return await _stoppable(lambda stop: self.native.command(name, on_event, stop))
 
-    async def pause(self, on_event: Optional[EventCallback] = None) -> CommandOutcome:
+    async def pause(self, on_event: Optional[t.EventCallback] = None) -> t.CommandOutcome:
         return await self.command("pause", on_event)
 
-    async def resume(self, on_event: Optional[EventCallback] = None) -> CommandOutcome:
+    async def resume(self, on_event: Optional[t.EventCallback] = None) -> t.CommandOutcome:
         return await self.command("resume", on_event)
 
     async def promote(
-        self, full: bool = False, on_event: Optional[EventCallback] = None
-    ) -> CommandOutcome:
+        self, full: bool = False, on_event: Optional[t.EventCallback] = None
+    ) -> t.CommandOutcome:
         return await self.command("promote-full" if full else "promote", on_event)
 
-    async def rollback(self, on_event: Optional[EventCallback] = None) -> CommandOutcome:
+    async def rollback(self, on_event: Optional[t.EventCallback] = None) -> t.CommandOutcome:
         return await self.command("rollback", on_event)
 
-    async def status(self) -> Status:
+    async def status(self) -> t.Status:
         return await self.native.status()
 
-    def backends(self) -> list[Backend]:
+    def backends(self) -> list[t.Backend]:
         return self.native.backends()
 
     def logs(
-        self, track: Track, app: Optional[str] = None, follow: bool = False,
-        tail: Optional[int] = None, since: Optional[Duration] = None,
-    ) -> Stream[LogLine]:
+        self, track: t.Track, app: Optional[str] = None, follow: bool = False,
+        tail: Optional[int] = None, since: Optional[t.Duration] = None,
+    ) -> Stream[t.LogLine]:
         return self.native.logs(track, app, follow, tail, since)
 
     def build(
-        self, track: Track, app: Optional[str] = None, args: Optional[Mapping[str, str]] = None
-    ) -> Stream[BuildEvent]:
+        self, track: t.Track, app: Optional[str] = None, args: Optional[Mapping[str, str]] = None
+    ) -> Stream[t.BuildEvent]:
         return self.native.build(track, app, args)
 
-    def events(self) -> Stream[Event]:
+    def events(self) -> Stream[t.Event]:
         return self.native.events()
 
     def __repr__(self) -> str:
