@@ -32,7 +32,7 @@ use crate::stream::PyStream;
 /// A group connected to its backends.
 #[pyclass(frozen, module = "canary_sdk._native", name = "Canary")]
 pub(crate) struct PyCanary {
-    canary: Arc<canary_sdk::Canary>,
+    pub(crate) canary: Arc<canary_sdk::Canary>,
     dir: PathBuf,
     main: Arc<Rollout>,
     live: Arc<Mutex<Option<Arc<Rollout>>>>,

@@ -15,7 +15,7 @@
 //! | `spec` | `Spec` |
 //! | `canary` | `Canary`: connect and every operation |
 //! | `stream` | `Stream`: logs, build output and events as async iterators |
-//! | `testing` | feature `testing` only: `MemoryWorld`, `raise_core_error` |
+//! | `testing` | feature `testing` only: `MemoryWorld`, `raise_core_error`, `bench_status` |
 
 use pyo3::prelude::*;
 
@@ -42,6 +42,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     {
         m.add_class::<testing::MemoryWorld>()?;
         m.add_function(wrap_pyfunction!(testing::raise_core_error, m)?)?;
+        m.add_function(wrap_pyfunction!(testing::bench_status, m)?)?;
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ tokio::task_local! {
 }
 
 /// The process-wide Tokio runtime (the one pyo3-async-runtimes uses).
-fn runtime() -> &'static tokio::runtime::Runtime {
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 

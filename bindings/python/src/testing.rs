@@ -19,7 +19,7 @@ use crate::canary::PyCanary;
 use crate::convert::{from_py_or_default, to_py_with};
 use crate::error::{to_py_err, ToPyResult};
 use crate::foreign::{PyHookRunner, PyMetricsSource};
-use crate::runtime::awaitable;
+use crate::runtime::{awaitable, runtime};
 use crate::spec::PySpec;
 
 /// TEST-ONLY: services and routes kept in memory, with a log of every call.
@@ -120,6 +120,21 @@ impl MemoryWorld {
     fn weights(&self) -> Vec<u32> {
         self.router.weights().into_iter().map(u32::from).collect()
     }
+}
+
+/// BENCHMARK-ONLY: the mean seconds of one `status()` of `canary`, awaited `n` times in one Rust
+/// task: the Rust call the Python `status()` wraps (bench/python_status.py).
+#[pyfunction]
+pub(crate) fn bench_status(py: Python<'_>, canary: PyRef<'_, PyCanary>, n: u32) -> PyResult<f64> {
+    let (c, n) = (canary.canary.clone(), n.max(1));
+    let run = async {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            c.status().await?;
+        }
+        Ok(t.elapsed().as_secs_f64() / f64::from(n))
+    };
+    py.detach(|| runtime().block_on(run)).to_py()
 }
 
 /// TEST-ONLY: raises the exception of a core error of `code` (`CANARY_CONFLICT`, ...).

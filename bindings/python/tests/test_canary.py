@@ -423,7 +423,7 @@ def test_settings_dict_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_version_and_release_names() -> None:
     assert canary.__version__ == "0.1.0"
     assert repr(World().canary()) == 'Canary(group="shop")'
-    assert set(testing.__all__) == {"MemoryWorld", "raise_core_error", "connect", "connect_async"}
+    assert set(testing.__all__) == {"MemoryWorld", "raise_core_error", "bench_status", "connect", "connect_async"}
 
 
 CHILD = """

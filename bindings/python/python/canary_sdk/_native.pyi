@@ -33,7 +33,9 @@ from .types import (
 _T = TypeVar("_T")
 _Path = Union[str, "os.PathLike[str]"]
 
-__all__ = ["__version__", "Spec", "Canary", "Stream", "Stop", "MemoryWorld", "raise_core_error"]
+__all__ = [
+    "__version__", "Spec", "Canary", "Stream", "Stop", "MemoryWorld", "raise_core_error", "bench_status",
+]
 __version__: str
 
 @final
@@ -143,3 +145,7 @@ class MemoryWorld:
 
 def raise_core_error(code: str, message: str) -> None:
     """TEST-ONLY (feature ``testing``): raises the exception of a core error of ``code``."""
+
+def bench_status(canary: Canary, n: int) -> float:
+    """BENCHMARK-ONLY (feature ``testing``): the mean seconds of one ``status()`` of ``canary``
+    awaited ``n`` times in one Rust task."""

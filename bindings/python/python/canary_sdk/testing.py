@@ -11,7 +11,7 @@ from ._sync import Canary, run_blocking
 from .aio import AsyncCanary
 
 try:
-    from ._native import MemoryWorld, raise_core_error
+    from ._native import MemoryWorld, bench_status, raise_core_error
 except ImportError as e:  # the release wheel
     raise ImportError(
         "canary_sdk.testing needs a build with the cargo feature `testing`; the release wheel "
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._native import Spec
     from .types import HookFunction, MetricsSourceLike
 
-__all__ = ["MemoryWorld", "raise_core_error", "connect", "connect_async"]
+__all__ = ["MemoryWorld", "raise_core_error", "bench_status", "connect", "connect_async"]
 
 
 async def connect_async(
