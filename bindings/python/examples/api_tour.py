@@ -264,8 +264,6 @@ def with_no_docker(spec: Spec) -> None:
 def with_the_stack(spec: Spec) -> None:
     """Only type-checked here: needs Docker, Traefik and Prometheus (see real_stack.py)."""
     group = Canary.connect(spec, {"network": "canary-net"}, metrics=Source(), hooks=gate)
-    group.deploy_traefik("canary-traefik:3.7.9", "canary-socket-proxy:0.1.0", 38080, 38082,
-                         service="canary-traefik")
     d: Duration = "10m"
     for line in group.logs("stable", follow=True, since=d):
         print(line["line"])

@@ -2,8 +2,9 @@
 //! asyncio awaitable returning plain data, and the group's events as an async iterator.
 //!
 //! A `Canary` keeps one rollout controller (the settings' lease, this process's owner id) for
-//! `step`, the controls and `status`; `run` with options drives a controller of its own, and while
-//! it runs the controls go through it (so they reach the live driver instead of competing with it).
+//! `run`, `step` and the controls; `run` with options replaces it with one of those options, so
+//! the controls always go through the controller that drives (and reach it instead of competing
+//! with it).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,10 +18,9 @@ use tokio::sync::broadcast;
 
 use canary_core::ops::{DeployOptions, DeployStep, SmokeOptions};
 use canary_core::{
-    Command, Error, Event, HumanDuration, ImageRef, LogOptions, Rollout, RolloutOptions,
-    ServiceName, Track,
+    Command, Error, Event, HumanDuration, LogOptions, Rollout, RolloutOptions, Track,
 };
-use canary_sdk::{Settings, TraefikDeploy};
+use canary_sdk::Settings;
 
 use crate::convert::{from_py, from_py_or_default, to_py, to_py_with};
 use crate::error::ToPyResult;
@@ -34,8 +34,7 @@ use crate::stream::PyStream;
 pub(crate) struct PyCanary {
     pub(crate) canary: Arc<canary_sdk::Canary>,
     dir: PathBuf,
-    main: Arc<Rollout>,
-    live: Arc<Mutex<Option<Arc<Rollout>>>>,
+    controller: Mutex<Arc<Rollout>>,
     events: broadcast::Sender<Event>,
 }
 
@@ -94,6 +93,16 @@ fn events_of(rx: broadcast::Receiver<Event>) -> BoxStream<'static, Event> {
     .boxed()
 }
 
+/// Copies `rollout`'s events into a group's stream for as long as the rollout lives.
+fn feed(rollout: &Rollout, sink: &broadcast::Sender<Event>) {
+    let (mut events, sink) = (events_of(rollout.subscribe()), sink.clone());
+    spawn(async move {
+        while let Some(e) = events.next().await {
+            let _ = sink.send(e);
+        }
+    });
+}
+
 /// Items of an unbounded channel as a stream.
 fn channel_of<T: Send + 'static>(
     rx: tokio::sync::mpsc::UnboundedReceiver<T>,
@@ -106,67 +115,31 @@ fn value<T: serde::Serialize>(v: T) -> canary_core::Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::Internal(format!("not serializable: {e}")))
 }
 
-/// Clears the live rollout when a run ends, however it ends.
-struct Live(Arc<Mutex<Option<Arc<Rollout>>>>, Arc<Rollout>);
-
-impl Live {
-    fn set(slot: &Arc<Mutex<Option<Arc<Rollout>>>>, r: &Arc<Rollout>) -> Self {
-        if let Ok(mut s) = slot.lock() {
-            *s = Some(r.clone());
-        }
-        Live(slot.clone(), r.clone())
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        if let Ok(mut s) = self.0.lock() {
-            if s.as_ref().is_some_and(|r| Arc::ptr_eq(r, &self.1)) {
-                *s = None;
-            }
-        }
-    }
-}
-
 impl PyCanary {
     pub(crate) fn new(canary: canary_sdk::Canary, dir: PathBuf) -> PyResult<Self> {
-        let main = Arc::new(canary.rollout(canary.controller()).to_py()?);
+        let controller = Arc::new(canary.rollout(canary.controller()).to_py()?);
         let (events, _) = broadcast::channel(1024);
-        let c = PyCanary {
+        feed(&controller, &events);
+        Ok(PyCanary {
             canary: Arc::new(canary),
             dir,
-            main,
-            live: Arc::new(Mutex::new(None)),
+            controller: Mutex::new(controller),
             events,
-        };
-        c.feed(&c.main);
-        Ok(c)
+        })
     }
 
-    /// Copies `rollout`'s events into this group's stream for as long as the rollout lives.
-    fn feed(&self, rollout: &Rollout) {
-        let (mut events, sink) = (events_of(rollout.subscribe()), self.events.clone());
-        spawn(async move {
-            while let Some(e) = events.next().await {
-                let _ = sink.send(e);
-            }
-        });
-    }
-
-    /// The rollout the controls go through: the one a run drives now, else this group's.
+    /// The controller `run`, `step` and the controls go through.
     fn controller(&self) -> Arc<Rollout> {
-        let live = self.live.lock().ok().and_then(|l| l.clone());
-        live.unwrap_or_else(|| self.main.clone())
+        let c = self.controller.lock();
+        c.map(|c| c.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Runs `op` on `rollout` with its events to `on_event` (a `driver`'s rollout is the live one
-    /// meanwhile); `stop` drops it and hands the lease back.
-    #[allow(clippy::too_many_arguments)]
+    /// Runs `op` on the controller with its events to `on_event`; `stop` drops it and hands the
+    /// lease back.
     fn drive<'py, T, F>(
         &self,
         py: Python<'py>,
-        rollout: Arc<Rollout>,
-        driver: bool,
         on_event: Option<&Bound<'py, PyAny>>,
         stop: Option<&Bound<'py, Stop>>,
         op: impl FnOnce(Arc<Rollout>) -> F + Send + 'static,
@@ -177,9 +150,8 @@ impl PyCanary {
     {
         let cb = callback("on_event", on_event)?;
         let stop = stop.map(|s| s.get().0.clone());
-        let live = driver.then(|| self.live.clone());
+        let rollout = self.controller();
         awaitable(py, async move {
-            let _live = live.map(|l| Live::set(&l, &rollout));
             let events = events_of(rollout.subscribe());
             let work = with_callback(cb, events, op(rollout.clone()));
             let release = async move {
@@ -270,29 +242,6 @@ impl PyCanary {
         })
     }
 
-    /// Deploys Traefik behind a read-only Docker API proxy, unless its service exists.
-    #[pyo3(signature = (image, proxy_image, web_port, api_port, service = None))]
-    fn deploy_traefik<'py>(
-        &self,
-        py: Python<'py>,
-        image: &str,
-        proxy_image: &str,
-        web_port: u16,
-        api_port: u16,
-        service: Option<&str>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let (image, proxy) = (ImageRef::parse(image), ImageRef::parse(proxy_image));
-        let mut t = TraefikDeploy::new(image.to_py()?, proxy.to_py()?, web_port, api_port);
-        if let Some(s) = service {
-            t.service = ServiceName::parse(s).to_py()?;
-        }
-        let c = self.canary.clone();
-        awaitable(
-            py,
-            async move { to_py(&c.deploy_traefik(&t).await.to_py()?) },
-        )
-    }
-
     /// Requests each app's health path with and without the header route.
     #[pyo3(signature = (options = None))]
     fn smoke_test<'py>(
@@ -318,17 +267,14 @@ impl PyCanary {
         stop: Option<&Bound<'py, Stop>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let options: RunOptions = from_py_or_default("options", options)?;
-        let rollout = if options == RunOptions::default() {
-            self.main.clone()
-        } else {
+        if options != RunOptions::default() {
             let opts = options.apply(self.canary.controller()).to_py()?;
             let r = Arc::new(self.canary.rollout(opts).to_py()?);
-            self.feed(&r);
-            r
-        };
-        self.drive(py, rollout, true, on_event, stop, |r| async move {
-            r.run().await
-        })
+            feed(&r, &self.events);
+            let mut c = self.controller.lock().unwrap_or_else(|e| e.into_inner());
+            *c = r;
+        }
+        self.drive(py, on_event, stop, |r| async move { r.run().await })
     }
 
     /// Advances one transition; the phase it left the rollout in.
@@ -339,10 +285,7 @@ impl PyCanary {
         on_event: Option<&Bound<'py, PyAny>>,
         stop: Option<&Bound<'py, Stop>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let rollout = self.main.clone();
-        self.drive(py, rollout, false, on_event, stop, |r| async move {
-            r.step().await
-        })
+        self.drive(py, on_event, stop, |r| async move { r.step().await })
     }
 
     /// A manual control: `pause`, `resume`, `promote`, `promote-full` or `rollback`.
@@ -356,8 +299,7 @@ impl PyCanary {
     ) -> PyResult<Bound<'py, PyAny>> {
         let cmd: Command = name.parse().to_py()?;
         let by = format!("python:{}", self.canary.controller().owner);
-        let rollout = self.controller();
-        self.drive(py, rollout, false, on_event, stop, move |r| async move {
+        self.drive(py, on_event, stop, move |r| async move {
             r.command_by(cmd, &by).await
         })
     }

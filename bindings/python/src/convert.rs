@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::error::to_py_err;
+use crate::runtime::attach;
 
 /// `obj` as a `T`; a rejection is an invalid input at `field` plus the path inside `obj`
 /// (`options.labels`), caused by the Python error behind it, if any.
@@ -118,9 +119,9 @@ pub(crate) fn from_py_or_default<T: DeserializeOwned + Default>(
     }
 }
 
-/// `value` as plain Python data.
+/// `value` as plain Python data, from one of the runtime's threads.
 pub(crate) fn to_py<T: Serialize>(value: &T) -> PyResult<Py<PyAny>> {
-    Python::attach(|py| to_py_with(py, value))
+    attach(|py| to_py_with(py, value))
 }
 
 /// [`to_py`] when the interpreter is already held.

@@ -26,7 +26,7 @@ use canary_core::{
 
 use crate::convert::{from_py, to_py_with};
 use crate::error::from_py_err;
-use crate::runtime::{call_python, spawn};
+use crate::runtime::{attach, call_python, spawn};
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
     v.get_type()
@@ -74,12 +74,12 @@ impl PyMetricsSource {
         })
         .await
         .map_err(|e| from_py_err(&what, e))?;
-        Python::attach(|py| {
+        let read = attach(|py| {
             let v = answer.bind(py);
-            read(v).ok_or_else(|| {
-                Error::Unavailable(format!("{what} returned {}, not {expected}", type_name(v)))
-            })
-        })
+            Ok(read(v).ok_or_else(|| format!("{what} returned {}, not {expected}", type_name(v))))
+        });
+        read.map_err(|e| from_py_err(&what, e))?
+            .map_err(Error::Unavailable)
     }
 }
 
@@ -161,24 +161,27 @@ impl HookRunner for PyHookRunner {
         })
         .await
         .map_err(|e| from_py_err(&what, e))?;
-        Python::attach(|py| {
+        let read = attach(|py| {
             let v = answer.bind(py);
             if let Ok(ok) = v.cast::<PyBool>() {
-                return Ok(HookOutcome {
+                let message = String::new();
+                return Ok(Ok(HookOutcome {
                     ok: ok.is_true(),
-                    message: String::new(),
-                });
+                    message,
+                }));
             }
             if let Ok((ok, message)) = v.extract::<(bool, String)>() {
-                return Ok(HookOutcome { ok, message });
+                return Ok(Ok(HookOutcome { ok, message }));
             }
-            from_py::<HookOutcome>("", v).map_err(|_| {
-                Error::Unavailable(format!(
+            Ok(from_py::<HookOutcome>("", v).map_err(|_| {
+                format!(
                     "{what} returned {}, not a bool, (bool, str) or {{\"ok\": bool, \"message\": str}}",
                     type_name(v)
-                ))
-            })
-        })
+                )
+            }))
+        });
+        read.map_err(|e| from_py_err(&what, e))?
+            .map_err(Error::Unavailable)
     }
 }
 
@@ -206,7 +209,10 @@ async fn deliver<T: Serialize + Send + 'static>(cb: &Arc<Py<PyAny>>, item: T) {
         f.bind(py).call1((v,))
     });
     if let Err(e) = called.await {
-        Python::attach(|py| e.write_unraisable(py, Some(cb.bind(py))));
+        let _ = attach(|py| {
+            e.write_unraisable(py, Some(cb.bind(py)));
+            Ok(())
+        });
     }
 }
 

@@ -8,7 +8,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | `runtime` | Rust futures as asyncio awaitables, calls back into Python, `Stop` |
+//! | `runtime` | Rust futures as asyncio futures, calls back into Python, exit, `Stop` |
 //! | `convert` | Python data ⇄ serde types |
 //! | `error` | core errors → `CanaryError` subclasses, Python exceptions → core errors |
 //! | `foreign` | Python metrics sources, hooks and callbacks behind the core's traits |
@@ -38,6 +38,8 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<canary::PyCanary>()?;
     m.add_class::<stream::PyStream>()?;
     m.add_class::<runtime::Stop>()?;
+    let shutdown = wrap_pyfunction!(runtime::shutdown, m)?;
+    m.py().import("atexit")?.call_method1("register", (shutdown,))?;
     #[cfg(feature = "testing")]
     {
         m.add_class::<testing::MemoryWorld>()?;

@@ -46,8 +46,9 @@ impl PyStream {
                 return Err(PyStopAsyncIteration::new_err(()));
             };
             let next = tokio::select! {
-                next = stream.next() => next,
+                biased;
                 _ = closed.wait_for(|c| *c) => None,
+                next = stream.next() => next,
             };
             match next {
                 Some(item) => to_py(&item.to_py()?),

@@ -98,10 +98,6 @@ class Canary:
     def deploy(
         self, options: Optional[DeployOptions] = None, on_step: Optional[StepCallback] = None
     ) -> Awaitable[list[DeployStep]]: ...
-    def deploy_traefik(
-        self, image: str, proxy_image: str, web_port: int, api_port: int,
-        service: Optional[str] = None,
-    ) -> Awaitable[list[DeployStep]]: ...
     def smoke_test(self, options: Optional[SmokeOptions] = None) -> Awaitable[SmokeReport]: ...
     def run(
         self, options: Optional[RunOptions] = None, on_event: Optional[EventCallback] = None,

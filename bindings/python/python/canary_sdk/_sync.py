@@ -99,13 +99,6 @@ class Canary:
     ) -> list[t.DeployStep]:
         return run_blocking(self.aio.deploy(options, on_step))
 
-    def deploy_traefik(
-        self, image: str, proxy_image: str, web_port: int, api_port: int,
-        service: Optional[str] = None,
-    ) -> list[t.DeployStep]:
-        deploying = self.aio.deploy_traefik(image, proxy_image, web_port, api_port, service)
-        return run_blocking(deploying)
-
     def smoke_test(self, options: Optional[t.SmokeOptions] = None) -> t.SmokeReport:
         return run_blocking(self.aio.smoke_test(options))
 

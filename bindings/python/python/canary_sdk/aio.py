@@ -67,12 +67,6 @@ class AsyncCanary:
     ) -> list[t.DeployStep]:
         return await self.native.deploy(options, on_step)
 
-    async def deploy_traefik(
-        self, image: str, proxy_image: str, web_port: int, api_port: int,
-        service: Optional[str] = None,
-    ) -> list[t.DeployStep]:
-        return await self.native.deploy_traefik(image, proxy_image, web_port, api_port, service)
-
     async def smoke_test(self, options: Optional[t.SmokeOptions] = None) -> t.SmokeReport:
         return await self.native.smoke_test(options)
 

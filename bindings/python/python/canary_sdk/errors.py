@@ -9,7 +9,7 @@ behind it, when there is one (a Python exception, a lower-level error), is its `
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, overload
 
 __all__ = [
     "CanaryError",
@@ -23,6 +23,20 @@ __all__ = [
     "AbortedError",
     "InternalError",
 ]
+
+
+class _Detail:
+    """A field of ``details`` as a read-only property (``""`` when absent)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type) -> _Detail: ...
+    @overload
+    def __get__(self, obj: CanaryError, cls: type) -> str: ...
+    def __get__(self, obj: Optional[CanaryError], cls: type) -> Any:
+        return self if obj is None else str(obj.details.get(self.name) or "")
 
 
 class CanaryError(Exception):
@@ -45,13 +59,10 @@ class CanaryError(Exception):
         self.retryable: bool = retryable
         self.details: dict[str, Any] = dict(details or {})
 
-    def _detail(self, name: str) -> str:
-        return str(self.details.get(name) or "")
-
     @property
     def reason(self) -> str:
         """The core's words without the kind's prefix."""
-        return self._detail("reason") or self.message
+        return str(self.details.get("reason") or self.message)
 
     def __reduce__(self) -> Any:
         # Keep code and details through pickling (multiprocessing, concurrent.futures).
@@ -65,9 +76,7 @@ class InvalidSpecError(CanaryError, ValueError):
 
     code = "CANARY_INVALID_INPUT"
 
-    @property
-    def field(self) -> str:
-        return self._detail("field")
+    field = _Detail()
 
 
 class NotFoundError(CanaryError, LookupError):
@@ -75,13 +84,9 @@ class NotFoundError(CanaryError, LookupError):
 
     code = "CANARY_NOT_FOUND"
 
-    @property
-    def kind(self) -> str:
-        return self._detail("kind")
+    kind = _Detail()
 
-    @property
-    def name(self) -> str:
-        return self._detail("name")
+    name = _Detail()
 
 
 class ConflictError(CanaryError):
@@ -102,9 +107,7 @@ class CanaryTimeoutError(CanaryError, TimeoutError):
 
     code = "CANARY_TIMEOUT"
 
-    @property
-    def what(self) -> str:
-        return self._detail("what")
+    what = _Detail()
 
     @property
     def after(self) -> float:
@@ -117,9 +120,7 @@ class DeploymentFailedError(CanaryError):
 
     code = "CANARY_DEPLOYMENT_FAILED"
 
-    @property
-    def service(self) -> str:
-        return self._detail("service")
+    service = _Detail()
 
 
 class RejectedError(CanaryError):
@@ -127,9 +128,7 @@ class RejectedError(CanaryError):
 
     code = "CANARY_REJECTED"
 
-    @property
-    def by(self) -> str:
-        return self._detail("by")
+    by = _Detail()
 
 
 class AbortedError(CanaryError):
