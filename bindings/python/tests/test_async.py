@@ -192,3 +192,13 @@ def test_blocking_and_async_share_one_group() -> None:
     assert asyncio.run(main())["result"] == "promoted"
     assert blocking.status()["state"] is not None
     assert isinstance(asyncio.run(testing.connect_async(world.world, world.spec, Metrics())), canary.AsyncCanary)
+
+
+def test_the_blocking_api_says_so_inside_a_running_loop() -> None:
+    c = World().canary()
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="use AsyncCanary"):
+            c.status()
+
+    asyncio.run(main())

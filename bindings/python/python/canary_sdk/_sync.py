@@ -31,6 +31,13 @@ def _tick(loop: asyncio.AbstractEventLoop) -> None:
 
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     """Runs ``coro`` to its end on this thread's private event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass  # no loop runs in this thread: fine
+    else:
+        coro.close()
+        raise RuntimeError("the blocking API cannot run inside a running event loop: use AsyncCanary")
     loop: Optional[asyncio.AbstractEventLoop] = getattr(_local, "loop", None)
     if loop is None:
         loop = _local.loop = asyncio.new_event_loop()
