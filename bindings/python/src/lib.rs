@@ -39,7 +39,9 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<stream::PyStream>()?;
     m.add_class::<runtime::Stop>()?;
     let shutdown = wrap_pyfunction!(runtime::shutdown, m)?;
-    m.py().import("atexit")?.call_method1("register", (shutdown,))?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (shutdown,))?;
     #[cfg(feature = "testing")]
     {
         m.add_class::<testing::MemoryWorld>()?;
