@@ -180,6 +180,8 @@ def blocking_tour(spec: Spec) -> None:
     built: list[BuildEvent] = list(group.build("canary", app=None, args={"X": "1"}))
     _ = (backends, lines, built, paused, phase, world.orchestrator_log, world.router_log,
          world.weights)
+    seconds: float = testing.bench_status(group.aio.native, 2)
+    assert seconds > 0
     try:
         testing.raise_core_error("CANARY_TIMEOUT", "wait")
     except CanaryTimeoutError as e:
