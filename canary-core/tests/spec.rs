@@ -35,7 +35,10 @@ fn defaults_fill_in() {
         vec![10, 20, 30, 40, 50]
     );
     let h = s.traffic.header_route.as_ref().unwrap();
-    assert_eq!((h.name.as_str(), h.value.as_str()), ("X-Canary", "true"));
+    assert_eq!(
+        h.request_header(),
+        Some(("X-Canary".to_string(), "true".to_string()))
+    );
     let app = &s.app_refs()[0];
     assert_eq!(
         (app.stable.as_str(), app.canary.as_str()),

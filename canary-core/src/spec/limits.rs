@@ -20,7 +20,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{MetricKind, Spec};
+use super::{CanaryReplicas, MetricKind, Spec};
 use crate::error::{Error, Result};
 use crate::model::MAX_REPLICAS;
 
@@ -71,7 +71,15 @@ impl Spec {
         at_most("apps", self.apps.len() as u64, 64, "apps")?;
         for (i, app) in self.apps.iter().enumerate() {
             let f = |k: &str| format!("apps[{i}].{k}");
-            at_most(f("canaryReplicas"), app.canary_replicas, max, "replicas")?;
+            match app.canary_replicas {
+                CanaryReplicas::Fixed(n) => at_most(f("canaryReplicas"), n, max, "replicas")?,
+                CanaryReplicas::Auto { min, max: top } => {
+                    at_most(f("canaryReplicas.min"), min, max, "replicas")?;
+                    if let Some(top) = top {
+                        at_most(f("canaryReplicas.max"), top, max, "replicas")?;
+                    }
+                }
+            }
             at_most(f("stableReplicas"), app.stable_replicas, max, "replicas")?;
             at_most(
                 f("canaryEnv"),
@@ -104,6 +112,9 @@ impl Spec {
         let t = &self.traffic;
         if let Some(total) = t.total_replicas {
             at_most("traffic.totalReplicas", total, max, "replicas")?;
+        }
+        if let Some(steps) = &t.steps {
+            at_most("traffic.steps", steps.len() as u64, 100, "steps")?;
         }
         at_most(
             "traffic.entryPoints",
@@ -164,10 +175,20 @@ impl Spec {
             ("postRollout", &self.hooks.post_rollout),
             ("rollback", &self.hooks.rollback),
         ];
+        let step_hooks = t
+            .steps
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, s)| (format!("traffic.steps[{i}].confirm"), &s.confirm));
+        let hooks = hooks
+            .into_iter()
+            .map(|(k, l)| (format!("hooks.{k}"), l))
+            .chain(step_hooks);
         for (kind, list) in hooks {
-            at_most(format!("hooks.{kind}"), list.len() as u64, 32, "hooks")?;
+            at_most(kind.clone(), list.len() as u64, 32, "hooks")?;
             for (i, h) in list.iter().enumerate() {
-                let f = |k: &str| format!("hooks.{kind}[{i}].{k}");
+                let f = |k: &str| format!("{kind}[{i}].{k}");
                 at_most(f("url"), h.url.len() as u64, 2048, "characters")?;
                 at_most(f("metadata"), h.metadata.len() as u64, 64, "entries")?;
             }

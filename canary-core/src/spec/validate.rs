@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{MetricKind, Spec, TrafficMode};
+use super::{CanaryReplicas, HookSpec, MetricKind, Pause, Spec, Strategy, TrafficMode};
 use crate::error::{Error, Result};
 
 impl Spec {
@@ -48,11 +48,29 @@ impl Spec {
                 return Err(Error::invalid(f("port"), "0 is not a port"));
             }
             validate_rule(&app.rule).map_err(|r| Error::invalid(f("rule"), r))?;
-            if app.canary_replicas == 0 {
-                return Err(Error::invalid(
-                    f("canaryReplicas"),
-                    "the canary needs at least 1 replica",
-                ));
+            match app.canary_replicas {
+                CanaryReplicas::Fixed(0) | CanaryReplicas::Auto { min: 0, .. } => {
+                    return Err(Error::invalid(
+                        f("canaryReplicas"),
+                        "the canary needs at least 1 replica",
+                    ));
+                }
+                CanaryReplicas::Auto {
+                    min,
+                    max: Some(max),
+                } if max < min => {
+                    return Err(Error::invalid(
+                        f("canaryReplicas.max"),
+                        format!("{max} is below min {min}"),
+                    ));
+                }
+                CanaryReplicas::Auto { .. } if self.traffic.mode == TrafficMode::Replicas => {
+                    return Err(Error::invalid(
+                        f("canaryReplicas"),
+                        "`auto` needs weighted mode (replicas mode sets the counts itself)",
+                    ));
+                }
+                _ => {}
             }
             if app.stable_replicas == 0 {
                 return Err(Error::invalid(
@@ -88,22 +106,43 @@ impl Spec {
             if steps.is_empty() {
                 return Err(Error::invalid("traffic.steps", "needs at least one step"));
             }
-            for (i, w) in steps.iter().enumerate() {
-                if w.get() == 0 {
+            for (i, step) in steps.iter().enumerate() {
+                let w = step.weight;
+                if w.get() == 0 && i > 0 {
                     return Err(Error::invalid(
                         format!("traffic.steps[{i}]"),
-                        "a step needs a weight above 0",
+                        "only the first step can have weight 0 (a header-only phase)",
                     ));
                 }
-                if i > 0 && *w <= steps[i - 1] {
+                if w.get() == 0 && t.header_route.is_none() {
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        "a step of weight 0 reaches the canary only through headerRoute, which is off",
+                    ));
+                }
+                if w.get() == 0 && t.mode == TrafficMode::Replicas {
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        "a header-only phase needs weighted mode",
+                    ));
+                }
+                if i > 0 && w <= steps[i - 1].weight {
                     return Err(Error::invalid(
                         format!("traffic.steps[{i}]"),
                         format!(
                             "{} is not above the step before ({})",
                             w.get(),
-                            steps[i - 1].get()
+                            steps[i - 1].weight.get()
                         ),
                     ));
+                }
+                if let Some(Pause::For(d)) = step.pause {
+                    if d.get() < Duration::from_millis(100) {
+                        return Err(Error::invalid(
+                            format!("traffic.steps[{i}].pause"),
+                            "must be at least 100ms (or false)",
+                        ));
+                    }
                 }
             }
         }
@@ -274,16 +313,49 @@ impl Spec {
                 }
             }
         }
-        let hooks = [
-            ("preRollout", &self.hooks.pre_rollout),
-            ("step", &self.hooks.step),
-            ("confirmPromotion", &self.hooks.confirm_promotion),
-            ("postRollout", &self.hooks.post_rollout),
-            ("rollback", &self.hooks.rollback),
-        ];
+        if self.strategy == Strategy::BlueGreen {
+            for (given, field) in [
+                (t.steps.is_some(), "traffic.steps"),
+                (t.step_weight.is_some(), "traffic.stepWeight"),
+                (t.max_weight.is_some(), "traffic.maxWeight"),
+            ] {
+                if given {
+                    return Err(Error::invalid(
+                        field,
+                        "blue/green has no steps: a preview at weight 0, then all traffic at once",
+                    ));
+                }
+            }
+            if t.mode == TrafficMode::Replicas {
+                return Err(Error::invalid("strategy", "blue/green needs weighted mode"));
+            }
+            if t.header_route.is_none() {
+                return Err(Error::invalid(
+                    "traffic.headerRoute",
+                    "blue/green previews the new version through the header route, which is off",
+                ));
+            }
+        }
+        let step_hooks = t
+            .steps
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, s)| (format!("traffic.steps[{i}].confirm"), &s.confirm));
+        let mut hooks: Vec<(String, &Vec<HookSpec>)> = [
+            ("hooks.preRollout", &self.hooks.pre_rollout),
+            ("hooks.step", &self.hooks.step),
+            ("hooks.confirmPromotion", &self.hooks.confirm_promotion),
+            ("hooks.postRollout", &self.hooks.post_rollout),
+            ("hooks.rollback", &self.hooks.rollback),
+        ]
+        .into_iter()
+        .map(|(k, l)| (k.to_string(), l))
+        .collect();
+        hooks.extend(step_hooks);
         for (kind, list) in hooks {
             for (i, h) in list.iter().enumerate() {
-                let f = |k: &str| format!("hooks.{kind}[{i}].{k}");
+                let f = |k: &str| format!("{kind}[{i}].{k}");
                 if h.name.trim().is_empty() {
                     return Err(Error::invalid(f("name"), "cannot be empty"));
                 }
