@@ -9,6 +9,7 @@
 //! | `app` | [`AppSpec`], [`BuildSpec`]: one app and its service names |
 //! | `traffic` | [`TrafficSpec`], [`TrafficMode`], [`HeaderRoute`] |
 //! | `metric` | [`MetricKind`] and the forms it is written in |
+//! | `web` | [`WebMetric`]: the `web` metric's shape, rules and placeholders |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
@@ -38,6 +39,7 @@ pub mod overrides;
 mod promote;
 mod traffic;
 mod validate;
+mod web;
 
 pub use analysis::{
     AnalysisSpec, CheckSpec, Direction, InconclusiveAction, JudgeMetric, JudgeSpec, RelativeCheck,
@@ -49,6 +51,7 @@ pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
+pub use web::{WebHeader, WebMethod, WebMetric, WebVars, WEB_TIMEOUT_RANGE};
 
 /// A canary group: one or more apps canaried, analysed and promoted (or rolled back) together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
