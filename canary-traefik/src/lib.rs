@@ -85,7 +85,7 @@ pub mod scrape;
 mod static_config;
 #[cfg(test)]
 mod testutil;
-mod web;
+pub mod web;
 mod webhook;
 
 pub use backend::{AppBackends, BackendNames, ProviderVersion};
