@@ -383,6 +383,7 @@ fn every_bad_web_field_is_named() {
         (web(ok_url), "analysis.checks[0].metric.web", "missing field `jsonPath`"),
         (web(&format!("{ok_url}{ok_path}          timeout: 50ms\n")), "analysis.checks[0].metric.web.timeout", "not between 100ms and 1m"),
         (web(&format!("{ok_url}{ok_path}          timeout: 2m\n")), "analysis.checks[0].metric.web.timeout", "not between 100ms and 1m"),
+        (format!("{}timeouts:\n  call: 5s\n", web(&format!("{ok_url}{ok_path}          timeout: 10s\n"))), "analysis.checks[0].metric.web.timeout", "above timeouts.call 5s"),
         (web(&format!("{ok_url}{ok_path}          jsonpath: $.v\n")), "analysis.checks[0].metric.web.jsonpath", "unknown field `jsonpath`"),
         (format!("{BASE}analysis:\n  judge:\n    metrics:\n      - name: e\n        metric: {{web: {{url: \"http://h/x\", jsonPath: \"$[\"}}}}\n"), "analysis.judge.metrics[0].metric.web.jsonPath", "not a JSONPath"),
     ];

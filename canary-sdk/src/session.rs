@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canary_core::ops::{self, DeployOptions, DeployStep, SmokeOptions, SmokeReport};
-use canary_core::spec::MetricKind;
+use canary_core::spec::{MetricKind, WebMetric};
 use canary_core::traits::{BuildEvent, LogLine, LogOptions};
 use canary_core::{
     AppRoute, Command, CommandOutcome, Deps, Error, HookRunner, MetricsSource, Orchestrator,
@@ -58,22 +58,48 @@ pub async fn state_store(settings: &Settings) -> Result<Arc<dyn canary_core::Sta
     Ok(Arc::new(swarm.state_store()))
 }
 
+/// The spec's `web` metrics, each with the path of its `metric` field.
+fn web_metrics(spec: &Spec) -> Vec<(String, &WebMetric)> {
+    let a = &spec.analysis;
+    let checks = a
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("analysis.checks[{i}].metric"), &c.metric));
+    let judged = a.judge.iter().flat_map(|j| {
+        j.metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("analysis.judge.metrics[{i}].metric"), &m.metric))
+    });
+    checks
+        .chain(judged)
+        .filter_map(|(field, m)| match m {
+            MetricKind::Web(w) => Some((field, w)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuses, when the group is set up rather than at its first analysis, a web metric this build
+/// cannot call (`https://` without canary-traefik's `rustls` feature).
+fn check_web(spec: &Spec) -> Result<()> {
+    for (field, w) in web_metrics(spec) {
+        WebMetrics::can_call(w).map_err(|e| match e {
+            Error::InvalidInput { reason, .. } => {
+                Error::invalid(format!("{field}.web.url"), reason)
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 /// `metrics`, with the spec's `web` metrics answered by HTTP ([`WebMetrics`]) when it has any,
 /// so every front end reads them from the spec alone. A call without a timeout of its own gets
 /// the spec's call timeout, at most 30s.
 fn with_web(spec: &Spec, metrics: Arc<dyn MetricsSource>) -> Arc<dyn MetricsSource> {
-    let a = &spec.analysis;
-    let uses_web = a
-        .checks
-        .iter()
-        .map(|c| &c.metric)
-        .chain(
-            a.judge
-                .iter()
-                .flat_map(|j| j.metrics.iter().map(|m| &m.metric)),
-        )
-        .any(|m| matches!(m, MetricKind::Web(_)));
-    if !uses_web {
+    if web_metrics(spec).is_empty() {
         return metrics;
     }
     Arc::new(
@@ -87,6 +113,7 @@ impl Canary {
     /// webhook runner, and checks the settings first.
     pub async fn connect(spec: Spec, settings: Settings) -> Result<Self> {
         settings.validate()?;
+        check_web(&spec)?;
         let mut options = ConnectOptions::from_env();
         if let Some(h) = settings.docker_host.as_ref().filter(|h| !h.is_empty()) {
             options.host = h.clone();
@@ -140,6 +167,7 @@ impl Canary {
     /// are answered by HTTP in front of `deps.metrics`.
     pub async fn from_deps(spec: Spec, settings: Settings, mut deps: Deps) -> Result<Self> {
         settings.validate()?;
+        check_web(&spec)?;
         deps.metrics = with_web(&spec, deps.metrics);
         let routes = ops::routes::app_routes(&spec, deps.orchestrator.as_ref()).await?;
         Ok(Canary {

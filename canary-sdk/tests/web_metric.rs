@@ -219,3 +219,46 @@ async fn a_failing_critical_dry_run_is_reported_and_decides_nothing() {
         ["GET /m?app=api HTTP/1.1", "POST /m?app=api HTTP/1.1"]
     );
 }
+
+#[tokio::test]
+async fn a_web_metric_this_build_cannot_call_is_refused_at_setup() {
+    let spec = spec(
+        "http://127.0.0.1:9",
+        "    - name: ok
+      metric: {web: {url: \"BASE/m\", jsonPath: $.v}}
+      max: 1
+    - name: tls
+      metric: {web: {url: \"https://metrics.example/m?key=s3cret\", jsonPath: $.v}}
+      max: 1",
+    );
+    let canary_core::spec::MetricKind::Web(w) = &spec.analysis.checks[1].metric else {
+        panic!()
+    };
+    let callable = canary_traefik::WebMetrics::can_call(w).is_ok();
+    let orch = Arc::new(MemoryOrchestrator::new());
+    orch.add_service(
+        ServiceName::parse("api").unwrap(),
+        &ImageRef::parse("api:v1").unwrap(),
+        2,
+    );
+    let deps = Deps {
+        orchestrator: orch,
+        router: Arc::new(MemoryRouter::new()),
+        metrics: Arc::new(NoMetrics),
+        store: Arc::new(MemoryStateStore::new()),
+        hooks: Arc::new(NoHooks),
+    };
+    let r = Canary::from_deps(spec, Settings::default(), deps).await;
+    if callable {
+        // Built with canary-traefik's `rustls` feature: https is fine.
+        assert!(r.is_ok());
+    } else {
+        let e = r.unwrap_err();
+        assert!(
+            matches!(&e, canary_core::Error::InvalidInput { field, reason }
+                if field == "analysis.checks[1].metric.web.url" && reason.contains("rustls")),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+}

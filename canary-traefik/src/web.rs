@@ -102,6 +102,25 @@ impl WebMetrics {
         &self.inner
     }
 
+    /// Whether this build can call `metric` at all: an `https://` URL needs this crate's
+    /// `rustls` feature. For a check when a spec is loaded rather than at every analysis.
+    pub fn can_call(metric: &WebMetric) -> Result<()> {
+        let https = metric
+            .url
+            .get(..8)
+            .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        if https && !cfg!(feature = "rustls") {
+            return Err(Error::invalid(
+                "metric.web.url",
+                format!(
+                    "{:?} is https, but canary-traefik was built without its `rustls` feature",
+                    metric.shown_url()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Calls `metric`'s URL for `query` and returns the JSON nodes its path finds, as numbers
     /// (`None` for a node that is not one).
     pub async fn fetch(&self, metric: &WebMetric, query: &MetricQuery) -> Result<Vec<Option<f64>>> {
@@ -133,21 +152,12 @@ impl WebMetrics {
             )
         })?;
         let what = format!("web metric {} {}", metric.method, http::shown_url(&url));
-        match url.scheme() {
-            "http" => {}
-            "https" if cfg!(feature = "rustls") => {}
-            "https" => {
-                return Err(Error::invalid(
-                    "metric.web.url",
-                    "https needs canary-traefik's `rustls` feature",
-                ))
-            }
-            other => {
-                return Err(Error::invalid(
-                    "metric.web.url",
-                    format!("scheme {other:?} is not http(s)"),
-                ))
-            }
+        Self::can_call(metric)?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::invalid(
+                "metric.web.url",
+                format!("scheme {:?} is not http(s)", url.scheme()),
+            ));
         }
         let body = metric
             .request_body(&vars)

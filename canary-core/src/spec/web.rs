@@ -76,7 +76,8 @@ pub struct WebMetric {
     /// Where the number is in the answer, as an RFC 9535 JSONPath, e.g. `$.data.errorRate`. A
     /// check needs exactly one value; the judge's samples are every number it finds.
     pub json_path: String,
-    /// Deadline of one call, 100ms to 1m. Default: the metrics call timeout (at most 30s).
+    /// Deadline of one call, 100ms to 1m and at most `timeouts.call`. Default: `timeouts.call`,
+    /// at most 30s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<HumanDuration>,
 }
