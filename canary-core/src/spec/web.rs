@@ -296,8 +296,9 @@ fn shown_url(url: &str) -> String {
     let head = &url[..end];
     match head.split_once("://") {
         Some((scheme, rest)) => {
-            let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
-            format!("{scheme}://{rest}")
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
         }
         None => head.to_string(),
     }
@@ -500,6 +501,7 @@ mod tests {
             "https://h:8443/a/b"
         );
         assert_eq!(shown_url("http://h"), "http://h");
+        assert_eq!(shown_url("http://h/users/a@b?x"), "http://h/users/a@b");
     }
 
     #[test]
