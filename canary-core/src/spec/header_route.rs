@@ -112,7 +112,7 @@ struct HeaderRouteFields {
     name: Option<HeaderName>,
     /// The exact header value, or with `cookie` the cookie's value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    value: Option<String>,
+    value: Option<RuleValue>,
     /// A regex the header's value matches (Go's regexp syntax).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     regex: Option<RuleRegex>,
@@ -133,10 +133,7 @@ impl TryFrom<HeaderRouteFields> for HeaderRoute {
             other => other.to_string(),
         };
         match (f.name, f.cookie, f.value, f.regex, f.example) {
-            (Some(name), None, Some(value), None, None) => Ok(HeaderRoute::Exact {
-                name,
-                value: RuleValue::parse(&value).map_err(reason)?,
-            }),
+            (Some(name), None, Some(value), None, None) => Ok(HeaderRoute::Exact { name, value }),
             (Some(name), None, None, Some(regex), example) => {
                 if let Some(e) = &example {
                     if !regex.is_match(e.as_str()) {
@@ -155,7 +152,7 @@ impl TryFrom<HeaderRouteFields> for HeaderRoute {
             }
             (None, Some(cookie), Some(value), None, None) => Ok(HeaderRoute::Cookie {
                 cookie,
-                value: CookieValue::parse(&value).map_err(reason)?,
+                value: CookieValue::parse(value.as_str()).map_err(reason)?,
             }),
             _ => Err(
                 "a header route is {name, value}, {name, regex[, example]} or {cookie, value}"
@@ -170,7 +167,7 @@ impl From<HeaderRoute> for HeaderRouteFields {
         match h {
             HeaderRoute::Exact { name, value } => HeaderRouteFields {
                 name: Some(name),
-                value: Some(value.into()),
+                value: Some(value),
                 ..Default::default()
             },
             HeaderRoute::Regex {
@@ -185,7 +182,8 @@ impl From<HeaderRoute> for HeaderRouteFields {
             },
             HeaderRoute::Cookie { cookie, value } => HeaderRouteFields {
                 cookie: Some(cookie),
-                value: Some(value.into()),
+                // Every cookie value is a rule value (its characters are a subset).
+                value: RuleValue::parse(value.as_str()).ok(),
                 ..Default::default()
             },
         }

@@ -13,6 +13,7 @@
 //! | `strategy` | [`Strategy`], [`BlueGreenSpec`]: canary or blue/green |
 //! | `header_route` | [`HeaderRoute`]: exact header, header by regex, or cookie |
 //! | `metric` | [`MetricKind`] and the forms it is written in |
+//! | `web` | [`WebMetric`]: the `web` metric's shape, rules and placeholders |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
@@ -46,6 +47,7 @@ mod steps;
 mod strategy;
 mod traffic;
 mod validate;
+mod web;
 
 pub use analysis::{
     AnalysisSpec, CheckSpec, Direction, InconclusiveAction, JudgeMetric, JudgeSpec, RelativeCheck,
@@ -61,6 +63,7 @@ pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use steps::{Pause, StepSpec};
 pub use strategy::{BlueGreenSpec, Strategy};
 pub use traffic::{TrafficMode, TrafficSpec};
+pub use web::{WebHeader, WebMethod, WebMetric, WebVars, WEB_TIMEOUT_RANGE};
 
 /// A canary group: one or more apps canaried, analysed and promoted (or rolled back) together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

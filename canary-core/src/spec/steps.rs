@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, IntoDeserializer, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::HookSpec;
@@ -59,30 +60,49 @@ enum PauseField {
     For(HumanDuration),
 }
 
-#[derive(Deserialize)]
-#[serde(
-    untagged,
-    expecting = "a weight (0 to 100) or {weight, pause: true | <duration>, confirm: [hooks]}"
-)]
-enum StepForm {
-    Weight(Weight),
-    Full(StepFields),
+const STEP_EXPECTING: &str =
+    "a weight (0 to 100) or {weight, pause: true | <duration>, confirm: [hooks]}";
+
+/// A bare number is read as a [`Weight`] and a map as [`StepFields`], each with its own error
+/// (`120 is above 100`), which an untagged enum would bury under one generic message.
+struct StepVisitor;
+
+impl<'de> Visitor<'de> for StepVisitor {
+    type Value = StepSpec;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(STEP_EXPECTING)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<StepSpec, E> {
+        Weight::deserialize(v.into_deserializer()).map(StepSpec::of)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<StepSpec, E> {
+        Weight::deserialize(v.into_deserializer()).map(StepSpec::of)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<StepSpec, E> {
+        Weight::deserialize(v.into_deserializer()).map(StepSpec::of)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StepSpec, A::Error> {
+        let f = StepFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        Ok(StepSpec {
+            weight: f.weight,
+            pause: match f.pause {
+                None | Some(PauseField::Flag(false)) => None,
+                Some(PauseField::Flag(true)) => Some(Pause::UntilResumed),
+                Some(PauseField::For(d)) => Some(Pause::For(d)),
+            },
+            confirm: f.confirm,
+        })
+    }
 }
 
 impl<'de> Deserialize<'de> for StepSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Ok(match StepForm::deserialize(d)? {
-            StepForm::Weight(w) => StepSpec::of(w),
-            StepForm::Full(f) => StepSpec {
-                weight: f.weight,
-                pause: match f.pause {
-                    None | Some(PauseField::Flag(false)) => None,
-                    Some(PauseField::Flag(true)) => Some(Pause::UntilResumed),
-                    Some(PauseField::For(d)) => Some(Pause::For(d)),
-                },
-                confirm: f.confirm,
-            },
-        })
+        d.deserialize_any(StepVisitor)
     }
 }
 

@@ -240,7 +240,7 @@ impl Spec {
             if c.name.trim().is_empty() {
                 return Err(Error::invalid(f("name"), "cannot be empty"));
             }
-            validate_metric(&c.metric).map_err(|r| Error::invalid(f("metric"), r))?;
+            validate_metric(&f("metric"), &c.metric, self.timeouts.call.get())?;
             if c.min.is_none() && c.max.is_none() && c.relative.is_none() {
                 return Err(Error::invalid(
                     f("name"),
@@ -307,7 +307,7 @@ impl Spec {
             }
             for (i, m) in j.metrics.iter().enumerate() {
                 let f = |k: &str| format!("analysis.judge.metrics[{i}].{k}");
-                validate_metric(&m.metric).map_err(|r| Error::invalid(f("metric"), r))?;
+                validate_metric(&f("metric"), &m.metric, self.timeouts.call.get())?;
                 if !(m.weight > 0.0 && m.weight.is_finite()) {
                     return Err(Error::invalid(f("weight"), "must be above 0"));
                 }
@@ -385,12 +385,31 @@ impl Spec {
     }
 }
 
-fn validate_metric(m: &MetricKind) -> std::result::Result<(), String> {
+/// A metric's own rules; `field` is the metric's path (`analysis.checks[0].metric`), `call` the
+/// spec's `timeouts.call`, which bounds every metrics call.
+fn validate_metric(field: &str, m: &MetricKind, call: Duration) -> Result<()> {
     match m {
-        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => {
-            Err(format!("latency quantile {q} is not between 0 and 1"))
+        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => Err(Error::invalid(
+            field,
+            format!("latency quantile {q} is not between 0 and 1"),
+        )),
+        MetricKind::Query(q) if q.trim().is_empty() => {
+            Err(Error::invalid(field, "the query is empty"))
         }
-        MetricKind::Query(q) if q.trim().is_empty() => Err("the query is empty".into()),
+        MetricKind::Web(w) => {
+            w.check()
+                .map_err(|(sub, reason)| Error::invalid(format!("{field}.web.{sub}"), reason))?;
+            match w.timeout {
+                Some(t) if t.get() > call => Err(Error::invalid(
+                    format!("{field}.web.timeout"),
+                    format!(
+                        "{t} is above timeouts.call {}, which would cut the call first",
+                        crate::model::HumanDuration(call)
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }
