@@ -11,6 +11,7 @@
 //! | `metric` | [`MetricKind`] and the forms it is written in |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
+//! | `notify` | [`NotificationSpec`]: where events are posted, which ones, the URL kept secret |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
 //! | `limits` | the range of every number and the size of every list ([`LimitsSpec`]) |
 //! | `defaults` | the default of every optional field |
@@ -34,6 +35,7 @@ mod hooks;
 mod limits;
 mod load;
 mod metric;
+mod notify;
 pub mod overrides;
 mod promote;
 mod traffic;
@@ -47,6 +49,7 @@ pub use file::SpecFile;
 pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
+pub use notify::{check_url, NotificationKind, NotificationSpec, NotifyUrl, UrlFrom, MAX_URL_LEN};
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
 
@@ -84,6 +87,10 @@ pub struct Spec {
     /// Limits the spec raises (`maxReplicas`).
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// Where the rollout's events are posted (Slack, Microsoft Teams, Discord, plain JSON).
+    /// Failures are logged, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationSpec>,
 }
 
 impl Spec {
