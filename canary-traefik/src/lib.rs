@@ -8,6 +8,7 @@
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
+//! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background ([`notify`], [`notify::payload`]) |
 //!
 //! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
 //! its pure rendering), [`backend`] (Traefik names of Swarm services), [`api`] (Traefik API
@@ -64,7 +65,7 @@
 //!
 //! ## Features
 //!
-//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks) through rustls with
+//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks, notifications) through rustls with
 //!   the ring provider. Off by default.
 
 pub mod api;
@@ -74,6 +75,7 @@ mod egress;
 pub mod exposition;
 pub mod histogram;
 mod http;
+pub mod notify;
 mod probe;
 pub mod prometheus;
 pub mod promql;
@@ -88,6 +90,7 @@ mod webhook;
 
 pub use backend::{AppBackends, BackendNames, ProviderVersion};
 pub use http::Auth;
+pub use notify::{Notifier, NotifierTask};
 pub use prometheus::{PrometheusMetrics, PrometheusMetricsBuilder};
 pub use replicas::plan_replicas;
 pub use router::{TraefikRouter, TraefikRouterBuilder};

@@ -99,7 +99,7 @@ impl HookRunner for WebhookRunner {
         let timeout = hook.timeout.get();
         let what = format!("hook {} ({})", hook.name, redact(&url));
         // Resolved and checked here, and the connection pinned to what was checked.
-        let (host, addrs) = egress::resolve_checked(&url, hook.allow_link_local).await?;
+        let (host, addrs) = egress::resolve_checked(&url, hook.allow_link_local, "hook").await?;
         let client = self
             .builder()
             .resolve_to_addrs(&host, &addrs)

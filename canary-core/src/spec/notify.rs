@@ -116,6 +116,14 @@ impl NotificationSpec {
     /// The URL to post to now: the spec's, or the variable's current value. An error names the
     /// field or the variable, never the value.
     pub fn resolve_url(&self) -> Result<NotifyUrl> {
+        self.resolve_url_with(|name| std::env::var(name))
+    }
+
+    /// [`NotificationSpec::resolve_url`] with `env` in place of the process environment.
+    pub fn resolve_url_with(
+        &self,
+        env: impl FnOnce(&str) -> std::result::Result<String, std::env::VarError>,
+    ) -> Result<NotifyUrl> {
         if let Some(u) = &self.url {
             return Ok(u.clone());
         }
@@ -126,7 +134,7 @@ impl NotificationSpec {
             ));
         };
         let field = format!("notification {}: urlFrom.env {}", self.name, from.env);
-        let value = std::env::var(&from.env).map_err(|e| {
+        let value = env(&from.env).map_err(|e| {
             let why = match e {
                 std::env::VarError::NotPresent => "is not set",
                 std::env::VarError::NotUnicode(_) => "is not UTF-8",
@@ -244,7 +252,8 @@ mod tests {
 
     #[test]
     fn urls_come_from_the_environment_at_resolve_time() {
-        let var = "CANARY_NOTIFY_TEST_URL_FROM_ENV";
+        use std::env::VarError;
+        let var = "SLACK_URL";
         let n = NotificationSpec {
             name: "team".into(),
             kind: NotificationKind::Slack,
@@ -255,16 +264,31 @@ mod tests {
             allow_link_local: false,
         };
         assert_eq!(n.target(), format!("${var}"));
-        // The variable is this test's own: no other test reads or writes it.
-        std::env::remove_var(var);
-        let e = n.resolve_url().unwrap_err().to_string();
+        let e = n
+            .resolve_url_with(|_| Err(VarError::NotPresent))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("is not set") && e.contains(var), "{e}");
-        std::env::set_var(var, "ftp://h/secret");
-        let e = n.resolve_url().unwrap_err().to_string();
+        let e = n
+            .resolve_url_with(|_| Ok("ftp://h/secret".into()))
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("secret"), "{e}");
-        std::env::set_var(var, SECRET);
-        assert_eq!(n.resolve_url().unwrap().expose(), SECRET);
-        std::env::remove_var(var);
+        let e = n
+            .resolve_url_with(|_| Ok(format!("https://h/{}", "secret".repeat(400))))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("more than 2048 bytes") && !e.contains("secret"),
+            "{e}"
+        );
+        let got = n
+            .resolve_url_with(|name| {
+                assert_eq!(name, var);
+                Ok(format!(" {SECRET}\n"))
+            })
+            .unwrap();
+        assert_eq!(got.expose(), SECRET);
         assert!(n.wants(EventKind::Promoted) && !n.wants(EventKind::WeightSet));
     }
 
