@@ -59,10 +59,17 @@ struct Bounds {
 }
 
 impl Limits {
-    /// The limits of `analysis`'s checks.
+    /// The limits of `analysis`'s checks (the engine's default checks when it has neither
+    /// checks nor a judge, as the engine runs them).
     pub fn new(analysis: &AnalysisSpec) -> Self {
-        let checks = analysis
-            .checks
+        let defaults;
+        let checks = if analysis.checks.is_empty() && analysis.judge.is_none() {
+            defaults = canary_core::analysis::default_checks();
+            &defaults
+        } else {
+            &analysis.checks
+        };
+        let checks = checks
             .iter()
             .map(|c| {
                 let relative = c
@@ -731,6 +738,18 @@ analysis:
         assert_eq!(
             l.check_line(&other),
             "other api: canary 2.000 vs stable 1.000 (pass)"
+        );
+    }
+
+    #[test]
+    fn a_spec_without_checks_is_held_to_the_default_ones() {
+        // SPEC without its analysis section.
+        let spec = Spec::from_yaml(SPEC.split("analysis:").next().unwrap()).unwrap();
+        let l = Limits::new(&spec.analysis);
+        let c = check("successRate", Some(0.5), None, Verdict::Fail);
+        assert_eq!(
+            l.check_line(&c),
+            "successRate api: canary 0.500 vs min 0.990 (fail)"
         );
     }
 
