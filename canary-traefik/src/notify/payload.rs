@@ -92,9 +92,15 @@ impl Limits {
 
     /// `name app: canary value vs limit (verdict)`.
     pub fn check_line(&self, c: &CheckResult) -> String {
-        let value = c.canary.map(num).unwrap_or_else(|| "no data".into());
+        let gate = c.name == canary_core::analysis::MIN_REQUESTS_CHECK;
+        let value = match c.canary {
+            // A request count is a whole number.
+            Some(v) if gate => format!("{v:.0}"),
+            Some(v) => num(v),
+            None => "no data".into(),
+        };
         let mut limits = Vec::new();
-        if c.name == canary_core::analysis::MIN_REQUESTS_CHECK {
+        if gate {
             limits.push(format!("min {}", self.min_requests));
         } else if let Some(b) = self.checks.get(&c.name) {
             if let Some(m) = b.min {
@@ -415,7 +421,11 @@ pub fn slack(note: &Note, limits: &Limits) -> Value {
         let body = capped_lines(&lines, SLACK_TEXT_MAX - units(&head) - 1, 510);
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{head}\n{body}")}}));
     }
-    let text = slack_text(&format!("{}: {}", v.title, v.message), SLACK_TEXT_MAX);
+    // The line a phone shows: the engine's message says what happened in its own words.
+    let text = slack_text(
+        &format!("canary {}: {}", note.event.group, v.message),
+        SLACK_TEXT_MAX,
+    );
     json!({"text": text, "blocks": blocks})
 }
 
@@ -726,7 +736,7 @@ analysis:
         assert_eq!(
             lines,
             vec![
-                "minRequests api: canary 1520.0 vs min 50 (pass)",
+                "minRequests api: canary 1520 vs min 50 (pass)",
                 "errors api: canary 0.031 vs max 0.010 (fail, critical)",
                 "latency api: canary 0.210 vs stable 0.180 + 0.050 (pass)",
                 "success api: canary no data vs min 0.990 (inconclusive)",
@@ -779,7 +789,7 @@ analysis:
                 "max 0.010",
                 "(fail, critical)",
                 "stable 0.180",
-                "1520.0",
+                "canary 1520 vs min 50",
                 "p99",
             ] {
                 assert!(t.contains(want), "{name} lacks {want:?}:\n{t}");
