@@ -56,17 +56,11 @@ pub struct Delivery {
 
 impl Notifier {
     /// A notifier of `spec`'s notifications (there may be none: see [`Notifier::is_empty`]).
-    /// Fails only when no HTTP client can be built; a `urlFrom.env` variable that is not set
-    /// yet is a warning, since it is read again at each post.
+    /// Fails only when no HTTP client can be built.
     pub fn new(spec: &Spec) -> Result<Self> {
         if !spec.notifications.is_empty() {
             // Built once here so a missing TLS provider is found at start, not at the first post.
             http::client()?;
-        }
-        for n in &spec.notifications {
-            if let Err(e) = n.resolve_url() {
-                tracing::warn!(notification = %n.name, "notification has no usable URL yet: {e}");
-            }
         }
         Ok(Notifier {
             inner: Arc::new(Inner {
@@ -101,6 +95,12 @@ impl Notifier {
         rt: &tokio::runtime::Handle,
         events: broadcast::Receiver<Event>,
     ) -> NotifierTask {
+        // Said now rather than at the first event; the variable is read again at each post.
+        for n in &self.inner.notifications {
+            if let Err(e) = n.resolve_url() {
+                tracing::warn!(notification = %n.name, "notification has no usable URL yet: {e}");
+            }
+        }
         let me = self.clone();
         let handle = rt.spawn(async move { me.read(events).await });
         NotifierTask {
