@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Blast radius of a dying canary: today's routing shape beside the recommended one, on the real
-# local stack (docs/routing-design.md has the figures and the reasoning).
+# Blast radius of a dying canary: the earlier routing shape ("today") beside the recommended one
+# (what the router writes now), on the real local stack (docs/routing-design.md has the figures
+# and the reasoning).
 #
 #   bench/blast-radius/run.sh [scenario...]     (the local stack must be up: scripts/stack/up.sh)
 #
 # Scenarios (default: today chosen):
-#   today           weighted over rt-stable@swarm 80 / rt-stable-canary@swarm 20 (what the router writes now)
+#   today           weighted over rt-stable@swarm 80 / rt-stable-canary@swarm 20 (what the router wrote before)
 #   failover-swarm  weighted -> failover(rt-stable-canary@swarm with a label health check -> stable), retry
 #   failover        weighted -> failover(canary's own load balancer, health check -> stable), no retry
 #   chosen          the recommended shape: failover as above + retry on the app router + short dial timeout

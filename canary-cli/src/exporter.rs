@@ -367,7 +367,7 @@ mod tests {
         x.set_backends(vec![(
             "gcp".into(),
             "canary",
-            "neotix-gcp-canary@swarm".into(),
+            "canary-neotix--gcp--tasks@file".into(),
         )]);
         x.update(&event(EventKind::WeightSet, Phase::Progressing, 1, 50));
         let mut a = event(EventKind::Analysis, Phase::Progressing, 1, 50);
@@ -400,7 +400,7 @@ mod tests {
             "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"errors\",track=\"stable\"} 0",
             "canary_check_verdict{group=\"neotix\",app=\"gcp\",check=\"errors\"} -1",
             "canary_events_total{group=\"neotix\",kind=\"analysis\"} 1",
-            "canary_backend_info{group=\"neotix\",app=\"gcp\",track=\"canary\",service=\"neotix-gcp-canary@swarm\"} 1",
+            "canary_backend_info{group=\"neotix\",app=\"gcp\",track=\"canary\",service=\"canary-neotix--gcp--tasks@file\"} 1",
         ] {
             assert!(text.contains(want), "missing {want} in\n{text}");
         }

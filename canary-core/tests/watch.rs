@@ -193,3 +193,61 @@ async fn a_rollback_finishes_when_the_routers_api_is_down() {
     assert_eq!(w.orch.get("api-canary").unwrap().desired, 0);
     assert_eq!(saved(&w).await.phase, Phase::RolledBack);
 }
+
+#[tokio::test(start_paused = true)]
+async fn continuous_analysis_rolls_a_failing_canary_back_mid_step() {
+    let w = World::new(&["api"], FakeMetrics::success(0.7));
+    let text = format!(
+        "{}analysis:\n  every: 1s\n  window: 10s\n  minRequests: 0\n  checks:\n    - {{name: sr, metric: successRate, min: 0.99, critical: true}}\n",
+        ONE_APP.replace("interval: 10s", "interval: 60s")
+    );
+    let r = Rollout::new(spec(&text), w.deps(), opts("h/1")).unwrap();
+    let out = r.run().await.unwrap();
+    assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");
+    // The decision came from a continuous run, mid-step, not from the step's end.
+    let st = saved(&w).await;
+    let continuous = st
+        .history
+        .iter()
+        .any(|e| e.kind == EventKind::Analysis && e.message.contains("mid-step"));
+    assert!(continuous, "{:#?}", st.history);
+}
+
+#[tokio::test(start_paused = true)]
+async fn continuous_analysis_decides_within_seconds_of_traffic() {
+    let w = World::new(&["api"], FakeMetrics::success(0.7));
+    let text = format!(
+        "{}analysis:\n  every: 1s\n  window: 10s\n  minRequests: 0\n  checks:\n    - {{name: sr, metric: successRate, min: 0.99, critical: true}}\n",
+        ONE_APP.replace("interval: 10s", "interval: 60s")
+    );
+    let r = Arc::new(Rollout::new(spec(&text), w.deps(), opts("h/1")).unwrap());
+    let r2 = r.clone();
+    let start = tokio::time::Instant::now();
+    let run = tokio::spawn(async move { r2.run().await });
+    let out = run.await.unwrap().unwrap();
+    assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");
+    // Start-up (canary converged, weight set) plus one or two analysis periods, far below the
+    // 60 s interval a once-per-step analysis would wait.
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(10), "{took:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn skip_analysis_promotes_without_measuring_and_says_so() {
+    let w = World::new(&["api"], FakeMetrics::success(0.1));
+    let text = format!("{ONE_APP}skipAnalysis: true\n");
+    let r = Rollout::new(spec(&text), w.deps(), opts("h/1")).unwrap();
+    let mut events = r.subscribe();
+    assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
+    assert_eq!(*w.metrics.calls.lock().unwrap(), 0, "metrics were read");
+    let mut said = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if matches!(
+            e.kind,
+            EventKind::Started | EventKind::Analysis | EventKind::Promoting
+        ) {
+            said.push(e.message);
+        }
+    }
+    assert!(said.iter().all(|m| m.contains("skip")), "{said:#?}");
+}

@@ -66,7 +66,8 @@ pub struct Backend {
     pub app: String,
     /// The track.
     pub track: Track,
-    /// Traefik's name of the track's service (`neotix-neotix-api@swarm`).
+    /// Traefik's name of the track's service: stable's Swarm backend (`neotix-neotix-api@swarm`),
+    /// the canary's tasks load balancer (`canary-neotix--api--tasks@file`).
     pub service: String,
 }
 

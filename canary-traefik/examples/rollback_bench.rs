@@ -66,7 +66,7 @@ async fn scenario(stack: &Stack, way: Way, action: Action) -> Figures {
         .build()
         .expect("router");
     let _file = FileGuard(router.file_path(&sn(&group)).unwrap());
-    let a = app(&router, TrafficMode::Weighted, &t, "bench", 2, 1, &[]);
+    let a = app(&router, TrafficMode::Weighted, &t, "bench", 2, 1, &[]).await;
     let config = RouteConfig {
         group: sn(&group),
         mode: TrafficMode::Weighted,

@@ -1,5 +1,7 @@
-//! Traefik's HTTP API as the router reads it: `GET /api/http/services/<name>` and
-//! `GET /api/http/routers/<name>`, parsed into the fields that matter for confirming a config.
+//! Traefik's HTTP API as the router reads it: `GET /api/http/services/<name>`,
+//! `GET /api/http/routers/<name>` and `GET /api/http/middlewares/<name>`, parsed into the fields
+//! that matter for confirming a config. (Traefik's API does not show servers transports: a load
+//! balancer naming one Traefik lacks is disabled with an error, which is how a missing one shows.)
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -33,6 +35,9 @@ pub struct ServiceInfo {
     /// A mirroring service.
     #[serde(default)]
     pub mirroring: Option<MirroringInfo>,
+    /// A failover service.
+    #[serde(default)]
+    pub failover: Option<FailoverInfo>,
     /// A load balancer's servers.
     #[serde(default)]
     pub load_balancer: Option<LoadBalancerInfo>,
@@ -99,12 +104,46 @@ pub struct MirrorInfo {
     pub percent: u64,
 }
 
+/// `failover:` of a service.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct FailoverInfo {
+    /// The main service, as written.
+    #[serde(default)]
+    pub service: String,
+    /// The fallback, as written.
+    #[serde(default)]
+    pub fallback: String,
+}
+
 /// `loadBalancer:` of a service.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LoadBalancerInfo {
     /// Servers.
     #[serde(default)]
     pub servers: Vec<ServerInfo>,
+    /// The servers transport, qualified (`name@file`).
+    #[serde(default)]
+    pub servers_transport: Option<String>,
+    /// The active health check.
+    #[serde(default)]
+    pub health_check: Option<HealthCheckInfo>,
+}
+
+/// `healthCheck:` of a load balancer (durations as Traefik prints them, e.g. `250ms`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct HealthCheckInfo {
+    /// The path checked.
+    #[serde(default)]
+    pub path: String,
+    /// Between checks.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Deadline of one check.
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 /// A server.
@@ -142,6 +181,39 @@ pub struct RouterInfo {
     /// Entry points.
     #[serde(default)]
     pub entry_points: Vec<String>,
+    /// Middlewares, qualified (`name@file`).
+    #[serde(default)]
+    pub middlewares: Vec<String>,
+}
+
+/// A middleware as Traefik's API shows it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct MiddlewareInfo {
+    /// `name@provider`.
+    pub name: String,
+    /// `enabled`, `disabled` or `warning`.
+    #[serde(default)]
+    pub status: String,
+    /// Why Traefik disabled it, in its own words.
+    #[serde(default)]
+    pub error: Vec<String>,
+    /// `retry`, `headers`, ...
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// A retry middleware.
+    #[serde(default)]
+    pub retry: Option<RetryInfo>,
+}
+
+/// `retry:` of a middleware.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct RetryInfo {
+    /// Attempts.
+    #[serde(default)]
+    pub attempts: u64,
 }
 
 /// Whether an API object is loaded and serving.
@@ -228,6 +300,14 @@ impl TraefikApi {
         match self.get(&format!("/api/http/routers/{name}")).await? {
             None => Ok(None),
             Some(body) => parse_json(&body, "router").map(Some),
+        }
+    }
+
+    /// `GET /api/http/middlewares/<name>`; `None` when Traefik has no such middleware.
+    pub async fn middleware(&self, name: &str) -> Result<Option<MiddlewareInfo>> {
+        match self.get(&format!("/api/http/middlewares/{name}")).await? {
+            None => Ok(None),
+            Some(body) => parse_json(&body, "middleware").map(Some),
         }
     }
 
@@ -376,6 +456,60 @@ mod tests {
         )
         .unwrap();
         assert!(all.iter().any(|r| r.name == "app@file"));
+    }
+
+    /// The objects of the router's shape, as Traefik 3.7.9 showed them on the local stack
+    /// (`tests/fixtures/traefik/live-v3.7.9-routing/`).
+    #[test]
+    fn live_failover_tasks_and_retry() {
+        let cap = |name: &str| fixture_bytes(&format!("traefik/live-v3.7.9-routing/{name}.json"));
+        let s: ServiceInfo =
+            parse_json(&cap("services_canary-rt2--web--canary_file"), "s").unwrap();
+        assert_eq!(
+            s.failover,
+            Some(FailoverInfo {
+                service: "canary-rt2--web--tasks".into(),
+                fallback: "rt2-stable@swarm".into()
+            })
+        );
+        let s: ServiceInfo = parse_json(&cap("services_canary-rt2--web--tasks_file"), "s").unwrap();
+        let lb = s.load_balancer.unwrap();
+        assert_eq!(
+            lb.servers_transport.as_deref(),
+            Some("canary-rt2--web--tasks@file")
+        );
+        let hc = lb.health_check.unwrap();
+        assert_eq!(
+            (
+                hc.path.as_str(),
+                hc.interval.as_deref(),
+                hc.timeout.as_deref()
+            ),
+            ("/health", Some("250ms"), Some("250ms"))
+        );
+        let s: ServiceInfo =
+            parse_json(&cap("down_services_canary-rt2--web--tasks_file"), "s").unwrap();
+        assert_eq!(
+            s.server_status
+                .get("http://10.0.1.22:8080")
+                .map(String::as_str),
+            Some("DOWN")
+        );
+        assert!(is_enabled(&s.status, &s.error), "a dead canary is no error");
+        let s: ServiceInfo = parse_json(
+            &cap("missing_transport_services_canary-rt2--web--tasks_file"),
+            "s",
+        )
+        .unwrap();
+        assert!(is_refused(&s.status, &s.error));
+        let m: MiddlewareInfo =
+            parse_json(&cap("middlewares_canary-rt2--web--retry_file"), "m").unwrap();
+        assert_eq!(
+            (m.kind.as_deref(), m.retry.map(|r| r.attempts)),
+            (Some("retry"), Some(4))
+        );
+        let r: RouterInfo = parse_json(&cap("routers_canary-rt2--web_file"), "r").unwrap();
+        assert_eq!(r.middlewares, ["canary-rt2--web--retry@file"]);
     }
 
     #[test]

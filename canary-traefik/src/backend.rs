@@ -1,11 +1,14 @@
 //! Names: which Traefik service carries a track's traffic, and the labels a Swarm service needs for
-//! Traefik to create it.
+//! Traefik to route to it.
 //!
 //! Traefik's swarm provider turns a Swarm service into a Traefik service named either after a
 //! `traefik.http.services.<X>.…` label (`X`) or, without such a label, after the Swarm service
 //! (normalized the way Traefik does it: every run of characters other than letters and digits
 //! becomes one `-`, so `neotix_api` is `neotix-api`). Other providers refer to it as `X@swarm`
-//! (`X@docker` for Traefik v2). The router, the metrics sources (the `service` label of
+//! (`X@docker` for Traefik v2). That is stable's backend. The canary has no Traefik service of the
+//! swarm provider (one would vanish with its last task, see [`crate::dynamic`]): its requests are
+//! counted under the group file's load balancer over its tasks,
+//! `canary-<group>--<app>--tasks@file`. The router, the metrics sources (the `service` label of
 //! `traefik_service_*` metrics) and the labels handed to the orchestrator all derive names here, so
 //! they always agree.
 
@@ -108,18 +111,21 @@ fn label_is_true(labels: &BTreeMap<String, String>, key: &str) -> bool {
 /// The Traefik services that carry an app's tracks, without the provider suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppBackends {
-    /// Stable's service: the one its labels declare, or the normalized Swarm service name.
+    /// Stable's service (swarm provider): the one its labels declare, or the normalized Swarm
+    /// service name.
     pub stable: String,
     /// Whether stable's own labels already declare `stable` (then no label is added to stable).
     pub stable_declared: bool,
-    /// The canary's own service: the normalized canary Swarm service name.
+    /// The canary's service (file provider): the load balancer over its tasks,
+    /// `canary-<group>--<app>--tasks`.
     pub canary: String,
 }
 
 impl AppBackends {
     /// Works out the backends of `route`. Exactly one `traefik.http.services.<X>` in stable's labels
     /// makes `X` the stable backend; none (or an ambiguous several) makes it the Swarm service name,
-    /// which the router then declares with a label of its own.
+    /// which the router then declares with a label of its own. Group and app names with `--` are
+    /// refused (see [`crate::dynamic`]).
     pub fn of(route: &AppRoute) -> Result<Self> {
         let declared = declared_services(&route.stable_labels);
         let (stable, stable_declared) = if declared.len() == 1 {
@@ -129,16 +135,7 @@ impl AppBackends {
         } else {
             (traefik_name(&route.app.stable), false)
         };
-        let canary = traefik_name(&route.app.canary);
-        if canary == stable {
-            return Err(Error::invalid(
-                "app.canary",
-                format!(
-                    "the canary service {} would share stable's Traefik service name {stable}",
-                    route.app.canary
-                ),
-            ));
-        }
+        let canary = crate::dynamic::names::tasks_service(&route.group, &route.app.name)?;
         Ok(AppBackends {
             stable,
             stable_declared,
@@ -146,17 +143,42 @@ impl AppBackends {
         })
     }
 
-    /// The backend of a track.
+    /// The backend of a track, without the provider suffix.
     pub fn of_track(&self, track: Track) -> &str {
         match track {
             Track::Stable => &self.stable,
             Track::Canary => &self.canary,
         }
     }
+
+    /// The backend of a track as Traefik's metrics and other providers name it: `X@swarm`
+    /// (`X@docker` for v2) for stable, `…--tasks@file` for the canary.
+    pub fn qualified(&self, track: Track, version: ProviderVersion) -> String {
+        match track {
+            Track::Stable => version.qualify(&self.stable),
+            Track::Canary => format!("{}@file", self.canary),
+        }
+    }
 }
 
-/// Whether the traffic of a track is carried by one Traefik service of its own (weighted) or the
-/// two tracks share stable's service (replicas).
+/// The network Traefik reaches an app's tasks on: the one stable's labels name, else the router's.
+pub(crate) fn traefik_network<'a>(
+    route: &'a AppRoute,
+    version: ProviderVersion,
+    network: &'a str,
+) -> &'a str {
+    route
+        .stable_labels
+        .get(version.network_label())
+        .map(String::as_str)
+        .unwrap_or(network)
+}
+
+/// The labels of a track's Swarm service. Stable gets what makes it a Traefik service of the swarm
+/// provider (nothing when its own labels already do). The canary, in weighted mode, gets only
+/// `traefik.enable=false`: nothing names it, and without labels its task churn (crashes,
+/// restarts) makes the swarm provider reload nothing, which would reset the canary's health checks.
+/// In replicas mode it gets the labels that make it join stable's Traefik service.
 pub(crate) fn service_labels(
     route: &AppRoute,
     track: Track,
@@ -183,33 +205,31 @@ pub(crate) fn service_labels(
                 out.insert(port_key(&b.stable), port);
             }
         }
+        Track::Canary if !replicas_mode => {
+            out.insert("traefik.enable".to_string(), "false".to_string());
+        }
         Track::Canary => {
             out.insert("traefik.enable".to_string(), "true".to_string());
-            let net = route
-                .stable_labels
-                .get(version.network_label())
-                .cloned()
-                .unwrap_or_else(|| network.to_string());
-            out.insert(version.network_label().to_string(), net);
-            out.insert(port_key(&b.canary), port.clone());
-            if replicas_mode {
-                // Join stable's service: Traefik merges the servers of services of one name only
-                // when their definitions are identical, so copy every label of it.
-                let prefix = format!("traefik.http.services.{}.", b.stable);
-                let mut copied = false;
-                if b.stable_declared {
-                    for (k, v) in route
-                        .stable_labels
-                        .iter()
-                        .filter(|(k, _)| k.starts_with(&prefix))
-                    {
-                        out.insert(k.clone(), v.clone());
-                        copied = true;
-                    }
+            out.insert(
+                version.network_label().to_string(),
+                traefik_network(route, version, network).to_string(),
+            );
+            // Join stable's service: Traefik merges the servers of services of one name only
+            // when their definitions are identical, so copy every label of it.
+            let prefix = format!("traefik.http.services.{}.", b.stable);
+            let mut copied = false;
+            if b.stable_declared {
+                for (k, v) in route
+                    .stable_labels
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(&prefix))
+                {
+                    out.insert(k.clone(), v.clone());
+                    copied = true;
                 }
-                if !copied {
-                    out.insert(port_key(&b.stable), port);
-                }
+            }
+            if !copied {
+                out.insert(port_key(&b.stable), port);
             }
         }
     }
@@ -217,8 +237,11 @@ pub(crate) fn service_labels(
 }
 
 /// Which Traefik service (`service` label of `traefik_service_*` metrics) carries each Swarm
-/// service's traffic: `<normalized name>@swarm` unless overridden. Give an override for a stable
-/// service whose labels declare a service of another name (what [`AppBackends::of`] finds).
+/// service's traffic. Learned from routes ([`BackendNames::learn`]): stable's backend as
+/// [`AppBackends::of`] finds it, and the canary's `canary-<group>--<app>--tasks@file`. A service
+/// neither learned nor set ([`BackendNames::set`]) defaults to `<normalized name>@swarm`, which is
+/// right for a stable without a service label of its own, and never for a canary of this router
+/// (its name says nothing of its group and app).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackendNames {
     version: ProviderVersion,
@@ -243,8 +266,8 @@ impl BackendNames {
     /// Records the backends of a route (as the router computes them).
     pub fn learn(&mut self, route: &AppRoute) -> Result<()> {
         let b = AppBackends::of(route)?;
-        self.set(&route.app.stable, self.version.qualify(&b.stable));
-        self.set(&route.app.canary, self.version.qualify(&b.canary));
+        self.set(&route.app.stable, b.qualified(Track::Stable, self.version));
+        self.set(&route.app.canary, b.qualified(Track::Canary, self.version));
         Ok(())
     }
 
@@ -299,8 +322,20 @@ mod tests {
         let b = AppBackends::of(&r).unwrap();
         assert_eq!(
             (b.stable.as_str(), b.stable_declared, b.canary.as_str()),
-            ("shop-api", false, "shop-api-canary")
+            ("shop-api", false, "canary-g--api--tasks")
         );
+        assert_eq!(
+            b.qualified(Track::Stable, ProviderVersion::V2),
+            "shop-api@docker"
+        );
+        assert_eq!(
+            b.qualified(Track::Canary, ProviderVersion::V2),
+            "canary-g--api--tasks@file"
+        );
+        // Group and app names that would make object names ambiguous.
+        let mut bad = r.clone();
+        bad.group = sn("a--b");
+        assert!(AppBackends::of(&bad).is_err());
 
         let r = route(
             "shop_api",
@@ -360,13 +395,25 @@ mod tests {
                 .map(String::as_str),
             Some("8080")
         );
+        // Weighted mode: the canary is reached through its task addresses only, never as a
+        // Traefik service of the swarm provider.
         let c = service_labels(&r, Track::Canary, v3, "canary-net", false).unwrap();
-        assert_eq!(c.len(), 3);
-        assert!(c.contains_key("traefik.http.services.api-canary.loadbalancer.server.port"));
+        assert_eq!(
+            c,
+            BTreeMap::from([("traefik.enable".to_string(), "false".to_string())])
+        );
+        // Replicas mode: it joins stable's service and has none of its own.
         let c = service_labels(&r, Track::Canary, ProviderVersion::V2, "n", true).unwrap();
-        assert!(c.contains_key("traefik.docker.network"));
-        assert!(c.contains_key("traefik.http.services.api.loadbalancer.server.port"));
-        assert!(c.contains_key("traefik.http.services.api-canary.loadbalancer.server.port"));
+        assert_eq!(
+            c.get("traefik.docker.network").map(String::as_str),
+            Some("n")
+        );
+        assert_eq!(
+            c.get("traefik.http.services.api.loadbalancer.server.port")
+                .map(String::as_str),
+            Some("8080")
+        );
+        assert_eq!(c.len(), 3, "{c:?}");
 
         // A usable stable backend needs nothing.
         let r = route(
@@ -413,7 +460,7 @@ mod tests {
         );
         n.learn(&r).unwrap();
         assert_eq!(n.name(&sn("api")), "web@swarm");
-        assert_eq!(n.name(&sn("api-canary")), "api-canary@swarm");
+        assert_eq!(n.name(&sn("api-canary")), "canary-g--api--tasks@file");
         assert_eq!(
             BackendNames::new(ProviderVersion::V2).name(&sn("api")),
             "api@docker"

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use canary_core::analysis::{self, Verdict};
 use canary_core::spec::{HeaderRoute, MetricKind, TrafficMode};
 use canary_core::{
-    Error, MetricQuery, MetricsSource, Observation, RouteConfig, Router, Spec, Track, Weight,
+    Error, MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig, Router, Spec, Track,
+    Weight,
 };
 use canary_traefik::{PrometheusMetrics, TraefikRouter, TraefikScrapeMetrics};
 use common::*;
@@ -58,7 +59,7 @@ async fn weighted_split_header_sticky_and_mirror() {
     let group = format!("canarytest-traefik-{t}");
     let r = router(&stack, TrafficMode::Weighted);
     let _file = FileGuard(r.file_path(&sn(&group)).unwrap());
-    let a = app(&r, TrafficMode::Weighted, &t, "web", 1, 1, &[]);
+    let a = app(&r, TrafficMode::Weighted, &t, "web", 1, 1, &[]).await;
     let port = stack.web_port;
 
     let mut c = config(&group, TrafficMode::Weighted, &[&a], 20);
@@ -76,6 +77,7 @@ async fn weighted_split_header_sticky_and_mirror() {
         "{counts:?}"
     );
 
+    eprintln!("weight 20: {counts:?} of 1000");
     let counts = versions(port, &a.host, 100, 4, &[("X-Canary", "true")]).await;
     assert_eq!(
         counts,
@@ -124,6 +126,7 @@ async fn weighted_split_header_sticky_and_mirror() {
         firsts.iter().any(|v| v == "v1") && firsts.iter().any(|v| v == "v2"),
         "{firsts:?}"
     );
+    eprintln!("sticky at 50: 8 clients first reached {firsts:?}, none moved in 15 requests each");
 
     // Mirroring 50 % of stable's traffic: responses all from stable, the canary sees copies.
     let scrape = TraefikScrapeMetrics::builder(&stack.traefik_url)
@@ -162,6 +165,7 @@ async fn weighted_split_header_sticky_and_mirror() {
         .unwrap()
         .value()
         .unwrap();
+    eprintln!("mirroring 50%: stable served {served}, the canary's tasks got {mirrored} copies");
     assert_eq!(served, 200.0, "stable's counter");
     assert!(
         (60.0..=140.0).contains(&mirrored),
@@ -185,7 +189,7 @@ async fn weight_changes_and_rollback_lose_nothing() {
     let group = format!("canarytest-traefik-{t}");
     let r = router(&stack, TrafficMode::Weighted);
     let _file = FileGuard(r.file_path(&sn(&group)).unwrap());
-    let a = app(&r, TrafficMode::Weighted, &t, "api", 2, 1, &[]);
+    let a = app(&r, TrafficMode::Weighted, &t, "api", 2, 1, &[]).await;
     let c = config(&group, TrafficMode::Weighted, &[&a], 0);
     r.apply(&c).await.unwrap();
 
@@ -253,33 +257,12 @@ async fn replicas_mode_follows_task_counts() {
     let group = format!("canarytest-traefik-{t}");
     let r = router(&stack, TrafficMode::Replicas);
     let _file = FileGuard(r.file_path(&sn(&group)).unwrap());
-    let a = app(&r, TrafficMode::Replicas, &t, "shop", 3, 1, &[]);
+    let a = app(&r, TrafficMode::Replicas, &t, "shop", 3, 1, &[]).await;
     let plan = canary_traefik::plan_replicas(Weight::new(25).unwrap(), 4).unwrap();
     assert_eq!((plan.stable, plan.canary), (3, 1));
     let c = config(&group, TrafficMode::Replicas, &[&a], 25);
-    // The shared service must have all four servers before the split is measured.
-    let shared = format!(
-        "{}@swarm",
-        canary_traefik::AppBackends::of(&a.route).unwrap().stable
-    );
-    let api = r.api().clone();
-    let start = Instant::now();
-    loop {
-        let n = api
-            .service(&shared)
-            .await
-            .unwrap()
-            .and_then(|s| s.load_balancer)
-            .map(|lb| lb.servers.len());
-        if n == Some(4) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "{shared} has {n:?} servers"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    // app() waited until the shared service has all four servers, and the canary's task address.
+    assert_eq!(a.route.canary_endpoints.len(), 1);
     r.apply(&c).await.unwrap();
     let counts = versions(stack.web_port, &a.host, 400, 4, &[]).await;
     let canary = counts.get("v2").copied().unwrap_or(0);
@@ -309,7 +292,7 @@ async fn a_config_traefik_refuses_is_rejected_with_its_words() {
     let r = router(&stack, TrafficMode::Weighted);
     let path = r.file_path(&sn(&group)).unwrap();
     let _file = FileGuard(path.clone());
-    let a = app(&r, TrafficMode::Weighted, &t, "ep", 1, 1, &[]);
+    let a = app(&r, TrafficMode::Weighted, &t, "ep", 1, 1, &[]).await;
     let c = config(&group, TrafficMode::Weighted, &[&a], 10);
     r.apply(&c).await.unwrap();
     let good = std::fs::read_to_string(&path).unwrap();
@@ -369,7 +352,8 @@ async fn promql_check_and_scrape_source_agree() {
         1,
         1,
         &[("ERROR_RATE", "0.3")],
-    );
+    )
+    .await;
     let good = app(
         &r,
         TrafficMode::Weighted,
@@ -378,7 +362,8 @@ async fn promql_check_and_scrape_source_agree() {
         1,
         1,
         &[("ERROR_RATE", "0")],
-    );
+    )
+    .await;
     r.apply(&config(&group, TrafficMode::Weighted, &[&bad, &good], 50))
         .await
         .unwrap();
@@ -533,5 +518,196 @@ analysis:
     );
     assert!(!scrape_samples.is_empty());
     assert!(matches!(p99, Observation::Value(_)) && matches!(p99_scrape, Observation::Value(_)));
+    r.remove(&sn(&group)).await.unwrap();
+}
+
+/// The blast radius of a dying canary (docs/routing-design.md): at weight 20 under a steady 50
+/// req/s, the canary's only task is `docker kill`ed twice. This test plays the engine's part: it
+/// reads the canary's task endpoints every 250ms and re-applies the route when they change.
+/// Stable's share loses nothing: no 404 (a disabled router fails both shares), and Traefik counts
+/// no failed answer on stable's backend, so every failure was the canary's (at most a request in
+/// flight on the dying task per kill). Swarm restarts the canary and it is served again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dying_canary_costs_stable_nothing() {
+    let Some(stack) = stack() else { return };
+    let t = tag();
+    let group = group_of(&t);
+    let r = std::sync::Arc::new(router(&stack, TrafficMode::Weighted));
+    let _file = FileGuard(r.file_path(&sn(&group)).unwrap());
+    let a = app_with(
+        &r,
+        TrafficMode::Weighted,
+        &t,
+        "blast",
+        4,
+        1,
+        &[],
+        &["--restart-delay", "1s"],
+    )
+    .await;
+    let c = config(&group, TrafficMode::Weighted, &[&a], 20);
+    r.apply(&c).await.unwrap();
+    let objects = canary_traefik::dynamic::app_objects(
+        &sn(&group),
+        &a.route,
+        canary_traefik::ProviderVersion::V3,
+    )
+    .unwrap();
+    let (stable_backend, canary_backend) = (objects.stable_backend, objects.canary_backend);
+    let stable_before = requests_by_code(&stack.traefik_url, &stable_backend).await;
+    let canary_before = requests_by_code(&stack.traefik_url, &canary_backend).await;
+
+    // The engine's part: poll the canary's endpoints, re-apply on change. Bounded to 60s.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let engine = {
+        let (r, stop, mut c) = (r.clone(), stop.clone(), c.clone());
+        let canary = a.route.app.canary.clone();
+        tokio::spawn(async move {
+            let orch = orchestrator().await;
+            let start = Instant::now();
+            let mut applied = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst)
+                && start.elapsed() < Duration::from_secs(60)
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let Ok(eps) = orch.task_endpoints(&canary).await else {
+                    continue;
+                };
+                if eps != c.apps[0].canary_endpoints {
+                    c.apps[0].canary_endpoints = eps;
+                    let t0 = Instant::now();
+                    let result = r.apply(&c).await;
+                    applied.push((
+                        start.elapsed().as_secs_f64(),
+                        c.apps[0].canary_endpoints.len(),
+                        t0.elapsed().as_secs_f64(),
+                        result.map_err(|e| e.to_string()),
+                    ));
+                }
+            }
+            applied
+        })
+    };
+
+    let started = Instant::now();
+    let load = tokio::spawn(paced_load(stack.web_port, a.host.clone(), 50, 1000));
+    let mut kills = Vec::new();
+    for at in [4.0, 12.0] {
+        tokio::time::sleep_until((started + Duration::from_secs_f64(at)).into()).await;
+        let containers = a.canary.containers();
+        assert_eq!(containers.len(), 1, "the canary's one task: {containers:?}");
+        let out = std::process::Command::new("docker")
+            .args(["kill", &containers[0]])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        kills.push(started.elapsed().as_secs_f64());
+    }
+    let records = load.await.unwrap();
+    // Until the canary is back in the file before the last figures are read.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let applied = engine.await.unwrap();
+    let stable_delta = delta(
+        &requests_by_code(&stack.traefik_url, &stable_backend).await,
+        &stable_before,
+    );
+    let canary_delta = delta(
+        &requests_by_code(&stack.traefik_url, &canary_backend).await,
+        &canary_before,
+    );
+
+    let failed: Vec<&Record> = records.iter().filter(|r| r.status != Some(200)).collect();
+    let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for f in &failed {
+        let kind = match (f.status, &f.error) {
+            (Some(s), _) if f.version.is_none() => format!("{s} (Traefik)"),
+            (Some(s), _) => format!("{s} ({})", f.version.as_deref().unwrap_or("?")),
+            (None, e) => e.clone().unwrap_or_default(),
+        };
+        *by_kind.entry(kind).or_default() += 1;
+    }
+    let mut by_version: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &records {
+        *by_version
+            .entry(r.version.clone().unwrap_or_else(|| "-".into()))
+            .or_default() += 1;
+    }
+    // A 404 is Traefik's "no router": both shares failed, stable's 80 % of them.
+    let router_404 = failed
+        .iter()
+        .filter(|f| f.status == Some(404) && f.version.is_none())
+        .count();
+    let stable_non_2xx: f64 = stable_delta
+        .iter()
+        .filter(|(code, _)| !code.starts_with('2'))
+        .map(|(_, v)| v)
+        .sum();
+    let failed_stable_share = router_404 as f64 * 0.8 + stable_non_2xx;
+    let failed_canary_share = failed.len() as f64 - failed_stable_share;
+    // The canary back: the first v2 answer sent after each kill.
+    let back: Vec<Option<f64>> = kills
+        .iter()
+        .map(|k| {
+            records
+                .iter()
+                .filter(|r| r.sent > k + 0.1 && r.version.as_deref() == Some("v2"))
+                .map(|r| r.sent - k)
+                .reduce(f64::min)
+        })
+        .collect();
+    let slowest_ok = records
+        .iter()
+        .filter(|r| r.status == Some(200))
+        .map(|r| r.ms)
+        .fold(0.0, f64::max);
+    eprintln!(
+        "blast radius: {} requests at 50/s, weight 20, kills at {kills:.2?}s\n  \
+         failed {} (stable's share {failed_stable_share}, canary's share {failed_canary_share}), by kind {by_kind:?}\n  \
+         answers by version {by_version:?}; slowest 200 {slowest_ok:.0}ms\n  \
+         Traefik counted: stable {stable_backend} {stable_delta:?}, canary {canary_backend} {canary_delta:?}\n  \
+         canary back after each kill (first v2 sent): {back:.2?}s\n  \
+         route re-applied (at s, tasks, confirmed in s, result): {applied:.2?}",
+        records.len(),
+        failed.len(),
+    );
+
+    assert_eq!(records.len(), 1000);
+    assert_eq!(router_404, 0, "the router was disabled: {by_kind:?}");
+    assert_eq!(
+        stable_non_2xx, 0.0,
+        "stable's backend answered failures: {stable_delta:?}"
+    );
+    assert_eq!(failed_stable_share, 0.0);
+    // At most the requests already written to the dying task: one per kill, with a margin of one.
+    assert!(
+        failed.len() <= 2 * kills.len(),
+        "{} failed: {failed:?}",
+        failed.len()
+    );
+    assert!(
+        applied.iter().all(|(_, _, _, r)| r.is_ok()),
+        "every re-apply confirmed: {applied:?}"
+    );
+    assert!(
+        applied.iter().any(|(_, n, _, _)| *n == 0) && applied.len() >= 4,
+        "the canary left and came back twice: {applied:?}"
+    );
+    for (k, b) in kills.iter().zip(&back) {
+        let b = b
+            .unwrap_or_else(|| panic!("the canary was not served again after the kill at {k:.2}s"));
+        assert!(
+            b < 7.0,
+            "the canary came back {b:.2}s after the kill at {k:.2}s"
+        );
+    }
+    assert!(
+        by_version.get("v2").copied().unwrap_or(0) > 100,
+        "the canary served its share between the kills: {by_version:?}"
+    );
     r.remove(&sn(&group)).await.unwrap();
 }

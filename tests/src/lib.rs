@@ -13,13 +13,16 @@
 //!   `io.canary.test=1`), `canary` invocations, background `canary run`s read as JSON Lines, and
 //!   the cleanup (routes file, services and with them the saved state) even when the test panics;
 //! - [`load`]: a steady background load on 127.0.0.1 that records every answer;
-//! - [`docker`]: the docker CLI, to check what the binary did.
+//! - [`docker`]: the docker CLI, to check what the binary did;
+//! - [`faults`]: the fault suite's faults (killed tasks, stopped processes, cut connections),
+//!   Traefik's own request counters, and the fault table.
 //!
 //! Traffic only ever goes to 127.0.0.1.
 
 pub mod bin;
 pub mod browser;
 pub mod docker;
+pub mod faults;
 pub mod group;
 pub mod load;
 pub mod stack;

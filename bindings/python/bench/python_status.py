@@ -1,14 +1,13 @@
-"""Benchmark (not a test): one blocking `Rollout.status()` from Python against the Rust call it
-wraps, `canary_core::Rollout::status()`, on the same rollout (in-memory orchestrator, router and
-store, so the figure is the binding's own cost, not Docker's or Traefik's).
+"""Benchmark (not a test): what the binding adds to one call, `status()` of a group in the
+in-memory world (so the figure is the binding's own cost, not Docker's or Traefik's). Needs the
+test build (canary_sdk.testing).
 
     python bench/python_status.py [N]
 
-Prints mean microseconds per call:
-- rust awaited:   the Rust future awaited in a loop inside one Tokio task;
-- rust block_on:  each call through its own `Runtime::block_on` (what a blocking Rust caller pays);
-- python status(): the blocking Python call (GIL released, Ctrl-C watch, result object);
-- python await status_async(): the asyncio flavour, awaited in a loop.
+Prints mean microseconds per call, median of 5 rounds:
+- rust awaited:           `canary_sdk::Canary::status()` awaited in a loop inside one Tokio task;
+- python await status():  the asyncio API, awaited in a loop on one event loop;
+- python status():        the blocking API (one run of the private event loop per call).
 """
 
 from __future__ import annotations
@@ -17,9 +16,10 @@ import asyncio
 import statistics
 import sys
 import time
+from typing import Any, Optional
 
 import canary_sdk as canary
-from canary_sdk.testing import FakeOrchestrator, FakeRouter, bench_status_rust
+from canary_sdk import testing
 
 SPEC = {
     "group": "bench",
@@ -29,50 +29,43 @@ SPEC = {
 
 
 class Metrics:
-    def value(self, q: canary.MetricQuery) -> float:
-        return 1000.0 if q.metric == "requestCount" else 1.0
+    def value(self, q: Any) -> Optional[float]:
+        return 1000.0 if q["metric"] == "requestCount" else 1.0
 
-    def samples(self, q: canary.MetricQuery) -> list[float]:
+    def samples(self, q: Any) -> list[float]:
         return []
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
-    o = FakeOrchestrator()
-    o.add_service("api", "api:v1")
-    r = canary.Rollout(canary.Spec.from_dict(SPEC), orchestrator=o, router=FakeRouter(),
-                       metrics=Metrics(), store=canary.MemoryStateStore(), hooks=lambda h, c: True)
-    assert r.run().promoted  # so status() has a saved state, services and splits to convert
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
+    world = testing.MemoryWorld()
+    world.add_service("api", "api:v1")
+    group = testing.connect(world, canary.Spec.from_dict(SPEC), Metrics(), lambda h, c: True)
+    assert group.run()["result"] == "promoted"  # so status() has a state, services and splits
 
-    def py_blocking() -> float:
+    def blocking() -> float:
         t = time.perf_counter()
         for _ in range(n):
-            r.status()
+            group.status()
         return (time.perf_counter() - t) / n
 
-    async def py_async() -> float:
+    async def awaited() -> float:
         t = time.perf_counter()
-        for _ in range(n // 4):
-            await r.status_async()
-        return (time.perf_counter() - t) / (n // 4)
+        for _ in range(n):
+            await group.aio.status()
+        return (time.perf_counter() - t) / n
 
-    rounds = 5
-    rust_awaited, rust_block_on, py, pya = [], [], [], []
-    py_blocking()  # warm up
-    for _ in range(rounds):
-        rust = bench_status_rust(r, n)
-        rust_awaited.append(rust["awaited"])
-        rust_block_on.append(rust["block_on"])
-        py.append(py_blocking())
-        pya.append(asyncio.run(py_async()))
+    rust, aio, sync = [], [], []
+    blocking()  # warm up
+    for _ in range(5):
+        rust.append(testing.bench_status(group.aio.native, n))
+        aio.append(asyncio.run(awaited()))
+        sync.append(blocking())
     us = lambda xs: statistics.median(xs) * 1e6  # noqa: E731
-    print(f"status() calls per round: {n}, rounds: {rounds} (median of rounds)")
-    print(f"rust awaited                 {us(rust_awaited):8.2f} us/call")
-    print(f"rust block_on                {us(rust_block_on):8.2f} us/call")
-    print(f"python status()              {us(py):8.2f} us/call")
-    print(f"python await status_async()  {us(pya):8.2f} us/call")
-    print(f"overhead of blocking python status() over rust block_on: "
-          f"{us(py) - us(rust_block_on):+.2f} us/call")
+    print(f"status() calls per round: {n}, 5 rounds (median)")
+    print(f"rust awaited              {us(rust):8.2f} us/call")
+    print(f"python await status()     {us(aio):8.2f} us/call")
+    print(f"python status()           {us(sync):8.2f} us/call")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """A tour of every public name of canary_sdk, type-checked with `mypy --strict` (test.sh) so the
-stubs cannot drift from the native module unnoticed, and run with the in-memory fakes (the parts
-that need the real stack are only type-checked, in `with_the_stack`).
+stubs cannot drift from the package unnoticed, and run by test.sh twice: with the release wheel
+(no test fakes: the spec, the errors, connecting to no Docker at all) and with the test build,
+whose in-memory world (canary_sdk.testing) drives whole rollouts. The calls that need the real
+stack are only type-checked (`with_the_stack`; bindings/python/examples/real_stack.py runs them).
 
     python examples/api_tour.py
 """
@@ -8,64 +10,72 @@ that need the real stack are only type-checked, in `with_the_stack`).
 from __future__ import annotations
 
 import asyncio
-import datetime
+import json
 import pathlib
 import sys
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import canary_sdk
 from canary_sdk import (
     AbortedError,
-    AppRef,
-    AppSplit,
+    AsyncCanary,
+    BlockingStream,
+    Canary,
     CanaryError,
     CanaryTimeoutError,
-    CommandOutcome,
     ConflictError,
     DeploymentFailedError,
-    Event,
-    EventStream,
-    Hook,
-    HookContext,
-    HookOutcome,
     InternalError,
     InvalidSpecError,
-    MemoryStateStore,
-    MetricQuery,
     NotFoundError,
-    Outcome,
-    PrometheusMetrics,
     RejectedError,
-    Rollout,
-    ScrapeTask,
-    ServiceState,
     Spec,
-    Status,
-    SwarmOrchestrator,
-    SwarmStateStore,
-    TraefikRouter,
-    TraefikScrapeMetrics,
+    Stream,
     UnavailableError,
-    WebhookRunner,
+    run_blocking,
 )
 from canary_sdk.errors import __all__ as error_names
-from canary_sdk.testing import FakeOrchestrator, FakeRouter, bench_status_rust, raise_core_error
+from canary_sdk.errors import from_core
 from canary_sdk.types import (
-    CommandResult,
+    AnalysisReport,
+    AppRef,
+    AppSplit,
+    Backend,
+    BuildEvent,
+    CheckResult,
+    CommandName,
+    CommandOutcome,
+    DeployOptions,
+    DeployStep,
     Duration,
+    Event,
     EventCallback,
     EventKind,
+    Hook,
+    HookContext,
     HookFunction,
+    HookOutcome,
     HookPoint,
     HookResult,
-    MetricName,
+    LogLine,
+    MetricQuery,
     MetricsSourceLike,
-    OutcomeResult,
+    Outcome,
     Phase,
+    RolloutState,
+    RunOptions,
+    ServiceState,
+    Settings,
+    SmokeOptions,
+    SmokeReport,
+    SmokeTally,
+    Status,
+    StepCallback,
     Track,
+    Verdict,
 )
 
-SPEC = {
+SPEC: dict[str, Any] = {
     "group": "tour",
     "apps": [{"name": "api", "image": "api:v2", "port": 8080, "rule": "Host(`tour.localhost`)"}],
     "traffic": {"steps": [50], "interval": "100ms"},
@@ -77,11 +87,10 @@ class Source:
     """A metrics source in Python (plain methods)."""
 
     def value(self, query: MetricQuery) -> Optional[float]:
-        metric: MetricName = query.metric
-        track: Track = query.track
-        app: AppRef = query.app
-        _ = (query.service, query.quantile, query.template, query.label, query.window, app.name,
-             app.stable, app.canary, app.to_dict(), query.to_dict(), track)
+        app: AppRef = query["app"]
+        track: Track = query["track"]
+        _ = (app["name"], app["stable"], app["canary"], track, query["window"])
+        metric = query["metric"]
         return 1000.0 if metric == "requestCount" else 1.0 if metric == "successRate" else 0.0
 
     def samples(self, query: MetricQuery) -> Sequence[float]:
@@ -99,10 +108,11 @@ class AsyncSource:
 
 
 def gate(hook: Hook, ctx: HookContext) -> HookResult:
-    point: HookPoint = ctx.point
-    _ = (hook.name, hook.url, hook.timeout, hook.metadata, hook.to_dict(), ctx.group, ctx.apps,
-         ctx.step, ctx.weight, ctx.phase, ctx.metadata, ctx.to_dict(), point)
-    return HookOutcome(True, "go")
+    point: HookPoint = ctx["point"]
+    _ = (hook["name"], hook["url"], ctx["group"], ctx["apps"], ctx["step"], ctx["weight"],
+         ctx["phase"], ctx["metadata"], point)
+    answer: HookOutcome = {"ok": True, "message": "go"}
+    return answer
 
 
 async def async_gate(hook: Hook, ctx: HookContext) -> HookResult:
@@ -110,96 +120,105 @@ async def async_gate(hook: Hook, ctx: HookContext) -> HookResult:
 
 
 def show(e: Event) -> None:
-    kind: EventKind = e.kind
-    phase: Phase = e.phase
-    _ = (e.at_ms, e.group, e.step, e.steps, e.weight, e.message, e.analysis, e.to_dict(), kind, phase)
+    kind: EventKind = e["kind"]
+    phase: Phase = e["phase"]
+    report: Optional[AnalysisReport] = e.get("analysis")
+    if report is not None:
+        verdict: Verdict = report["verdict"]
+        checks: list[CheckResult] = report["checks"]
+        _ = (verdict, checks, report["summary"])
+    _ = (e["atMs"], e["group"], e["step"], e["steps"], e["weight"], e["message"], kind, phase)
 
 
-def world() -> tuple[FakeOrchestrator, FakeRouter, MemoryStateStore]:
-    o = FakeOrchestrator()
-    s: ServiceState = o.add_service("api", "api:v1", 2, labels={"team": "a"})
-    _ = (s.name, s.image, s.desired, s.running, s.labels, s.converged, s.to_dict())
-    o.break_service("nothing", "never used")
-    return o, FakeRouter(), MemoryStateStore()
+def read_status(status: Status) -> None:
+    state: Optional[RolloutState] = status["state"]
+    splits: list[AppSplit] = status["splits"]
+    services: list[ServiceState] = status["services"]
+    _ = (status["group"], status["steps"], status["driven"], status.get("splitsError"), splits,
+         services, state and state.get("phase"))
 
 
 def blocking_tour(spec: Spec) -> None:
-    orchestrator, router, store = world()
+    from canary_sdk import testing
+
+    world = testing.MemoryWorld()
+    added: Optional[ServiceState] = world.add_service("api", "api:v1", 2, labels={"team": "a"})
+    assert added is not None and world.service("api") == added
+    world.break_service("nothing", "never used")
     source: MetricsSourceLike = Source()
     hooks: HookFunction = gate
     callback: EventCallback = show
-    rollout = Rollout(spec, orchestrator=orchestrator, router=router, metrics=source, store=store,
-                      hooks=hooks, owner="tour/1", lease=datetime.timedelta(seconds=15), poll=0.2,
-                      takeover=False, restart=False, retries=3)
-    assert rollout.spec == spec and rollout.owner == "tour/1"
-    phase: Phase = rollout.step(on_event=callback)
-    paused: CommandOutcome = rollout.pause()
-    result: CommandResult = paused.result
-    _ = (paused.owner, paused.phase, paused.to_dict(), result, phase)
-    rollout.resume()
-    rollout.promote()
-    stream: EventStream = rollout.events()
-    stream.close()
-    for _event in stream:
-        pass
-    out: Outcome = rollout.run(on_event=callback)
-    how: OutcomeResult = out.result
-    assert out.promoted and out.cause is None and how == "promoted" and out.to_dict()
-    status: Status = rollout.status()
-    split: AppSplit = status.splits[0]
-    _ = (split.app, split.stable, split.canary, split.header_route, split.healthy, split.to_dict())
-    _ = (status.group, status.phase, status.step, status.weight, status.cause, status.failures,
-         status.inconclusive, status.steps, status.splits_error, status.services, status.driven,
-         status.last_analysis, status.state, status.to_dict())
+    group = testing.connect(world, spec, source, hooks)
+    on_step: StepCallback = print
+    deploy: DeployOptions = {"resetStable": False, "labels": {"team": "a"}, "endpointMode": "dnsrr"}
+    steps: list[DeployStep] = group.deploy(deploy, on_step=on_step)
+    smoke: SmokeOptions = {"requests": 2, "app": "api"}
+    report: SmokeReport = group.smoke_test(smoke)
+    tally: SmokeTally = report["tallies"][0]
+    _ = (steps, tally["statuses"], group.spec, group.settings, group.aio)
+    phase: Phase = group.step(on_event=callback)
+    paused: CommandOutcome = group.pause()
+    group.resume()
+    name: CommandName = "pause"
+    group.command(name)
+    group.command("resume")
+    group.promote(full=True)
+    events: BlockingStream[Event] = group.events()
+    events.close()
+    assert list(events) == []
+    options: RunOptions = {"owner": "tour/1", "poll": "200ms", "takeover": False, "restart": False,
+                           "retries": 3}
+    out: Outcome = group.run(options, on_event=callback)
+    assert out == {"result": "promoted"}, out
+    read_status(group.status())
     try:
-        rollout.abort()
+        group.rollback()
     except ConflictError as e:
         print("as expected:", e.code, e.message, e.retryable, e.details, e.reason)
-    saved = store.load(spec)
-    assert saved is not None
-    store.clear(spec)
-    _ = (orchestrator.log, orchestrator.service("api"), orchestrator.services(), router.weights,
-         router.log)
-    timing: dict[str, float] = bench_status_rust(rollout, 10)
-    _ = timing
-    r2 = Rollout(spec, orchestrator=world()[0], router=FakeRouter(), metrics=Source(),
-                 store=MemoryStateStore(), hooks=gate)
-    r2.step()
-    r2.promote(full=True)
+    backends: list[Backend] = group.backends()
+    lines: list[LogLine] = list(group.logs("canary", app="api", follow=False, tail=5, since="1m"))
+    built: list[BuildEvent] = list(group.build("canary", app=None, args={"X": "1"}))
+    _ = (backends, lines, built, paused, phase, world.orchestrator_log, world.router_log,
+         world.weights)
+    seconds: float = testing.bench_status(group.aio.native, 2)
+    assert seconds > 0
+    try:
+        testing.raise_core_error("CANARY_TIMEOUT", "wait")
+    except CanaryTimeoutError as e:
+        assert e.after == 1.5 and e.what == "wait"
 
 
 async def async_tour(spec: Spec) -> None:
-    orchestrator, router, store = world()
+    from canary_sdk import testing
+
+    world = testing.MemoryWorld()
+    world.add_service("api", "api:v1")
 
     async def on_event(e: Event) -> None:
         show(e)
 
-    rollout = Rollout(spec, orchestrator=orchestrator, router=router, metrics=AsyncSource(),
-                      store=store, hooks=async_gate)
-    assert await rollout.step_async(on_event=on_event) == "progressing"
-    await rollout.pause_async()
-    await rollout.resume_async()
-    await rollout.promote_async(full=False)
-    watcher = asyncio.ensure_future(collect(rollout.events()))
+    group: AsyncCanary = await testing.connect_async(world, spec, AsyncSource(), async_gate)
+    assert await group.step(on_event=on_event) == "progressing"
+    await group.pause()
+    await group.resume()
+    await group.promote(full=False)
+    stream: Stream[Event] = group.events()
+    watcher = asyncio.ensure_future(collect(stream))
     await asyncio.sleep(0)
-    out = await rollout.run_async(on_event=on_event)
+    out = await group.run(on_event=on_event)
     await watcher
-    assert out.promoted
-    st = await rollout.status_async()
-    assert st.phase == "promoted"
-    await store.load_async(spec)
-    await store.clear_async(spec)
-    r2 = Rollout(spec, orchestrator=world()[0], router=FakeRouter(), metrics=Source(),
-                 store=MemoryStateStore(), hooks=gate)
-    await r2.step_async()
-    await r2.abort_async()
+    assert out["result"] == "promoted"
+    read_status(await group.status())
+    _ = [line async for line in group.logs("stable")] + [b async for b in group.build("stable")]
+    await group.deploy()
+    await group.smoke_test()
     try:
-        await r2.pause_async()
+        await group.command("pause")
     except ConflictError:
         pass
 
 
-async def collect(stream: EventStream) -> list[Event]:
+async def collect(stream: Stream[Event]) -> list[Event]:
     return [e async for e in stream]
 
 
@@ -210,16 +229,12 @@ def errors() -> None:
     ]
     assert {c.__name__ for c in classes} | {"CanaryError"} == set(error_names)
     try:
-        raise_core_error("CANARY_TIMEOUT", "wait")
-    except CanaryTimeoutError as e:
-        assert e.after == 1.5 and e.what == "wait"
-    try:
         Spec.from_dict({"group": "x", "apps": []})
     except InvalidSpecError as e:
         assert e.field == "apps" and isinstance(e, ValueError)
     for code in ("CANARY_NOT_FOUND", "CANARY_DEPLOYMENT_FAILED", "CANARY_REJECTED"):
         try:
-            raise_core_error(code, "x")
+            raise from_core("x", code, False, {})
         except NotFoundError as e:
             _ = (e.kind, e.name)
         except DeploymentFailedError as e:
@@ -229,79 +244,48 @@ def errors() -> None:
 
 
 def spec_tour() -> Spec:
-    spec = Spec.from_dict(SPEC)
-    assert Spec.from_json(spec.to_json()) == spec == Spec.from_yaml(spec.to_json())
+    spec = Spec.from_dict(SPEC, dir=".")
     assert Spec.from_dict(spec.to_dict()) == spec
-    _ = (spec.group, spec.stack, spec.apps, spec.steps, spec.window, Spec.json_schema())
-    q = MetricQuery(AppRef("api", "api", "api-canary"), "canary", {"latency": 0.99}, "30s")
-    d: Duration = 1.5
-    _ = (q, d, HookOutcome(False).ok, HookOutcome(True, "m").message, canary_sdk.__version__)
+    assert Spec.from_text(json.dumps(SPEC)) == spec
+    neotix = pathlib.Path(__file__).resolve().parents[3] / "examples" / "neotix" / "canary.yaml"
+    n = Spec.load(neotix, overrides={"traffic.interval": "5s"})
+    apps: list[AppRef] = n.apps
+    _ = (spec.group, spec.dir, apps, Spec.json_schema(), canary_sdk.__version__)
     return spec
+
+
+def with_no_docker(spec: Spec) -> None:
+    settings: Settings = {"dockerHost": "unix:///nonexistent/docker.sock", "lease": "5s",
+                          "scrapeInterval": 1, "metrics": "prometheus"}
+    try:
+        Canary.connect(spec, settings)
+    except UnavailableError as e:
+        assert e.retryable
 
 
 def with_the_stack(spec: Spec) -> None:
     """Only type-checked here: needs Docker, Traefik and Prometheus (see real_stack.py)."""
-    swarm = SwarmOrchestrator("unix:///var/run/docker.sock", tls=False, cert_path=None, timeout=30,
-                              poll_interval=0.25, settle=1, rolling_update="startFirst")
-    store: SwarmStateStore = swarm.state_store()
-    store2 = SwarmStateStore(swarm)
-    router = TraefikRouter("/var/lib/canary-stack/dynamic", "http://127.0.0.1:38082",
-                           network="canary-net", mode="weighted", version="v3", confirm_timeout=30,
-                           poll_interval=0.2, request_timeout=5, basic_auth=None)
-    prom = PrometheusMetrics("http://127.0.0.1:39090", version="v3", backends={"api": "api@swarm"},
-                             timeout=10, samples=10, scrape_interval=1, basic_auth=("u", "p"),
-                             bearer_token=None)
-    scrape = TraefikScrapeMetrics("http://127.0.0.1:38082", version="v3", backends=None, timeout=5,
-                                  retention=900, capacity=2048, freshness=1, samples=10,
-                                  basic_auth=None)
-    task: ScrapeTask = scrape.start(1)
-    with task:
-        assert task.running
-    task.stop()
-    scrape.scrape()
-    q = MetricQuery(spec.apps[0], "canary", "successRate", 30)
-    _ = (prom.value(q), prom.samples(q), scrape.value(q), scrape.samples(q))
-    _ = (swarm.api_version, swarm.inspect("api"), swarm.stack_services("shop"),
-         swarm.services_with_label("a", "b"), swarm.wait_converged("api", 60))
-    swarm.scale("api", 2)
-    swarm.create_service("api2", "api:v1", 2, env={}, labels={}, networks=["canary-net"], init=True,
-                         endpoint_mode="dnsrr")
-    swarm.remove_service("api2")
-    router.remove(spec.group)
-    path: pathlib.Path = router.file_path(spec.group)
-    _ = path
-    r = Rollout(spec, orchestrator=swarm, router=router, metrics=prom, store=store2,
-                hooks=WebhookRunner())
-    r.run()
-    _ = store
-
-
-async def with_the_stack_async(spec: Spec) -> None:
-    swarm = await SwarmOrchestrator.connect_async()
-    router = TraefikRouter("/tmp", "http://127.0.0.1:38082", network="canary-net")
-    prom = PrometheusMetrics("http://127.0.0.1:39090")
-    scrape = TraefikScrapeMetrics("http://127.0.0.1:38082")
-    q = MetricQuery(spec.apps[0], "stable", "errorRate", 30)
-    _ = (await prom.value_async(q), await prom.samples_async(q), await scrape.value_async(q),
-         await scrape.samples_async(q))
-    await scrape.scrape_async()
-    _ = (await swarm.inspect_async("api"), await swarm.stack_services_async("shop"),
-         await swarm.services_with_label_async("a", "b"), await swarm.wait_converged_async("api", 9))
-    await swarm.scale_async("api", 1)
-    await swarm.create_service_async("x", "api:v1")
-    await swarm.remove_service_async("x")
-    await router.remove_async(spec.group)
-    await Rollout(spec, orchestrator=swarm, router=router, metrics=scrape).run_async()
+    group = Canary.connect(spec, {"network": "canary-net"}, metrics=Source(), hooks=gate)
+    d: Duration = "10m"
+    for line in group.logs("stable", follow=True, since=d):
+        print(line["line"])
+    aio = run_blocking(AsyncCanary.connect(spec))
+    _ = aio
 
 
 def main() -> int:
     spec = spec_tour()
     errors()
-    blocking_tour(spec)
-    asyncio.run(async_tour(spec))
+    with_no_docker(spec)
+    try:
+        import canary_sdk.testing  # noqa: F401
+    except ImportError as e:
+        print("the release wheel: no test fakes (", e, ")")
+    else:
+        blocking_tour(spec)
+        asyncio.run(async_tour(spec))
     if "--real" in sys.argv:
         with_the_stack(spec)
-        asyncio.run(with_the_stack_async(spec))
     print("tour ok")
     return 0
 

@@ -1,18 +1,20 @@
-"""The neotix example on the real local stack, through canary_sdk only.
+"""The neotix example on the real local stack, through canary_sdk only (no `canary` CLI).
 
     sudo scripts/stack/up.sh && source scripts/stack/env.sh
     python bindings/python/examples/real_stack.py
 
-1. Deploys the neotix group's two stable services (canary-demo:v1, 2 tasks each) under a name of
-   its own (`pyt<hex>`, label io.canary.test=1), and sends them steady traffic through Traefik.
-2. Runs examples/neotix/canary.yaml (renamed) to promotion with the Swarm orchestrator, the
-   Traefik router, Prometheus metrics and a Python hook, blocking; Ctrl-C is simulated at the
-   first weight and `run()` resumes the rollout from its saved state.
-3. Runs examples/neotix/canary-bad.yaml (the canary answers 30 % 500s) with asyncio: the
-   analysis rolls it back.
-4. Removes everything it made.
+Under a group, stack and host name of its own (`pyt<hex>`, so it never meets another run):
 
-Exits 0 when both ended as expected. Progress goes to stderr, a summary (JSON) to stdout.
+1. builds the apps' images, stable (v1) and canary (v2), through ``Canary.build``;
+2. deploys the group (``deploy``: stable services on v1, routes) and smoke-tests it;
+3. runs examples/neotix/canary.yaml to promotion, blocking, under steady load, with a Python
+   hook; a simulated Ctrl-C at the first weight stops the run (its lease handed back) and ``run()``
+   resumes it;
+4. puts stable back on v1 and runs a bad canary (``apps.*.canaryEnv.ERROR_RATE=0.3``) with
+   asyncio: the analysis rolls it back;
+5. removes its routes and services (with the docker CLI: the SDK has no teardown).
+
+Exits 0 when all of it went as expected. Progress goes to stderr, a summary (JSON) to stdout.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import json
 import os
 import pathlib
 import secrets
+import subprocess
 import sys
 import threading
 import time
@@ -31,41 +34,32 @@ from collections import Counter
 from typing import Any
 
 import canary_sdk as canary
+from canary_sdk.types import Event, Hook, HookContext, HookOutcome, Outcome
 
-HERE = pathlib.Path(__file__).resolve()
-NEOTIX = HERE.parents[3] / "examples" / "neotix"
+NEOTIX = pathlib.Path(__file__).resolve().parents[3] / "examples" / "neotix" / "canary.yaml"
 ENV = os.environ.get
 WEB_PORT = int(ENV("CANARY_WEB_PORT", "38080"))
-TRAEFIK_URL = ENV("CANARY_TRAEFIK_URL", "http://127.0.0.1:38082")
-PROMETHEUS_URL = ENV("CANARY_PROMETHEUS_URL", "http://127.0.0.1:39090")
-DYNAMIC_DIR = ENV("CANARY_TRAEFIK_DYNAMIC_DIR", "/var/lib/canary-stack/dynamic")
-NETWORK = ENV("CANARY_NETWORK", "canary-net")
 
 
 def log(*args: Any) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-def renamed(path: pathlib.Path, name: str, interval: str) -> canary.Spec:
-    """The example spec as group and stack `name`, its rules on host `<name>.localhost`."""
-    d = canary.Spec.load(path).to_dict()
-    d["group"] = d["stack"] = name
-    for app in d["apps"]:
-        app["rule"] = app["rule"].replace("api.localhost", f"{name}.localhost")
-        app.setdefault("canaryEnv", {})["VERSION"] = "v2"
-    d["traffic"]["interval"] = interval
-    if "window" in d.get("analysis", {}):
-        d["analysis"]["window"] = interval
-    d["hooks"] = {
-        "preRollout": [{"name": "gate", "url": "http://python.invalid/gate"}],
-        "postRollout": [{"name": "notify", "url": "http://python.invalid/notify"}],
-        "rollback": [{"name": "notify", "url": "http://python.invalid/notify"}],
-    }
-    return canary.Spec.from_dict(d)
+def say(e: Event) -> None:
+    log(f"   [{e['phase']}] {e['kind']}: {e['message']}")
 
 
-def traefik_name(service: str) -> str:
-    return "-".join(p for p in "".join(c if c.isalnum() else " " for c in service).split())
+def spec_of(name: str, interval: str, bad: bool = False) -> canary.Spec:
+    """The neotix example as group and stack `name`, its routes on host `<name>.localhost`."""
+    overrides: dict[str, Any] = {"group": name, "stack": name, "traffic.interval": interval,
+                                 "analysis.window": interval}
+    for app, prefix in (("neotix-api", "/api"), ("gcp-deployment-api", "/gcp")):
+        overrides[f"apps.{app}.rule"] = f"Host(`{name}.localhost`) && PathPrefix(`{prefix}`)"
+    hook = [{"name": "notify", "url": "http://python.invalid/notify"}]
+    overrides["hooks"] = {"preRollout": hook, "postRollout": hook, "rollback": hook}
+    if bad:
+        overrides["apps.*.canaryEnv.ERROR_RATE"] = "0.3"
+    return canary.Spec.load(NEOTIX, overrides=overrides)
 
 
 class Load:
@@ -112,116 +106,119 @@ class Load:
             t.join(10)
 
 
+def cleanup(name: str, spec: canary.Spec, dynamic_dir: str) -> None:
+    # Routes first: Traefik must stop referencing a service before it goes away.
+    try:
+        os.remove(os.path.join(dynamic_dir, f"canary-{name}.yml"))
+        time.sleep(1)
+    except FileNotFoundError:
+        pass
+    services = [s for app in spec.apps for s in (app["canary"], app["stable"])]
+    subprocess.run(["docker", "service", "rm", *services], capture_output=True, timeout=60)
+
+
 def main() -> int:
     name = "pyt" + secrets.token_hex(3)
     interval = ENV("PYT_INTERVAL", "10s")
-    good = renamed(NEOTIX / "canary.yaml", name, interval)
-    bad = renamed(NEOTIX / "canary-bad.yaml", name, interval)
-    log(f"== group {name}: {good}")
-
-    swarm = canary.SwarmOrchestrator(settle=0.5)
-    router = canary.TraefikRouter(DYNAMIC_DIR, TRAEFIK_URL, network=NETWORK)
-    metrics = canary.PrometheusMetrics(PROMETHEUS_URL, scrape_interval=1)
+    good, bad = spec_of(name, interval), spec_of(name, interval, bad=True)
+    summary: dict[str, Any] = {"group": name}
     hook_calls: list[str] = []
 
-    def hook(h: canary.Hook, ctx: canary.HookContext) -> canary.HookOutcome:
-        hook_calls.append(f"{ctx.point}:{h.name}")
-        log(f"   hook {h.name} at {ctx.point} (weight {ctx.weight})")
-        return canary.HookOutcome(True, "from Python")
+    def hook(h: Hook, ctx: HookContext) -> HookOutcome:
+        hook_calls.append(f"{ctx['point']}:{h['name']}")
+        return {"ok": True, "message": "from Python"}
 
-    summary: dict[str, Any] = {"group": name}
+    group = canary.Canary.connect(good, hooks=hook)
+    log(f"== group {name}, settings {group.settings}")
     load = None
     try:
-        # 1. The stable services, as `docker stack deploy` would name and label them.
-        for app, spec_app in zip(good.apps, good.to_dict()["apps"]):
-            n = traefik_name(app.stable)
-            swarm.create_service(
-                app.stable,
-                spec_app["stableImage"],
-                spec_app["stableReplicas"],
-                env={"VERSION": "v1"},
-                labels={
-                    "io.canary.test": "1",
-                    "com.docker.stack.namespace": name,
-                    "traefik.enable": "true",
-                    "traefik.swarm.network": NETWORK,
-                    f"traefik.http.services.{n}.loadbalancer.server.port": str(spec_app["port"]),
-                    f"traefik.http.routers.{n}.rule": spec_app["rule"],
-                    f"traefik.http.routers.{n}.entrypoints": "web",
-                },
-                networks=[NETWORK],
-                endpoint_mode="dnsrr",
-            )
-        for app in good.apps:
-            s = swarm.wait_converged(app.stable, 120)
-            log(f"   {s}")
-        assert [s.name for s in swarm.stack_services(name)] == sorted(a.stable for a in good.apps)
-        assert len(swarm.services_with_label("com.docker.stack.namespace", name)) == 2
+        # 1. The images: neotix-api:v1, gcp-deployment-api:v1, then :v2.
+        built = []
+        for track in ("stable", "canary"):
+            for ev in group.build(track):
+                if "built" in ev:
+                    built.append((track, ev["app"]))
+        assert sorted(built) == sorted((t, a["name"]) for t in ("stable", "canary") for a in good.apps), built
+        summary["built"] = len(built)
+
+        # 2. Deploy (stable on v1) and smoke-test.
+        steps = group.deploy({"resetStable": True, "labels": {"io.canary.test": "1"}}, on_step=lambda s: log(f"   {s}"))
+        assert {s["what"] for s in steps} >= {"network", "router", "stable", "routes"}, steps
+        report = group.smoke_test({"requests": 5})
+        assert report["ok"], report
+        assert all(set(t["versions"]) == {"v1"} for t in report["tallies"]), report
+        lines = list(group.logs("stable", tail=20))
+        assert lines and all(line["service"] in {a["stable"] for a in good.apps} for line in lines), lines
+        assert any("version=v1" in line["line"] for line in lines), lines
+        summary["smoke"] = {t["app"] + "/" + t["variant"]: t["statuses"] for t in report["tallies"]}
         load = Load(f"{name}.localhost", ["/api/orders", "/gcp/api/deploy"])
         time.sleep(3)
         log(f"   load before the rollout: {load.take()}")
 
-        # 2. The good canary, blocking, interrupted once (a simulated Ctrl-C) and resumed.
-        rollout = canary.Rollout(good, orchestrator=swarm, router=router, metrics=metrics, hooks=hook)
-        interrupted = {"armed": True}
+        # 3. The good canary, blocking, interrupted once (a simulated Ctrl-C) and resumed.
+        armed = [True]
 
-        def on_event(e: canary.Event) -> None:
-            log(f"   [{e.phase}] {e.kind}: {e.message}")
-            if e.kind == "weightSet" and interrupted["armed"]:
-                interrupted["armed"] = False
+        def on_event(e: Event) -> None:
+            say(e)
+            if e["kind"] == "weightSet" and armed:
+                armed.clear()
                 threading.Timer(1.0, _thread.interrupt_main).start()
 
         t0 = time.monotonic()
         try:
-            rollout.run(on_event=on_event)
+            group.run(on_event=on_event)
             raise AssertionError("the simulated Ctrl-C did not stop the run")
         except KeyboardInterrupt:
-            st = rollout.status()
-            log(f"== Ctrl-C: {st} (splits {[(x.app, x.stable, x.canary) for x in st.splits]})")
-            assert st.phase == "progressing" and st.weight == 20
-            summary["interrupted_at"] = {"phase": st.phase, "weight": st.weight}
-        out = rollout.run(on_event=lambda e: log(f"   [{e.phase}] {e.kind}: {e.message}"))
-        summary["good"] = {"outcome": out.to_dict(), "seconds": round(time.monotonic() - t0, 1),
-                           "traffic": load.take()}
-        log(f"== {out} in {summary['good']['seconds']}s; traffic {summary['good']['traffic']}")
-        assert out.promoted, out
+            st = group.status()
+            state = st["state"]
+            assert state is not None and (state["phase"], state["weight"]) == ("progressing", 20), st
+            assert not st["driven"], "a stopped run hands its lease back"
+            summary["interrupted_at"] = {"phase": state["phase"], "weight": state["weight"]}
+        resumed: list[Event] = []
+        out = group.run(on_event=lambda e: (resumed.append(e), say(e)))
+        summary["good"] = {"outcome": out, "seconds": round(time.monotonic() - t0, 1), "traffic": load.take()}
+        log(f"== {out}; traffic {summary['good']['traffic']}")
+        assert out == {"result": "promoted"}, out
+        assert resumed[0]["kind"] == "resumed"
+        st = group.status()
+        assert st["state"] is not None and st["state"]["phase"] == "promoted" and not st["driven"]
+        images = {s["name"]: s for s in st["services"]}
         for app in good.apps:
-            s = swarm.inspect(app.stable)
-            assert s.image.startswith("canary-demo:v2@") or s.image.startswith("sha256:"), s
-            c = swarm.inspect(app.canary)
-            assert c.desired == 0, c
-        st = rollout.status()
-        assert st.phase == "promoted" and not st.driven
-        assert "preRollout:gate" in hook_calls and "postRollout:notify" in hook_calls
-        promoted_images = {a.stable: swarm.inspect(a.stable).image for a in good.apps}
+            assert images[app["stable"]]["image"].startswith(("neotix-api:v2@", "gcp-deployment-api:v2@", "sha256:")), images
+            assert images[app["canary"]]["desired"] == 0
+        assert "preRollout:notify" in hook_calls and "postRollout:notify" in hook_calls
+        assert group.smoke_test()["ok"]
 
-        # 3. The bad canary, with asyncio: rolled back by the analysis.
-        async def run_bad() -> canary.Outcome:
-            r = canary.Rollout(bad, orchestrator=await canary.SwarmOrchestrator.connect_async(),
-                               router=router, metrics=metrics, hooks=hook)
+        # 4. The bad canary, with asyncio, after stable is put back on v1: rolled back.
+        async def run_bad() -> Outcome:
+            g = await canary.AsyncCanary.connect(bad, hooks=hook)
+            await g.deploy({"resetStable": True})
             seen: list[str] = []
 
             async def watch() -> None:
-                async for e in r.events():
-                    seen.append(e.kind)
+                async for e in g.events():
+                    seen.append(e["kind"])
 
             w = asyncio.ensure_future(watch())
             await asyncio.sleep(0)
-            o = await r.run_async(on_event=lambda e: log(f"   [{e.phase}] {e.kind}: {e.message}"))
+            o = await g.run(on_event=say)
             await asyncio.wait_for(w, 10)
             assert seen[-1] == "rolledBack", seen
-            assert (await r.status_async()).phase == "rolledBack"
+            canary_lines = [x async for x in g.logs("canary", tail=5)]
+            assert any("error_rate=0.3" in x["line"] for x in canary_lines), canary_lines
             return o
 
         t0 = time.monotonic()
         out = asyncio.run(run_bad())
-        summary["bad"] = {"outcome": out.to_dict(), "seconds": round(time.monotonic() - t0, 1),
-                          "traffic": load.take()}
-        log(f"== {out} in {summary['bad']['seconds']}s; traffic {summary['bad']['traffic']}")
-        assert not out.promoted and out.cause is not None, out
-        for app in bad.apps:
-            assert swarm.inspect(app.stable).image == promoted_images[app.stable]
-            assert swarm.inspect(app.canary).desired == 0
+        summary["bad"] = {"outcome": out, "seconds": round(time.monotonic() - t0, 1), "traffic": load.take()}
+        log(f"== {out}; traffic {summary['bad']['traffic']}")
+        assert out["result"] == "rolledBack" and "successRate" in out.get("cause", ""), out
+        st = group.status()
+        for s in st["services"]:
+            if s["name"].endswith("-canary"):
+                assert s["desired"] == 0, s
+            else:
+                assert s["image"].startswith(("neotix-api:v1", "gcp-deployment-api:v1", "sha256:")), s
         assert "rollback:notify" in hook_calls
         time.sleep(2)
         after = load.take()
@@ -232,16 +229,7 @@ def main() -> int:
     finally:
         if load is not None:
             load.close()
-        try:
-            router.remove(name)
-        except canary.CanaryError as e:
-            log(f"   cleanup: {e}")
-        for app in good.apps:
-            for service in (app.canary, app.stable):
-                try:
-                    swarm.remove_service(service)
-                except canary.CanaryError as e:
-                    log(f"   cleanup: {e}")
+        cleanup(name, good, group.settings["traefikDynamicDir"])
 
 
 if __name__ == "__main__":

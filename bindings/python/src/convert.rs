@@ -1,181 +1,130 @@
-//! Plain conversions: durations, and JSON-shaped data (serde values) to and from Python objects.
+//! Data across the boundary by serde: Python dicts, lists and scalars into the core's
+//! `Deserialize` types (pythonize, through JSON-shaped data), the core's `Serialize` types out as
+//! plain dicts (pythonize). The dict shapes are the TypedDicts of `canary_sdk/types.pyi`.
 
-use std::time::Duration;
-
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::PyTypeInfo;
+use pythonize::{pythonize, Depythonizer};
+use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::Serialize;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::error::{at_field, invalid, to_py_err};
+use crate::error::to_py_err;
+use crate::runtime::attach;
 
-/// A duration given as seconds (`int`/`float`), a `datetime.timedelta`, or text like `"30s"`.
-pub(crate) fn duration(field: &str, obj: &Bound<'_, PyAny>) -> PyResult<Duration> {
-    if let Ok(s) = obj.cast::<PyString>() {
-        return canary_core::HumanDuration::parse(&s.to_cow()?)
-            .map(|d| d.0)
-            .map_err(|e| at_field(field, e));
-    }
-    let secs: f64 = if obj.is_instance_of::<PyBool>() {
-        return Err(invalid(
-            field,
-            "a duration is seconds, a timedelta or text like \"30s\"",
-        ));
-    } else if obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>() {
-        obj.extract()?
-    } else if obj.hasattr("total_seconds")? {
-        obj.call_method0("total_seconds")?.extract()?
-    } else {
-        return Err(invalid(
-            field,
-            format!(
-                "{} is not a duration (seconds, a timedelta or text like \"30s\")",
-                obj.get_type().name()?
-            ),
-        ));
-    };
-    Duration::try_from_secs_f64(secs).map_err(|_| {
-        invalid(
-            field,
-            format!("{secs} is not a duration of zero or more seconds"),
-        )
+/// `obj` as a `T`; a rejection is an invalid input at `field` plus the path inside `obj`
+/// (`options.labels`), caused by the Python error behind it, if any.
+///
+/// Through JSON-shaped [`Data`] first: pythonize reads a bool as Python's truthiness (`"no"`
+/// would be true) and `serde_json::Value` reads NaN as null (a bound would vanish); `Data` takes
+/// only what JSON can say.
+pub(crate) fn from_py<T: DeserializeOwned>(field: &str, obj: &Bound<'_, PyAny>) -> PyResult<T> {
+    let py = obj.py();
+    let data: Data = serde_path_to_error::deserialize(&mut Depythonizer::from_object(obj))
+        .map_err(|e| {
+            let (at, inner) = (at(field, e.path()), e.into_inner());
+            let err = to_py_err(canary_core::Error::invalid(at, inner.to_string()));
+            let cause = PyErr::from(inner);
+            // A plain message is serde's own; anything else is Python's error, kept.
+            if !cause.get_type(py).is(PyException::type_object(py)) {
+                err.set_cause(py, Some(cause));
+            }
+            err
+        })?;
+    serde_path_to_error::deserialize(data.0).map_err(|e| {
+        let at = at(field, e.path());
+        to_py_err(canary_core::Error::invalid(at, e.into_inner().to_string()))
     })
 }
 
-/// An optional duration argument.
-pub(crate) fn opt_duration(
-    field: &str,
-    obj: Option<&Bound<'_, PyAny>>,
-) -> PyResult<Option<Duration>> {
-    obj.filter(|o| !o.is_none())
-        .map(|o| duration(field, o))
-        .transpose()
+fn at(field: &str, path: &serde_path_to_error::Path) -> String {
+    match (field, path.to_string().as_str()) {
+        (f, ".") => f.to_string(),
+        ("", p) => p.to_string(),
+        (f, p) => format!("{f}.{p}"),
+    }
 }
 
-/// A serde value as plain Python data (dict, list, str, int, float, bool, None).
-pub(crate) fn json_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    Ok(match v {
-        Value::Null => py.None().into_bound(py),
-        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                i.into_pyobject(py)?.into_any()
-            } else if let Some(u) = n.as_u64() {
-                u.into_pyobject(py)?.into_any()
-            } else {
-                n.as_f64().unwrap_or(f64::NAN).into_pyobject(py)?.into_any()
-            }
-        }
-        Value::String(s) => PyString::new(py, s).into_any(),
-        Value::Array(a) => {
-            let items = a
-                .iter()
-                .map(|x| json_to_py(py, x))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyList::new(py, items)?.into_any()
-        }
-        Value::Object(o) => {
-            let d = PyDict::new(py);
-            for (k, x) in o {
-                d.set_item(k, json_to_py(py, x)?)?;
-            }
-            d.into_any()
-        }
-    })
+/// Plain data as JSON has it: null, bools, finite numbers, strings, lists, maps with string keys.
+struct Data(Value);
+
+impl<'de> Deserialize<'de> for Data {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(DataVisitor).map(Data)
+    }
 }
 
-/// Any serializable core value as plain Python data, in the same camelCase shape as the CLI's JSON.
-pub(crate) fn to_py_data<'py, T: Serialize>(py: Python<'py>, v: &T) -> PyResult<Bound<'py, PyAny>> {
-    let value = serde_json::to_value(v).map_err(|e| {
-        to_py_err(canary_core::Error::Internal(format!(
-            "cannot serialize a value: {e}"
-        )))
-    })?;
-    json_to_py(py, &value)
-}
+struct DataVisitor;
 
-/// Plain Python data (dict, list, tuple, str, int, float, bool, None) as a serde value; `path`
-/// names the place of a bad value in the error.
-pub(crate) fn py_to_json(obj: &Bound<'_, PyAny>, path: &str) -> PyResult<Value> {
-    if obj.is_none() {
-        return Ok(Value::Null);
+impl<'de> Visitor<'de> for DataVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("plain data (None, bool, int, float, str, list, dict)")
     }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    if obj.is_instance_of::<PyInt>() {
-        if let Ok(i) = obj.extract::<i64>() {
-            return Ok(Value::from(i));
-        }
-        if let Ok(u) = obj.extract::<u64>() {
-            return Ok(Value::from(u));
-        }
-        return Err(invalid(path, "the integer is too large"));
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
     }
-    if let Ok(f) = obj.cast::<PyFloat>() {
-        return serde_json::Number::from_f64(f.value())
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        serde_json::Number::from_f64(v)
             .map(Value::Number)
-            .ok_or_else(|| invalid(path, "NaN and infinities are not allowed"));
+            .ok_or_else(|| E::custom(format!("{v} is not a number JSON can say")))
     }
-    if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Value::String(s.to_cow()?.to_string()));
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(v.into())
     }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut out = serde_json::Map::new();
-        for (k, v) in d.iter() {
-            let key = k
-                .cast::<PyString>()
-                .map_err(|_| invalid(path, format!("a key is {}, not a string", type_name(&k))))?;
-            let key = key.to_cow()?.into_owned();
-            let child = if path.is_empty() {
-                key.clone()
-            } else {
-                format!("{path}.{key}")
-            };
-            out.insert(key, py_to_json(&v, &child)?);
-        }
-        return Ok(Value::Object(out));
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(v.into())
     }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut out = Vec::new();
-        for (i, item) in obj.try_iter()?.enumerate() {
-            out.push(py_to_json(&item?, &format!("{path}[{i}]"))?);
+        while let Some(Data(v)) = seq.next_element()? {
+            out.push(v);
         }
-        return Ok(Value::Array(out));
+        Ok(Value::Array(out))
     }
-    Err(invalid(
-        path,
-        format!(
-            "{} is not plain data (dict, list, str, int, float, bool, None)",
-            type_name(obj)
-        ),
-    ))
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some((k, Data(v))) = map.next_entry::<String, Data>()? {
+            out.insert(k, v);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
-fn type_name(obj: &Bound<'_, PyAny>) -> String {
-    obj.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".into())
-}
-
-/// A string-to-string mapping argument (labels, env).
-pub(crate) fn str_map(
+/// `obj` as a `T` when given (and not None), else `T::default()`.
+pub(crate) fn from_py_or_default<T: DeserializeOwned + Default>(
     field: &str,
     obj: Option<&Bound<'_, PyAny>>,
-) -> PyResult<std::collections::BTreeMap<String, String>> {
-    let mut out = std::collections::BTreeMap::new();
-    let Some(obj) = obj.filter(|o| !o.is_none()) else {
-        return Ok(out);
-    };
-    let d = obj
-        .cast::<PyDict>()
-        .map_err(|_| invalid(field, "expected a dict of str to str"))?;
-    for (k, v) in d.iter() {
-        let (Ok(k), Ok(v)) = (k.extract::<String>(), v.extract::<String>()) else {
-            return Err(invalid(field, "expected a dict of str to str"));
-        };
-        out.insert(k, v);
+) -> PyResult<T> {
+    match obj.filter(|o| !o.is_none()) {
+        Some(o) => from_py(field, o),
+        None => Ok(T::default()),
     }
-    Ok(out)
+}
+
+/// `value` as plain Python data, from one of the runtime's threads.
+pub(crate) fn to_py<T: Serialize>(value: &T) -> PyResult<Py<PyAny>> {
+    attach(|py| to_py_with(py, value))
+}
+
+/// [`to_py`] when the interpreter is already held.
+pub(crate) fn to_py_with<T: Serialize>(py: Python<'_>, value: &T) -> PyResult<Py<PyAny>> {
+    Ok(pythonize(py, value)?.unbind())
 }

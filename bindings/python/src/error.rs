@@ -1,21 +1,20 @@
 //! Errors across the boundary, both ways.
 //!
-//! Core → Python: [`ToPyResult::to_py`] raises the subclass of `canary_sdk.CanaryError` that
-//! matches the core's [`canary_core::Error`] kind, with the core's message, its `code()`, whether
-//! it is retryable and the variant's fields. The classes live in `canary_sdk/errors.py` so they
-//! can inherit from two bases (`InvalidSpecError` is also a `ValueError`).
+//! Core → Python: [`to_py_err`] builds the `canary_sdk.errors.CanaryError` subclass of the error's
+//! `code()` (the classes live in Python so they can also be `ValueError`, `LookupError`,
+//! `TimeoutError`), with the message, `retryable` and the variant's fields; the error's
+//! `source()` chain becomes `__cause__`.
 //!
-//! Python → core: an exception raised by Python code the engine calls (a metrics source, a hook)
-//! becomes [`canary_core::Error::Unavailable`] naming the exception; the engine treats that like
-//! any failed call: an inconclusive analysis, a hook that said no.
+//! Python → core: an exception raised by Python code the engine called (a metrics source, a hook)
+//! becomes `Error::Unavailable` naming it; the engine treats it like any failed call.
 
-use pyo3::exceptions::PyRuntimeError;
+use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use canary_core::Error;
 
-/// Converts a core result into a Python one.
+/// A core result as a Python one.
 pub(crate) trait ToPyResult<T> {
     /// Raises the matching `CanaryError` subclass on error.
     fn to_py(self) -> PyResult<T>;
@@ -24,21 +23,6 @@ pub(crate) trait ToPyResult<T> {
 impl<T> ToPyResult<T> for canary_core::Result<T> {
     fn to_py(self) -> PyResult<T> {
         self.map_err(to_py_err)
-    }
-}
-
-/// The Python class name of a core error's kind.
-fn class_name(e: &Error) -> &'static str {
-    match e {
-        Error::InvalidInput { .. } => "InvalidSpecError",
-        Error::NotFound { .. } => "NotFoundError",
-        Error::Conflict(_) => "ConflictError",
-        Error::Unavailable(_) => "UnavailableError",
-        Error::Timeout { .. } => "CanaryTimeoutError",
-        Error::DeploymentFailed { .. } => "DeploymentFailedError",
-        Error::Rejected { .. } => "RejectedError",
-        Error::Aborted(_) => "AbortedError",
-        _ => "InternalError",
     }
 }
 
@@ -74,41 +58,36 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
     Ok(d)
 }
 
-/// The Python exception for a core error.
+/// The Python exception of a core error.
 pub(crate) fn to_py_err(e: Error) -> PyErr {
     Python::attach(|py| {
         let build = || -> PyResult<PyErr> {
-            let class = py.import("canary_sdk.errors")?.getattr(class_name(&e))?;
-            let kwargs = PyDict::new(py);
-            kwargs.set_item("code", e.code())?;
-            kwargs.set_item("retryable", e.is_retryable())?;
-            kwargs.set_item("details", details(py, &e)?)?;
-            let value = class.call((e.to_string(),), Some(&kwargs))?;
-            Ok(PyErr::from_value(value))
+            let from_core = py.import("canary_sdk.errors")?.getattr("from_core")?;
+            let value =
+                from_core.call1((e.to_string(), e.code(), e.is_retryable(), details(py, &e)?))?;
+            let err = PyErr::from_value(value);
+            err.set_cause(py, cause_of(py, std::error::Error::source(&e)));
+            Ok(err)
         };
         build().unwrap_or_else(|import_error| {
             // Only when the native module is used without its package.
-            let err = PyRuntimeError::new_err(format!("{} ({})", e, e.code()));
+            let err = PyException::new_err(format!("{e} ({})", e.code()));
             err.set_cause(py, Some(import_error));
             err
         })
     })
 }
 
-/// A core error about the argument `field`: an invalid input without a field of its own gets
-/// this one.
-pub(crate) fn at_field(field: &str, e: Error) -> PyErr {
-    match e {
-        Error::InvalidInput { field: f, reason } if f.is_empty() => {
-            to_py_err(Error::invalid(field, reason))
-        }
-        other => to_py_err(other),
+/// The `__cause__` chain of an error's sources: canary errors as their classes, others as
+/// `Exception` with their words.
+fn cause_of(py: Python<'_>, source: Option<&(dyn std::error::Error + 'static)>) -> Option<PyErr> {
+    let source = source?;
+    if let Some(e) = source.downcast_ref::<Error>() {
+        return Some(to_py_err(e.clone()));
     }
-}
-
-/// An invalid argument, raised as `InvalidSpecError` like any invalid input.
-pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> PyErr {
-    to_py_err(Error::invalid(field, reason))
+    let err = PyException::new_err(source.to_string());
+    err.set_cause(py, cause_of(py, source.source()));
+    Some(err)
 }
 
 /// The core error for an exception raised by Python code the engine called; `what` names that
@@ -120,15 +99,11 @@ pub(crate) fn from_py_err(what: &str, err: PyErr) -> Error {
             .name()
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "Exception".into());
-        let text = err
-            .value(py)
-            .str()
-            .map(|s| s.to_string())
-            .unwrap_or_default();
-        if text.is_empty() {
-            Error::Unavailable(format!("{what} raised {name}"))
-        } else {
-            Error::Unavailable(format!("{what} raised {name}: {text}"))
+        match err.value(py).str().map(|s| s.to_string()) {
+            Ok(text) if !text.is_empty() => {
+                Error::Unavailable(format!("{what} raised {name}: {text}"))
+            }
+            _ => Error::Unavailable(format!("{what} raised {name}")),
         }
     })
 }

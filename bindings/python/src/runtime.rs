@@ -1,155 +1,245 @@
-//! How Rust futures meet Python: every call is one Rust future, offered twice, as a blocking
-//! method (`run()`) and as an asyncio awaitable (`run_async()`).
+//! How Rust futures meet asyncio, and how the runtime's threads stay out of a dying interpreter.
 //!
-//! - Blocking: the future runs on the shared Tokio runtime while the calling thread has let go of
-//!   the interpreter; every 50 ms it takes the interpreter back for a moment to run Python's signal
-//!   handlers, so Ctrl-C raises `KeyboardInterrupt` and drops the future (the engine saves its state
-//!   after every transition, so nothing is lost).
-//! - Async: `pyo3-async-runtimes` turns the future into an asyncio future; cancelling it drops the
-//!   Rust future the same way.
+//! Every native call that waits on the world returns an asyncio future of the caller's running
+//! loop ([`awaitable`]); cancelling it drops the Rust future. The blocking API is Python's own
+//! (`canary_sdk/_sync.py`): the same futures on a private loop.
 //!
-//! Python code the engine calls (a metrics source, a hook, an event callback) may be a coroutine
-//! function: its coroutine runs on the caller's event loop for async calls (remembered in the
-//! task-local [`CALLER_LOOP`]), and on one background loop thread for blocking calls.
+//! Python code the engine calls back (a metrics source, a hook, an event callback) never runs on
+//! the runtime's threads: a plain function runs on a blocking thread, a coroutine on the loop of
+//! the call that started the work (remembered in the task-local [`CALLER_LOOP`]).
+//!
+//! A thread of ours inside Python when the interpreter finalizes is killed by CPython with
+//! `pthread_exit` as soon as it waits for the interpreter again (completing a future writes to the
+//! loop's wake-up socket, which lets go of it), and that forced unwind through Rust frames crashes
+//! the process. So every entry of our threads into Python goes through [`attach`], which counts
+//! them, and at exit (`atexit`) [`shutdown`] closes the door and waits for those inside.
+//!
+//! [`Stop`] is how the Python layer stops a rollout call *and waits for it*: the call drops its
+//! work, hands the lease back, then ends (an asyncio cancellation cannot wait for that).
 
 use std::future::Future;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
+use futures::future::{select, Either};
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3_async_runtimes::TaskLocals;
-
-use crate::error::ToPyResult;
+use pyo3::types::{PyCFunction, PyTuple};
+use pyo3::IntoPyObjectExt;
+use tokio::sync::{oneshot, watch};
 
 tokio::task_local! {
-    /// The asyncio loop of the Python call that started the current Rust future, if it was an
-    /// async call.
-    static CALLER_LOOP: Option<TaskLocals>;
+    /// The asyncio loop of the Python call that started the current Rust future.
+    static CALLER_LOOP: Arc<Py<PyAny>>;
 }
 
-/// The process-wide Tokio runtime (the one pyo3-async-runtimes uses).
+static INSIDE: AtomicUsize = AtomicUsize::new(0);
+static CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// The process-wide Tokio runtime.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
-}
-
-/// Runs `fut` to its end on the runtime without holding the interpreter; Ctrl-C (any pending
-/// signal whose handler raises) cancels it and raises.
-pub(crate) fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
-where
-    F: Future<Output = PyResult<T>> + Send,
-    T: Send,
-{
-    py.detach(|| {
-        runtime().block_on(CALLER_LOOP.scope(None, async {
-            tokio::pin!(fut);
-            loop {
-                tokio::select! {
-                    biased;
-                    r = &mut fut => return r,
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {
-                        Python::attach(|py| py.check_signals())?;
-                    }
-                }
-            }
-        }))
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("canary-sdk")
+            .build()
+            .expect("a Tokio runtime")
     })
 }
 
-/// `fut` as an asyncio awaitable on the running loop.
+/// Runs `f` in Python from one of the runtime's threads, unless the interpreter is exiting.
+pub(crate) fn attach<R>(f: impl for<'py> FnOnce(Python<'py>) -> PyResult<R>) -> PyResult<R> {
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            INSIDE.fetch_sub(1, SeqCst);
+        }
+    }
+    INSIDE.fetch_add(1, SeqCst);
+    let _inside = Inside;
+    if CLOSED.load(SeqCst) {
+        return Err(PyRuntimeError::new_err("the interpreter is exiting"));
+    }
+    Python::attach(f)
+}
+
+/// At exit: no more entries into Python from our threads; waits (at most 2 s) for those inside.
+#[pyfunction]
+pub(crate) fn shutdown(py: Python<'_>) {
+    CLOSED.store(true, SeqCst);
+    let until = Instant::now() + Duration::from_secs(2);
+    py.detach(|| {
+        while INSIDE.load(SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// Sets a future's result (`ok`) or exception, unless it was cancelled meanwhile; runs on the
+/// future's loop.
+fn complete(args: &Bound<'_, PyTuple>) -> PyResult<()> {
+    let (fut, ok, value): (Bound<'_, PyAny>, bool, Bound<'_, PyAny>) = args.extract()?;
+    if !fut.call_method0("done")?.is_truthy()? {
+        let method = if ok { "set_result" } else { "set_exception" };
+        fut.call_method1(method, (value,))?;
+    }
+    Ok(())
+}
+
+static COMPLETE: PyOnceLock<Py<PyCFunction>> = PyOnceLock::new();
+
+/// `fut` as a future of the running loop (a `RuntimeError` without one).
 pub(crate) fn awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = PyResult<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    let locals = TaskLocals::with_running_loop(py)?.copy_context(py)?;
-    let caller = locals.clone();
-    pyo3_async_runtimes::tokio::future_into_py_with_locals(
-        py,
-        locals,
-        CALLER_LOOP.scope(Some(caller), fut),
-    )
-}
-
-/// The loop a coroutine from Python code called now should run on: the caller's, or the
-/// background loop.
-pub(crate) fn current_loop() -> Option<TaskLocals> {
-    CALLER_LOOP.try_with(|l| l.clone()).ok().flatten()
-}
-
-/// Runs `fut` with the same caller loop as the current task (for tasks it spawns).
-pub(crate) fn with_loop<F: Future>(
-    locals: Option<TaskLocals>,
-    fut: F,
-) -> impl Future<Output = F::Output> {
-    CALLER_LOOP.scope(locals, fut)
-}
-
-static BACKGROUND: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// A daemon thread running an asyncio loop forever, for coroutines met during blocking calls.
-fn background_loop(py: Python<'_>) -> PyResult<TaskLocals> {
-    let event_loop = BACKGROUND.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-        let asyncio = py.import("asyncio")?;
-        let event_loop = asyncio.call_method0("new_event_loop")?;
-        let kwargs = pyo3::types::PyDict::new(py);
-        kwargs.set_item("target", event_loop.getattr("run_forever")?)?;
-        kwargs.set_item("name", "canary-sdk-asyncio")?;
-        kwargs.set_item("daemon", true)?;
-        let thread = py
-            .import("threading")?
-            .getattr("Thread")?
-            .call((), Some(&kwargs))?;
-        thread.call_method0("start")?;
-        Ok(event_loop.unbind())
+    let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+    let py_fut = event_loop.call_method0("create_future")?;
+    let (cancel, cancelled) = oneshot::channel::<()>();
+    let cancel = Mutex::new(Some(cancel));
+    let on_done = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
+        if args.get_item(0)?.call_method0("cancelled")?.is_truthy()? {
+            if let Some(tx) = cancel.lock().ok().and_then(|mut c| c.take()) {
+                let _ = tx.send(());
+            }
+        }
+        Ok(())
     })?;
-    TaskLocals::new(event_loop.bind(py).clone()).copy_context(py)
+    py_fut.call_method1("add_done_callback", (on_done,))?;
+    let complete = COMPLETE.get_or_try_init(py, || {
+        PyCFunction::new_closure(py, None, None, |a, _| complete(a)).map(Bound::unbind)
+    })?;
+    let (target, lp) = (py_fut.clone().unbind(), Arc::new(event_loop.unbind()));
+    let complete = complete.clone_ref(py);
+    let work = CALLER_LOOP.scope(lp.clone(), fut);
+    runtime().spawn(async move {
+        let result = match select(Box::pin(work), cancelled).await {
+            Either::Left((r, _)) => r,
+            Either::Right(_) => return, // cancelled from Python: dropped
+        };
+        let _ = tokio::task::spawn_blocking(move || {
+            attach(|py| {
+                let (ok, value) = match result.and_then(|v| v.into_py_any(py)) {
+                    Ok(v) => (true, v),
+                    Err(e) => (false, e.into_value(py).into_any()),
+                };
+                let args = (complete, target, ok, value);
+                lp.bind(py).call_method1("call_soon_threadsafe", args)?;
+                Ok(())
+            })
+        })
+        .await;
+    });
+    Ok(py_fut)
+}
+
+/// Spawns `fut` on the runtime with the current caller loop, for work a call hands off.
+pub(crate) fn spawn<F>(fut: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match CALLER_LOOP.try_with(Clone::clone) {
+        Ok(lp) => runtime().spawn(CALLER_LOOP.scope(lp, fut)),
+        Err(_) => runtime().spawn(fut),
+    }
 }
 
 static ISAWAITABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// What a Python call gave back: a value, or an awaitable now scheduled on a loop.
-enum Answer<F> {
-    Ready(Py<PyAny>),
-    Pending(F),
-}
-
-/// Calls `f` (which calls into Python) on a blocking thread so a slow or blocking Python function
-/// never stalls the runtime, then, if it returned an awaitable, awaits it on the caller's loop (or
-/// the background loop).
+/// Calls `f` (which calls into Python) on a blocking thread, so a slow Python function never
+/// stalls the runtime; an awaitable it returns is awaited as a task of the caller's loop.
 pub(crate) async fn call_python<F>(f: F) -> PyResult<Py<PyAny>>
 where
     F: for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>> + Send + 'static,
 {
-    let caller = current_loop();
-    let answer = tokio::task::spawn_blocking(move || {
-        Python::attach(|py| -> PyResult<Answer<_>> {
+    let caller = CALLER_LOOP.try_with(Clone::clone).ok();
+    let pending = tokio::task::spawn_blocking(move || {
+        attach(|py| -> PyResult<Either<Py<PyAny>, _>> {
             let value = f(py)?;
             let isawaitable = ISAWAITABLE.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
                 Ok(py.import("inspect")?.getattr("isawaitable")?.unbind())
             })?;
             if !isawaitable.bind(py).call1((&value,))?.is_truthy()? {
-                return Ok(Answer::Ready(value.unbind()));
+                return Ok(Either::Left(value.unbind()));
             }
-            let locals = match caller {
-                Some(l) => l,
-                None => background_loop(py)?,
-            };
-            Ok(Answer::Pending(
-                pyo3_async_runtimes::into_future_with_locals(&locals, value)?,
-            ))
+            let lp = caller.ok_or_else(|| PyRuntimeError::new_err("no loop to await on"))?;
+            let (tx, rx) = oneshot::channel::<PyResult<Py<PyAny>>>();
+            let tx = Mutex::new(Some(tx));
+            let done = PyCFunction::new_closure(py, None, None, move |args, _| -> PyResult<()> {
+                let r = args.get_item(0)?.call_method0("result").map(Bound::unbind);
+                if let Some(tx) = tx.lock().ok().and_then(|mut t| t.take()) {
+                    let _ = tx.send(r);
+                }
+                Ok(())
+            })?;
+            let start = PyCFunction::new_closure(py, None, None, |args, _| -> PyResult<()> {
+                let (aw, done): (Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
+                let task = aw
+                    .py()
+                    .import("asyncio")?
+                    .call_method1("ensure_future", (aw,))?;
+                task.call_method1("add_done_callback", (done,))?;
+                Ok(())
+            })?;
+            lp.bind(py)
+                .call_method1("call_soon_threadsafe", (start, value, done))?;
+            Ok(Either::Right(rx))
         })
     })
     .await
-    .map_err(|e| {
-        pyo3::exceptions::PyRuntimeError::new_err(format!("a Python call did not finish: {e}"))
-    })??;
-    match answer {
-        Answer::Ready(value) => Ok(value),
-        Answer::Pending(fut) => fut.await,
+    .map_err(|e| PyRuntimeError::new_err(format!("a Python call did not finish: {e}")))??;
+    match pending {
+        Either::Left(value) => Ok(value),
+        Either::Right(rx) => rx
+            .await
+            .map_err(|_| PyRuntimeError::new_err("the coroutine's loop went away"))?,
     }
 }
 
-/// Awaits a core future and converts its error.
-pub(crate) async fn core<T>(fut: impl Future<Output = canary_core::Result<T>>) -> PyResult<T> {
-    fut.await.to_py()
+/// A signal from the Python layer to stop one call (see the module docs).
+#[pyclass(frozen, module = "canary_sdk._native", name = "Stop")]
+pub(crate) struct Stop(pub(crate) Arc<watch::Sender<bool>>);
+
+#[pymethods]
+impl Stop {
+    #[new]
+    fn new() -> Self {
+        Stop(Arc::new(watch::channel(false).0))
+    }
+    /// Stops the call this was given to.
+    fn set(&self) {
+        self.0.send_replace(true);
+    }
+}
+
+/// Runs `fut` unless `stop` is set first; then drops it, runs `after` (hands the lease back) and
+/// returns `None`.
+pub(crate) async fn stoppable<T, A>(
+    stop: Option<Arc<watch::Sender<bool>>>,
+    fut: impl Future<Output = PyResult<T>>,
+    after: A,
+) -> PyResult<Option<T>>
+where
+    A: Future<Output = ()>,
+{
+    let Some(stop) = stop else {
+        return fut.await.map(Some);
+    };
+    let mut rx = stop.subscribe();
+    let stopped = Box::pin(async move {
+        let _ = rx.wait_for(|s| *s).await;
+    });
+    match select(Box::pin(fut), stopped).await {
+        Either::Left((r, _)) => r.map(Some),
+        Either::Right(((), fut)) => {
+            drop(fut);
+            after.await;
+            Ok(None)
+        }
+    }
 }

@@ -1,108 +1,143 @@
-//! TEST-ONLY in-memory orchestrator and router (`canary_sdk.testing`), so Python tests can drive
-//! real rollouts of the core's engine without Docker or Traefik. They keep a log of every
-//! state-changing call, in order. Thin wrappers over `canary_core::testing`; nothing here is used
-//! by the package itself.
+//! TEST-ONLY (cargo feature `testing`, never in a release wheel): `MemoryWorld`, the in-memory
+//! orchestrator and router of `canary_core::testing` with one memory state store, that any number
+//! of `Canary` objects can be connected to (`canary_sdk::Canary::from_deps`: like separate
+//! processes sharing a swarm), so the package's tests drive real rollouts of the engine without
+//! Docker or Traefik; and `raise_core_error`, to check the mapping of every error kind.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 
 use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
-use canary_core::{Error, Result};
+use canary_core::{
+    Deps, Error, HookRunner, ImageRef, MemoryStateStore, MetricsSource, ServiceName,
+};
 
-use crate::convert::str_map;
-use crate::rollout::PyRollout;
-use crate::runtime::{block_on, runtime};
-use crate::types::{service_name, PyServiceState};
+use crate::canary::PyCanary;
+use crate::convert::{from_py_or_default, to_py_with};
+use crate::error::{to_py_err, ToPyResult};
+use crate::foreign::{PyHookRunner, PyMetricsSource};
+use crate::runtime::{awaitable, runtime};
+use crate::spec::PySpec;
 
-/// TEST-ONLY: an orchestrator that keeps services in memory.
-#[pyclass(frozen, module = "canary_sdk._native", name = "FakeOrchestrator")]
-pub(crate) struct FakeOrchestrator {
-    pub(crate) inner: Arc<MemoryOrchestrator>,
+/// TEST-ONLY: services and routes kept in memory, with a log of every call.
+#[pyclass(frozen, module = "canary_sdk._native", name = "MemoryWorld")]
+pub(crate) struct MemoryWorld {
+    orchestrator: Arc<MemoryOrchestrator>,
+    router: Arc<MemoryRouter>,
+    store: Arc<MemoryStateStore>,
 }
 
 #[pymethods]
-impl FakeOrchestrator {
+impl MemoryWorld {
     #[new]
     fn new() -> Self {
-        FakeOrchestrator {
-            inner: Arc::new(MemoryOrchestrator::new()),
+        MemoryWorld {
+            orchestrator: Arc::new(MemoryOrchestrator::new()),
+            router: Arc::new(MemoryRouter::new()),
+            store: Arc::new(MemoryStateStore::new()),
         }
     }
+
+    /// Connects `spec`'s group to this world; `metrics` (required) and `hooks` (default: HTTP
+    /// webhooks) as for `Canary.connect`.
+    #[pyo3(signature = (spec, metrics, hooks = None))]
+    fn connect<'py>(
+        &self,
+        py: Python<'py>,
+        spec: PyRef<'py, PySpec>,
+        metrics: &Bound<'py, PyAny>,
+        hooks: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let metrics: Arc<dyn MetricsSource> = Arc::new(PyMetricsSource::new(metrics)?);
+        let hooks: Arc<dyn HookRunner> = match hooks.filter(|h| !h.is_none()) {
+            Some(h) => Arc::new(PyHookRunner::new(h)?),
+            None => Arc::new(canary_traefik::WebhookRunner::new().to_py()?),
+        };
+        let deps = Deps {
+            orchestrator: self.orchestrator.clone(),
+            router: self.router.clone(),
+            metrics,
+            store: self.store.clone(),
+            hooks,
+        };
+        let (spec, dir) = (spec.spec.clone(), spec.dir.clone());
+        awaitable(py, async move {
+            let c = canary_sdk::Canary::from_deps(spec, Default::default(), deps)
+                .await
+                .to_py()?;
+            PyCanary::new(c.with_spec_dir(&dir), dir)
+        })
+    }
+
     /// Adds a running, converged service.
-    #[pyo3(signature = (name, image, replicas = 2, *, labels = None))]
+    #[pyo3(signature = (name, image, replicas = 2, labels = None))]
     fn add_service(
         &self,
+        py: Python<'_>,
         name: &str,
         image: &str,
         replicas: u64,
         labels: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<PyServiceState> {
-        let name = service_name("name", name)?;
-        let image = canary_core::ImageRef::parse(image).map_err(crate::error::to_py_err)?;
-        self.inner.add_service(name.clone(), &image, replicas);
-        self.inner
-            .set_labels(&name, str_map("labels", labels)?)
-            .map_err(crate::error::to_py_err)?;
-        Ok(PyServiceState(
-            self.inner.service(name.as_str()).expect("just added"),
-        ))
+    ) -> PyResult<Py<PyAny>> {
+        let name = ServiceName::parse(name).to_py()?;
+        let labels: BTreeMap<String, String> = from_py_or_default("labels", labels)?;
+        let replicas = replicas.min(100);
+        let o = &self.orchestrator;
+        o.add_service(name.clone(), &ImageRef::parse(image).to_py()?, replicas);
+        o.set_labels(&name, labels).to_py()?;
+        to_py_with(py, &o.service(name.as_str()))
     }
-    /// From now on, waiting for `name` fails with DeploymentFailed and `message`.
+
+    /// From now on, waiting for `name` fails with a deployment failure saying `message`.
     fn break_service(&self, name: &str, message: String) -> PyResult<()> {
-        self.inner
-            .fail_to_start(&service_name("name", name)?, message);
+        let name = ServiceName::parse(name).to_py()?;
+        self.orchestrator.fail_to_start(&name, message);
         Ok(())
     }
+
     /// A service, or None.
-    fn service(&self, name: &str) -> Option<PyServiceState> {
-        self.inner.service(name).map(PyServiceState)
+    fn service(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        to_py_with(py, &self.orchestrator.service(name))
     }
-    /// Every service, by name.
-    fn services(&self) -> Vec<PyServiceState> {
-        self.inner
-            .services()
-            .into_iter()
-            .map(PyServiceState)
-            .collect()
-    }
-    /// Every state-changing call so far, in order (`scale api-canary 0`, ...).
+
+    /// Every state-changing call to the orchestrator, in order (`scale api-canary 0`, ...).
     #[getter]
-    fn log(&self) -> Vec<String> {
-        self.inner.operations()
+    fn orchestrator_log(&self) -> Vec<String> {
+        self.orchestrator.operations()
     }
-}
 
-/// TEST-ONLY: a router that records the configurations it is given.
-#[pyclass(frozen, module = "canary_sdk._native", name = "FakeRouter")]
-pub(crate) struct FakeRouter {
-    pub(crate) inner: Arc<MemoryRouter>,
-}
-
-#[pymethods]
-impl FakeRouter {
-    #[new]
-    fn new() -> Self {
-        FakeRouter {
-            inner: Arc::new(MemoryRouter::new()),
-        }
+    /// Every call to the router, in order (`route 20`, `route out`, `remove shop`).
+    #[getter]
+    fn router_log(&self) -> Vec<String> {
+        self.router.operations()
     }
-    /// The canary weight of every applied configuration, in order (0 when the canary was out).
+
+    /// The canary weight of every routing put in force, in order.
     #[getter]
     fn weights(&self) -> Vec<u32> {
-        self.inner.weights().into_iter().map(u32::from).collect()
-    }
-    /// Every call so far, in order (`route 20`, `route out`, `remove g`).
-    #[getter]
-    fn log(&self) -> Vec<String> {
-        self.inner.operations()
+        self.router.weights().into_iter().map(u32::from).collect()
     }
 }
 
-/// TEST-ONLY: raises the exception the binding raises for a core error of `code` (e.g.
-/// `CANARY_CONFLICT`), to check the mapping of every kind.
+/// BENCHMARK-ONLY: the mean seconds of one `status()` of `canary`, awaited `n` times in one Rust
+/// task: the Rust call the Python `status()` wraps (bench/python_status.py).
+#[pyfunction]
+pub(crate) fn bench_status(py: Python<'_>, canary: PyRef<'_, PyCanary>, n: u32) -> PyResult<f64> {
+    let (c, n) = (canary.canary.clone(), n.max(1));
+    let run = async {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            c.status().await?;
+        }
+        Ok(t.elapsed().as_secs_f64() / f64::from(n))
+    };
+    py.detach(|| runtime().block_on(run)).to_py()
+}
+
+/// TEST-ONLY: raises the exception of a core error of `code` (`CANARY_CONFLICT`, ...).
 #[pyfunction]
 pub(crate) fn raise_core_error(code: &str, message: String) -> PyResult<()> {
     let e = match code {
@@ -129,37 +164,5 @@ pub(crate) fn raise_core_error(code: &str, message: String) -> PyResult<()> {
         "CANARY_ABORTED" => Error::Aborted(message),
         _ => Error::Internal(message),
     };
-    Err(crate::error::to_py_err(e))
-}
-
-/// BENCHMARK-ONLY: the mean seconds of one `Rollout::status()` called from Rust `n` times, awaited
-/// in one task (`awaited`) and each through its own `Runtime::block_on` (`block_on`): the Rust
-/// calls the blocking Python `status()` wraps.
-#[pyfunction]
-pub(crate) fn bench_status_rust(
-    py: Python<'_>,
-    rollout: PyRef<'_, PyRollout>,
-    n: u32,
-) -> PyResult<BTreeMap<String, f64>> {
-    let r = rollout.inner.clone();
-    let n = n.max(1);
-    let awaited = block_on(py, async {
-        let t = Instant::now();
-        for _ in 0..n {
-            r.status().await.map_err(crate::error::to_py_err)?;
-        }
-        Ok(t.elapsed().as_secs_f64() / n as f64)
-    })?;
-    let per_call = py.detach(|| -> Result<f64> {
-        let t = Instant::now();
-        for _ in 0..n {
-            runtime().block_on(r.status())?;
-        }
-        Ok(t.elapsed().as_secs_f64() / n as f64)
-    });
-    let per_call = per_call.map_err(crate::error::to_py_err)?;
-    Ok(BTreeMap::from([
-        ("awaited".to_string(), awaited),
-        ("block_on".to_string(), per_call),
-    ]))
+    Err(to_py_err(e))
 }

@@ -1,14 +1,17 @@
-"""Shared helpers: a small spec, Python metrics sources and an in-memory world."""
+"""Shared helpers: a small spec, Python metrics sources, and the in-memory world of the test
+build (canary_sdk.testing: the cargo feature `testing`, never in the release wheel)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any, Optional
 
 import pytest
 
 import canary_sdk as canary
-from canary_sdk.testing import FakeOrchestrator, FakeRouter
+from canary_sdk import testing
+from canary_sdk.types import MetricQuery
 
 BASE_SPEC: dict[str, Any] = {
     "group": "shop",
@@ -44,54 +47,51 @@ class Metrics:
 
     def __init__(self, rate: float = 1.0) -> None:
         self.rate = rate
-        self.queries: list[canary.MetricQuery] = []
+        self.queries: list[MetricQuery] = []
 
-    def value(self, query: canary.MetricQuery) -> Optional[float]:
+    def value(self, query: MetricQuery) -> Optional[float]:
         self.queries.append(query)
-        if query.metric == "requestCount":
+        if query["metric"] == "requestCount":
             return 100.0
-        if query.metric == "successRate":
-            return self.rate if query.track == "canary" else 1.0
+        if query["metric"] == "successRate":
+            return self.rate if query["track"] == "canary" else 1.0
         return 0.0
 
-    def samples(self, query: canary.MetricQuery) -> list[float]:
+    def samples(self, query: MetricQuery) -> list[float]:
         return []
 
 
 class AsyncMetrics(Metrics):
     """The same, with coroutine methods."""
 
-    async def value(self, query: canary.MetricQuery) -> Optional[float]:  # type: ignore[override]
-        import asyncio
-
+    async def value(self, query: MetricQuery) -> Optional[float]:  # type: ignore[override]
         await asyncio.sleep(0)
         return Metrics.value(self, query)
 
-    async def samples(self, query: canary.MetricQuery) -> list[float]:  # type: ignore[override]
+    async def samples(self, query: MetricQuery) -> list[float]:  # type: ignore[override]
         return []
 
 
+def yes(hook: Any, ctx: Any) -> bool:
+    return True
+
+
 class World:
-    """A fake orchestrator with the stable service, a fake router and a memory store."""
+    """The in-memory world with the stable services of `spec`."""
 
     def __init__(self, spec: Optional[canary.Spec] = None) -> None:
         self.spec = spec or make_spec()
-        self.orchestrator = FakeOrchestrator()
+        self.world = testing.MemoryWorld()
         for app in self.spec.apps:
-            self.orchestrator.add_service(app.stable, "api:v1", 2)
-        self.router = FakeRouter()
-        self.store = canary.MemoryStateStore()
+            self.world.add_service(app["stable"], "api:v1", 2)
 
-    def rollout(self, metrics: Any = None, **kwargs: Any) -> canary.Rollout:
-        kwargs.setdefault("hooks", lambda hook, ctx: True)
-        return canary.Rollout(
-            kwargs.pop("spec", self.spec),
-            orchestrator=self.orchestrator,
-            router=self.router,
-            metrics=metrics if metrics is not None else Metrics(1.0),
-            store=self.store,
-            **kwargs,
-        )
+    def canary(self, metrics: Any = None, hooks: Any = yes, spec: Optional[canary.Spec] = None) -> canary.Canary:
+        m = metrics if metrics is not None else Metrics(1.0)
+        return testing.connect(self.world, spec or self.spec, m, hooks)
+
+    async def canary_async(self, metrics: Any = None, hooks: Any = yes) -> canary.AsyncCanary:
+        m = metrics if metrics is not None else Metrics(1.0)
+        return await testing.connect_async(self.world, self.spec, m, hooks)
 
 
 @pytest.fixture

@@ -1,144 +1,166 @@
-"""The asyncio flavour of every Rollout call, async metrics/hooks/callbacks on the caller's loop,
-events as an async iterator, and cancellation."""
+"""AsyncCanary: every operation awaited, async metrics/hooks/callbacks on the caller's loop,
+events as an async iterator, and cancellation (which waits for the lease to be handed back)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
 
 import canary_sdk as canary
+from canary_sdk import testing
+from canary_sdk.types import Event, MetricQuery
 from conftest import AsyncMetrics, Metrics, World, make_spec
 
 
-def test_run_async_with_async_source_hook_and_callback() -> None:
+def test_run_with_async_source_hook_and_callback() -> None:
     world = World(make_spec(hooks={"preRollout": [{"name": "gate", "url": "http://hooks.invalid/g"}]}))
 
     async def main() -> None:
         loop_thread = threading.current_thread().name
         where: list[str] = []
 
-        async def hook(h: canary.Hook, ctx: canary.HookContext) -> bool:
+        async def hook(h: Any, ctx: Any) -> bool:
             where.append(threading.current_thread().name)
             await asyncio.sleep(0)
             return True
 
         events: list[str] = []
 
-        async def on_event(e: canary.Event) -> None:
-            events.append(e.kind)
+        async def on_event(e: Event) -> None:
+            events.append(e["kind"])
 
-        r = world.rollout(AsyncMetrics(1.0), hooks=hook)
+        c = await world.canary_async(AsyncMetrics(1.0), hook)
         collected: list[str] = []
 
         async def collect() -> None:
-            async for e in r.events():
-                collected.append(e.kind)
+            async for e in c.events():
+                collected.append(e["kind"])
 
         task = asyncio.ensure_future(collect())
         await asyncio.sleep(0)
-        out = await r.run_async(on_event=on_event)
+        assert await c.run(on_event=on_event) == {"result": "promoted"}
         await asyncio.wait_for(task, 5)
-        assert out.promoted
         assert where == [loop_thread]  # coroutines run on the caller's loop
         assert events[0] == "started" and events[-1] == "promoted"
         assert collected == events
-        st = await r.status_async()
-        assert st.phase == "promoted"
+        st = await c.status()
+        assert st["state"] is not None and st["state"]["phase"] == "promoted"
+        assert c.spec.group == "shop" and c.settings["network"] == "canary-net"
 
     asyncio.run(main())
 
 
-def test_rollback_async() -> None:
-    world = World()
-
-    async def main() -> canary.Outcome:
-        return await world.rollout(AsyncMetrics(0.2)).run_async()
+def test_rollback() -> None:
+    async def main() -> Any:
+        return await (await World().canary_async(AsyncMetrics(0.2))).run()
 
     out = asyncio.run(main())
-    assert not out.promoted and out.cause is not None and "0.200" in out.cause
+    assert out["result"] == "rolledBack" and "0.200" in out["cause"]
 
 
-def test_step_and_controls_async() -> None:
-    world = World()
-
+def test_step_and_controls() -> None:
     async def main() -> None:
-        r = world.rollout()
+        c = await World().canary_async()
         with pytest.raises(canary.NotFoundError):
-            await r.resume_async()
-        assert await r.step_async() == "progressing"
-        assert (await r.pause_async()).phase == "paused"
-        assert (await r.resume_async()).phase == "progressing"
-        assert (await r.promote_async()).phase == "progressing"
+            await c.resume()
+        assert await c.step() == "progressing"
+        assert (await c.pause())["phase"] == "paused"
+        assert (await c.resume())["phase"] == "progressing"
+        assert (await c.promote())["phase"] == "progressing"
         kinds: list[str] = []
-        assert (await r.promote_async(full=True, on_event=lambda e: kinds.append(e.kind))).phase == "promoted"
+        assert (await c.promote(full=True, on_event=lambda e: kinds.append(e["kind"])))["phase"] == "promoted"
         assert kinds[-1] == "promoted"
         with pytest.raises(canary.ConflictError):
-            await r.abort_async()
-        r2 = World().rollout()
-        await r2.step_async()
-        assert (await r2.abort_async()).phase == "rolledBack"
+            await c.rollback()
+        c2 = await World().canary_async()
+        await c2.step()
+        assert (await c2.command("abort"))["phase"] == "rolledBack"
 
     asyncio.run(main())
 
 
-def test_cancelling_run_async_keeps_the_state_and_run_resumes() -> None:
+def test_deploy_smoke_test_and_streams() -> None:
+    async def main() -> None:
+        c = await World().canary_async()
+        steps: list[str] = []
+
+        async def on_step(s: Any) -> None:
+            steps.append(s["what"])
+
+        out = await c.deploy(on_step=on_step)
+        assert [s["what"] for s in out] == steps and steps[-1] == "routes"
+        assert (await c.smoke_test())["ok"]
+        assert [x async for x in c.logs("canary", follow=False)] == []
+        assert [x async for x in c.build("stable")] == []
+        logs = c.logs("stable", follow=True)
+        logs.close()
+        assert [x async for x in logs] == []
+
+    asyncio.run(main())
+
+
+def test_cancelling_a_run_hands_the_lease_back_and_run_resumes() -> None:
     world = World(make_spec(traffic={"steps": [10, 20, 30], "interval": "300ms"}))
 
     async def main() -> None:
-        r = world.rollout()
-        task = asyncio.ensure_future(r.run_async())
+        c = await world.canary_async()
+        task = asyncio.ensure_future(c.run())
         await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        st = await r.status_async()
-        assert st.phase == "progressing"
+        st = await c.status()
+        assert st["state"] is not None and st["state"]["phase"] == "progressing"
+        # By the time the cancelled task ended, the lease was handed back.
+        assert not st["driven"] and "lease" not in st["state"]
         kinds: list[str] = []
-        out = await r.run_async(on_event=lambda e: kinds.append(e.kind))
-        assert out.promoted and kinds[0] == "resumed"
+        other = await world.canary_async()
+        out = await other.run({"owner": "elsewhere/2"}, on_event=lambda e: kinds.append(e["kind"]))
+        assert out["result"] == "promoted" and kinds[0] == "resumed"
 
     asyncio.run(main())
 
 
-def test_store_async() -> None:
-    world = World()
+def test_wait_for_timeout_stops_a_step_cleanly() -> None:
+    world = World(make_spec(traffic={"steps": [10, 20], "interval": "5s"}))
 
     async def main() -> None:
-        assert await world.store.load_async(world.spec) is None
-        await world.rollout().run_async()
-        saved = await world.store.load_async(world.spec)
-        assert saved is not None and saved["state"]["phase"] == "promoted"
-        await world.store.clear_async(world.spec)
-        assert await world.store.load_async(world.spec) is None
+        c = await world.canary_async()
+        assert await c.step() == "progressing"  # weight 10 set; the next step waits 5 s
+        t0 = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(c.step(), 0.3)
+        assert time.monotonic() - t0 < 2
+        assert not (await c.status())["driven"]
 
     asyncio.run(main())
 
 
-def test_async_calls_need_a_running_loop() -> None:
-    r = World().rollout()
+def test_calls_need_a_running_loop() -> None:
+    c = World().canary().aio
     with pytest.raises(RuntimeError):
-        r.status_async()
+        c.native.status()
 
 
-def test_many_rollouts_concurrently_on_one_loop() -> None:
-    async def one(i: int) -> bool:
+def test_many_groups_concurrently_on_one_loop() -> None:
+    async def one(i: int) -> str:
         world = World(make_spec(group=f"g{i}"))
-        return (await world.rollout(AsyncMetrics(1.0 if i % 2 else 0.1)).run_async()).promoted
+        c = await world.canary_async(AsyncMetrics(1.0 if i % 2 else 0.1))
+        return (await c.run())["result"]
 
-    async def main() -> list[bool]:
+    async def main() -> list[str]:
         return list(await asyncio.gather(*(one(i) for i in range(6))))
 
-    assert asyncio.run(main()) == [False, True, False, True, False, True]
+    assert asyncio.run(main()) == ["rolledBack", "promoted"] * 3
 
 
 def test_sync_source_in_async_run_does_not_block_the_loop() -> None:
     class Slow(Metrics):
-        def value(self, query: canary.MetricQuery) -> Any:
-            import time
-
+        def value(self, query: MetricQuery) -> Any:
             time.sleep(0.05)  # blocking I/O in a plain method: runs off the loop
             return super().value(query)
 
@@ -152,9 +174,31 @@ def test_sync_source_in_async_run_does_not_block_the_loop() -> None:
                 await asyncio.sleep(0.005)
 
         t = asyncio.ensure_future(tick())
-        out = await World().rollout(Slow(1.0)).run_async()
+        out = await (await World().canary_async(Slow(1.0))).run()
         t.cancel()
-        assert out.promoted
+        assert out["result"] == "promoted"
         return ticks
 
     assert asyncio.run(main()) > 20
+
+
+def test_blocking_and_async_share_one_group() -> None:
+    world = World()
+    blocking = world.canary()
+
+    async def main() -> Any:
+        return await blocking.aio.run()
+
+    assert asyncio.run(main())["result"] == "promoted"
+    assert blocking.status()["state"] is not None
+    assert isinstance(asyncio.run(testing.connect_async(world.world, world.spec, Metrics())), canary.AsyncCanary)
+
+
+def test_the_blocking_api_says_so_inside_a_running_loop() -> None:
+    c = World().canary()
+
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="use AsyncCanary"):
+            c.status()
+
+    asyncio.run(main())

@@ -9,6 +9,7 @@ import pytest
 import canary_sdk as canary
 from canary_sdk import errors
 from canary_sdk.testing import raise_core_error
+from conftest import World
 
 KINDS = [
     ("CANARY_INVALID_INPUT", canary.InvalidSpecError, False),
@@ -77,3 +78,17 @@ def test_user_can_raise_and_catch() -> None:
     assert e.code == "CANARY_CONFLICT" and e.details == {} and not e.retryable
     with pytest.raises(canary.CanaryError):
         raise e
+    # A code the package does not know yet (a newer core) is still a CanaryError.
+    u = errors.from_core("new kind", "CANARY_SOMETHING_NEW", True, {"reason": "why"})
+    assert type(u) is canary.InternalError and u.code == "CANARY_SOMETHING_NEW" and u.reason == "why"
+
+
+def test_invalid_arguments_keep_python_s_error_as_cause(world: World) -> None:
+    c = world.canary()
+    with pytest.raises(canary.InvalidSpecError) as info:
+        c.deploy({"labels": {"team": object()}})  # type: ignore[dict-item]
+    assert info.value.field == "options.labels.team"
+    assert isinstance(info.value.__cause__, TypeError)
+    with pytest.raises(canary.InvalidSpecError) as unknown:
+        c.smoke_test({"requests": 5, "colour": "blue"})  # type: ignore[typeddict-unknown-key]
+    assert "colour" in str(unknown.value) and unknown.value.__cause__ is None

@@ -1,6 +1,6 @@
 //! `canary run`: the engine's `Rollout::run`, printed.
 
-use canary_core::{EventKind, Outcome, Track};
+use canary_core::{EventKind, Outcome, RolloutOptions, Track};
 use serde_json::json;
 
 use super::{with_events, Driven};
@@ -11,6 +11,11 @@ use crate::output::{secs, Printer};
 use crate::session;
 
 pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8> {
+    // Every option is checked before anything is read or touched.
+    let checked = RolloutOptions::default()
+        .lease(g.lease.get())
+        .poll(args.poll.get());
+    checked.validate()?;
     let (_, canary) = session::connect(g).await?;
     canary.require_stable().await?;
     let spec = canary.spec().clone();

@@ -17,6 +17,8 @@ pub(super) enum Waited {
     Command(Command),
     /// The canary runs no task any more: why.
     CanaryLost(String),
+    /// A continuous analysis failed a critical check.
+    Critical(crate::model::AnalysisReport),
 }
 
 impl Rollout {
@@ -37,15 +39,22 @@ impl Rollout {
     }
 
     /// Waits `dur` while the canary is routed: looks for commands every `poll`, watches the
-    /// canary every `traffic.watch` (see [`super::watch`]), renews the lease.
-    pub(super) async fn wait(&self, dur: Duration, what: &str) -> Result<Waited> {
+    /// canary every `traffic.watch` (see [`super::watch`]), with `analyse` runs the continuous
+    /// analysis every `analysis.every`, renews the lease.
+    pub(super) async fn wait(&self, dur: Duration, analyse: bool) -> Result<Waited> {
         let start = tokio::time::Instant::now();
         let deadline = start + dur;
         let watch_every = self.spec.traffic.watch.get();
+        let every = self
+            .spec
+            .analysis
+            .every
+            .filter(|_| analyse && !self.spec.skip_analysis)
+            .map(|e| e.get());
         let mut last_beat = start;
         let mut next_poll = start;
         let mut next_watch = start + watch_every;
-        let _ = what;
+        let mut next_analysis = every.map(|e| start + e);
         loop {
             let now = tokio::time::Instant::now();
             if now >= next_poll {
@@ -63,20 +72,49 @@ impl Rollout {
                 }
                 next_watch = tokio::time::Instant::now() + watch_every;
             }
+            if let (Some(at), Some(e)) = (next_analysis, every) {
+                if now >= at {
+                    if let Some(report) = self.analyse_now().await {
+                        return Ok(Waited::Critical(report));
+                    }
+                    next_analysis = Some(tokio::time::Instant::now() + e);
+                }
+            }
             if now.duration_since(last_beat) >= self.opts.lease / 3 {
                 self.save(|_| {}).await?;
                 last_beat = now;
             }
             let now = tokio::time::Instant::now();
-            let nap = next_poll
-                .min(next_watch)
-                .min(deadline)
-                .saturating_duration_since(now);
+            let mut wake_at = next_poll.min(next_watch).min(deadline);
+            if let Some(a) = next_analysis {
+                wake_at = wake_at.min(a);
+            }
+            let nap = wake_at.saturating_duration_since(now);
             tokio::select! {
                 _ = tokio::time::sleep(nap.max(Duration::from_millis(1))) => {}
                 _ = self.wake.notified() => {}
             }
         }
+    }
+
+    /// One continuous analysis (see [`crate::spec::AnalysisSpec::every`]) over the spec's window
+    /// or the time since the canary got traffic, if shorter; the report when a critical check
+    /// failed. Anything else is left to the step's own verdict.
+    async fn analyse_now(&self) -> Option<crate::model::AnalysisReport> {
+        let since = self.traffic_since.lock().ok().and_then(|t| *t)?;
+        let window = self.spec.window().min(since.elapsed());
+        if window < Duration::from_millis(500) {
+            return None;
+        }
+        let report = crate::analysis::analyse(
+            &self.spec,
+            &self.apps,
+            self.deps.metrics.as_ref(),
+            window,
+            self.spec.timeouts.call.get(),
+        )
+        .await;
+        report.critical_failure.then_some(report)
     }
 
     /// A read of the world with the spec's call deadline, retried like

@@ -211,13 +211,31 @@ impl Rollout {
             ),
             None,
         );
-        match self
-            .wait(self.spec.traffic.interval.get(), "interval")
-            .await?
-        {
+        if effective.get() > 0 {
+            if let Ok(mut since) = self.traffic_since.lock() {
+                since.get_or_insert_with(tokio::time::Instant::now);
+            }
+        }
+        match self.wait(self.spec.traffic.interval.get(), true).await? {
             Waited::Command(cmd) => return self.handle_command(cmd, None).await,
             Waited::CanaryLost(why) => return self.judge(step, lost_report(why)).await,
+            Waited::Critical(report) => {
+                let st = self.state().await;
+                self.emit(
+                    EventKind::Analysis,
+                    &st,
+                    format!(
+                        "continuous analysis at weight {}: a critical check failed mid-step",
+                        st.weight
+                    ),
+                    Some(report.clone()),
+                );
+                return self.judge(step, report).await;
+            }
             Waited::Elapsed => {}
+        }
+        if self.spec.skip_analysis {
+            return self.judge(step, skipped_report()).await;
         }
         // Step hooks (load and acceptance tests): a "no" counts as a failed analysis.
         let st = self.state().await;
@@ -301,7 +319,12 @@ impl Rollout {
                             return Ok(());
                         }
                     }
-                    self.begin_promotion("analysis passed at every step").await
+                    let why = if self.spec.skip_analysis {
+                        "analysis skipped at every step (skipAnalysis)"
+                    } else {
+                        "analysis passed at every step"
+                    };
+                    self.begin_promotion(why).await
                 }
             }
             Verdict::Fail if critical || st.failures > a.failure_limit => {
@@ -337,7 +360,7 @@ impl Rollout {
 
     pub(super) async fn paused(&self) -> Result<()> {
         loop {
-            match self.wait(Duration::from_secs(3600), "resume").await? {
+            match self.wait(Duration::from_secs(3600), false).await? {
                 Waited::Command(cmd) => return self.handle_command(cmd, None).await,
                 Waited::CanaryLost(why) => {
                     // Counted like a failed analysis; past the limit the rollout rolls back.
@@ -349,7 +372,7 @@ impl Rollout {
                             .await;
                     }
                 }
-                Waited::Elapsed => {}
+                Waited::Critical(_) | Waited::Elapsed => {}
             }
         }
     }
@@ -501,5 +524,16 @@ fn lost_report(why: String) -> AnalysisReport {
         checks: Vec::new(),
         judges: Vec::new(),
         summary: why,
+    }
+}
+
+/// The verdict of a step of a spec with `skipAnalysis`: a pass that says it was not measured.
+fn skipped_report() -> AnalysisReport {
+    AnalysisReport {
+        verdict: Verdict::Pass,
+        critical_failure: false,
+        checks: Vec::new(),
+        judges: Vec::new(),
+        summary: "analysis skipped (skipAnalysis: promoted without analysis)".into(),
     }
 }

@@ -191,7 +191,7 @@ impl Rollout {
             EventKind::Started,
             &state,
             format!(
-                "rollout of {} to {} in steps {:?}",
+                "rollout of {} to {} in steps {:?}{}",
                 self.spec.group,
                 state
                     .canary_images
@@ -199,7 +199,12 @@ impl Rollout {
                     .cloned()
                     .collect::<Vec<_>>()
                     .join(", "),
-                self.steps.iter().map(|w| w.get()).collect::<Vec<_>>()
+                self.steps.iter().map(|w| w.get()).collect::<Vec<_>>(),
+                if self.spec.skip_analysis {
+                    " without analysis (skipAnalysis)"
+                } else {
+                    ""
+                }
             ),
             None,
         );

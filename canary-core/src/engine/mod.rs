@@ -97,6 +97,8 @@ pub struct Rollout {
     /// When the canary's image tag was last resolved again, and which moves were reported.
     last_tag_check: std::sync::Mutex<Option<tokio::time::Instant>>,
     tags_reported: std::sync::Mutex<std::collections::BTreeSet<String>>,
+    /// Since when the canary has had a share of the traffic (for continuous analysis windows).
+    traffic_since: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl Rollout {
@@ -124,6 +126,7 @@ impl Rollout {
             endpoints: std::sync::Mutex::new(BTreeMap::new()),
             last_tag_check: std::sync::Mutex::new(None),
             tags_reported: std::sync::Mutex::new(Default::default()),
+            traffic_since: std::sync::Mutex::new(None),
         })
     }
 

@@ -75,7 +75,14 @@ impl Rollout {
         let weight = Weight::new(st.weight.into())?;
         let stable_labels = self.stable_labels().await?;
         let config = self.route_config_with(weight, true, &stable_labels);
-        self.put_routes(&config).await?;
+        // Handed over at once (a file write), confirmed right after: a dead canary is out of the
+        // routing within the watch interval, not after the router's confirmation round trip.
+        if let Err(e) = self
+            .effect("route", || self.deps.router.write(&config))
+            .await
+        {
+            tracing::warn!(group = %self.spec.group, "routes not written at once: {e}");
+        }
         let counts: Vec<String> = self
             .apps
             .iter()
@@ -92,6 +99,7 @@ impl Rollout {
             None,
         );
         if emptied.is_empty() {
+            self.put_routes(&config).await?;
             return Ok(Finding::Fine);
         }
         // Stable down too: the cluster's fault (a dockerd restart, a node lost), not the canary's.
@@ -115,6 +123,7 @@ impl Rollout {
                 ),
                 None,
             );
+            self.put_routes(&config).await?;
             return Ok(Finding::Fine);
         }
         let why = format!(
@@ -122,6 +131,7 @@ impl Rollout {
             names.join(", ")
         );
         self.emit(EventKind::CanaryLost, &st, why.clone(), None);
+        self.put_routes(&config).await?;
         Ok(Finding::CanaryLost(why))
     }
 

@@ -117,6 +117,12 @@ pub struct AnalysisSpec {
     /// Metrics window. Default: the step interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<HumanDuration>,
+    /// Continuous analysis: besides the verdict at the end of each step, the checks also run
+    /// this often while the step waits, over the window (or the time since the canary got
+    /// traffic, if shorter), and a failed critical check rolls back at once, mid-step. The
+    /// request gate (`minRequests`) holds for these runs too. 500ms to 1h; off by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<HumanDuration>,
     /// Failed analyses tolerated; one more rolls back. Default 0.
     #[serde(default)]
     pub failure_limit: u32,
@@ -141,6 +147,7 @@ impl Default for AnalysisSpec {
     fn default() -> Self {
         AnalysisSpec {
             window: None,
+            every: None,
             failure_limit: 0,
             inconclusive_limit: 2,
             on_inconclusive: InconclusiveAction::Rollback,

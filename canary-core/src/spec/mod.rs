@@ -87,6 +87,11 @@ pub struct Spec {
     /// Limits the spec raises (`maxReplicas`).
     #[serde(default)]
     pub limits: LimitsSpec,
+    /// Promote without analysis (an emergency release, Flagger's `skipAnalysis`): the steps
+    /// still move the weight, every analysis passes as "skipped", and every event and the final
+    /// state say so. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_analysis: bool,
     /// Where the rollout's events are posted (Slack, Microsoft Teams, Discord, plain JSON).
     /// Failures are logged, never acted on.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -184,6 +184,14 @@ impl Spec {
             ));
         }
         let a = &self.analysis;
+        if let Some(e) = a.every {
+            if e.get() < Duration::from_millis(500) || e.get() > Duration::from_secs(3600) {
+                return Err(Error::invalid(
+                    "analysis.every",
+                    format!("{e} is not between 500ms and 1h"),
+                ));
+            }
+        }
         if let Some(w) = a.window {
             if w.get() < Duration::from_secs(1) {
                 return Err(Error::invalid("analysis.window", "must be at least 1s"));

@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use canary_core::spec::TrafficMode;
-use canary_core::{AppRef, AppRoute, ServiceName};
+use canary_core::traits::TaskEndpoint;
+use canary_core::{AppRef, AppRoute, Orchestrator, ServiceName};
+use canary_swarm::SwarmOrchestrator;
 use canary_traefik::TraefikRouter;
 
 /// The local stack, as `scripts/stack/env.sh` sets it up.
@@ -175,6 +177,18 @@ impl Service {
         env: &[(&str, &str)],
         labels: &BTreeMap<String, String>,
     ) -> Service {
+        Self::create_with(name, version, replicas, env, labels, &[])
+    }
+
+    /// [`Service::create`] with extra `docker service create` flags (e.g. `--restart-delay 1s`).
+    pub fn create_with(
+        name: &str,
+        version: &str,
+        replicas: u64,
+        env: &[(&str, &str)],
+        labels: &BTreeMap<String, String>,
+        extra: &[&str],
+    ) -> Service {
         let mut args: Vec<String> = [
             "service",
             "create",
@@ -206,11 +220,24 @@ impl Service {
         for (k, v) in labels {
             args.extend(["--label".into(), format!("{k}={v}")]);
         }
+        args.extend(extra.iter().map(|s| s.to_string()));
         args.push(format!("canary-demo:{version}"));
         docker(&args).unwrap_or_else(|e| panic!("{e}"));
         Service {
             name: name.to_string(),
         }
+    }
+
+    /// The ids of this service's running containers on this node.
+    pub fn containers(&self) -> Vec<String> {
+        docker(&[
+            "ps".into(),
+            "-q".into(),
+            "--filter".into(),
+            format!("label=com.docker.swarm.service.name={}", self.name),
+        ])
+        .map(|o| o.lines().map(String::from).collect())
+        .unwrap_or_default()
     }
 
     pub fn scale(&self, replicas: u64) {
@@ -262,8 +289,31 @@ pub struct App {
     pub host: String,
 }
 
-/// Creates stable (`v1`) and canary (`v2`) with the labels the router asks for.
-pub fn app(
+/// The group of the apps a test makes with `tag`.
+pub fn group_of(tag: &str) -> String {
+    format!("canarytest-traefik-{tag}")
+}
+
+/// The Docker client of the tests (what the engine reads the canary's tasks with).
+pub async fn orchestrator() -> SwarmOrchestrator {
+    SwarmOrchestrator::connect()
+        .await
+        .expect("Docker answers (the stack is up)")
+}
+
+/// The running tasks of `service` with their addresses, as the engine reads them.
+pub async fn endpoints(orch: &SwarmOrchestrator, service: &ServiceName) -> Vec<TaskEndpoint> {
+    orch.task_endpoints(service)
+        .await
+        .unwrap_or_else(|e| panic!("task endpoints of {service}: {e}"))
+}
+
+/// Creates stable (`v1`) and canary (`v2`) with the labels the router asks for, waits until
+/// Traefik serves stable with all its tasks and the canary runs `canary_replicas` tasks, and fills
+/// the route's canary endpoints (what the engine does). `canary_extra` goes to the canary's
+/// `docker service create`.
+#[allow(clippy::too_many_arguments)]
+pub async fn app_with(
     router: &TraefikRouter,
     mode: TrafficMode,
     tag: &str,
@@ -271,12 +321,13 @@ pub fn app(
     stable_replicas: u64,
     canary_replicas: u64,
     canary_env: &[(&str, &str)],
+    canary_extra: &[&str],
 ) -> App {
-    let stable = format!("canarytest-traefik-{tag}-{name}");
+    let stable = format!("{}-{name}", group_of(tag));
     let canary = format!("{stable}-canary");
     let host = format!("{tag}-{name}.localhost");
     let mut route = AppRoute {
-        group: canary_core::ServiceName::parse("g").unwrap(),
+        group: sn(&group_of(tag)),
         app: AppRef {
             name: sn(name),
             stable: sn(&stable),
@@ -296,18 +347,87 @@ pub fn app(
         .labels_for(&route, canary_core::Track::Canary, mode)
         .unwrap();
     let stable = Service::create(&stable, "v1", stable_replicas, &[], &stable_labels);
-    let canary = Service::create(&canary, "v2", canary_replicas, canary_env, &canary_labels);
+    let canary = Service::create_with(
+        &canary,
+        "v2",
+        canary_replicas,
+        canary_env,
+        &canary_labels,
+        canary_extra,
+    );
     // What the engine would read back from the stable service.
     route.stable_labels = stable_labels;
     route
         .stable_labels
         .insert("io.canary.test".into(), "1".into());
+    // Stable's share must find its servers, and the canary's its tasks.
+    let backend = format!(
+        "{}@swarm",
+        canary_traefik::AppBackends::of(&route).unwrap().stable
+    );
+    let api = router.api().clone();
+    let orch = orchestrator().await;
+    let network = env_or("CANARY_NETWORK", "canary-net");
+    let start = Instant::now();
+    loop {
+        let servers = api
+            .service(&backend)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|s| s.load_balancer)
+            .map(|lb| lb.servers.len() as u64)
+            .unwrap_or(0);
+        let eps = endpoints(&orch, &route.app.canary).await;
+        let reachable = eps
+            .iter()
+            .filter(|e| e.addresses.contains_key(&network))
+            .count() as u64;
+        // Replicas mode: the canary's tasks are servers of stable's service too.
+        let want = if mode == TrafficMode::Replicas {
+            stable_replicas + canary_replicas
+        } else {
+            stable_replicas
+        };
+        if servers == want && reachable == canary_replicas {
+            route.canary_endpoints = eps;
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{backend} has {servers} servers of {want}, the canary {reachable} tasks of {canary_replicas}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     App {
         route,
         stable,
         canary,
         host,
     }
+}
+
+/// [`app_with`] without extra flags for the canary.
+pub async fn app(
+    router: &TraefikRouter,
+    mode: TrafficMode,
+    tag: &str,
+    name: &str,
+    stable_replicas: u64,
+    canary_replicas: u64,
+    canary_env: &[(&str, &str)],
+) -> App {
+    app_with(
+        router,
+        mode,
+        tag,
+        name,
+        stable_replicas,
+        canary_replicas,
+        canary_env,
+        &[],
+    )
+    .await
 }
 
 /// A client for Traefik's web entry point on loopback.
@@ -506,4 +626,105 @@ pub async fn eventually(timeout: Duration, what: &str, mut f: impl FnMut() -> bo
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// One request of a paced load (the blast-radius test).
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// Seconds from the start of the load to sending.
+    pub sent: f64,
+    pub status: Option<u16>,
+    pub version: Option<String>,
+    pub error: Option<String>,
+    pub ms: f64,
+}
+
+/// `count` requests at `rps` a second, each in its own task so one slow answer delays no other
+/// (as bench/blast-radius/bench.py sends them), to Traefik on 127.0.0.1 only, 3s client timeout.
+pub async fn paced_load(port: u16, host: String, rps: u32, count: u32) -> Vec<Record> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let period = Duration::from_secs(1) / rps;
+    let mut handles = Vec::new();
+    for i in 0..count {
+        tokio::time::sleep_until(start + period * i).await;
+        let (client, host) = (client.clone(), host.clone());
+        handles.push(tokio::spawn(async move {
+            let t0 = tokio::time::Instant::now();
+            let sent = (t0 - start).as_secs_f64();
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/"))
+                .header("Host", &host)
+                .send()
+                .await;
+            let ms = t0.elapsed().as_secs_f64() * 1000.0;
+            match r {
+                Ok(resp) => Record {
+                    sent,
+                    status: Some(resp.status().as_u16()),
+                    version: resp
+                        .headers()
+                        .get("x-version")
+                        .and_then(|v| v.to_str().ok())
+                        .map(String::from),
+                    error: None,
+                    ms,
+                },
+                Err(e) => Record {
+                    sent,
+                    status: None,
+                    version: None,
+                    error: Some(
+                        if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "transport"
+                        }
+                        .into(),
+                    ),
+                    ms,
+                },
+            }
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+/// `traefik_service_requests_total` of one Traefik service, by code.
+pub async fn requests_by_code(traefik_url: &str, service: &str) -> BTreeMap<String, f64> {
+    let text = reqwest::get(format!("{traefik_url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let exp = canary_traefik::exposition::parse(&text).unwrap();
+    let mut out = BTreeMap::new();
+    for s in exp
+        .series("traefik_service_requests_total")
+        .filter(|s| s.label("service") == Some(service))
+    {
+        *out.entry(s.label("code").unwrap_or("?").to_string())
+            .or_default() += s.value;
+    }
+    out
+}
+
+pub fn delta(
+    after: &BTreeMap<String, f64>,
+    before: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.get(k).copied().unwrap_or(0.0)))
+        .filter(|(_, v)| *v > 0.0)
+        .collect()
 }

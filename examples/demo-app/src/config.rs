@@ -21,6 +21,9 @@ pub(crate) struct Config {
     pub(crate) drain: Duration,
     /// How long an idle keep-alive connection is kept open (`IDLE_TIMEOUT_SECONDS`, default 120).
     pub(crate) idle_timeout: Duration,
+    /// Exit with code 3 this long after starting, as a crashing build would (`EXIT_AFTER_MS`;
+    /// unset: never). Swarm restarts the task: a crash loop.
+    pub(crate) exit_after: Option<Duration>,
 }
 
 impl Default for Config {
@@ -35,6 +38,7 @@ impl Default for Config {
             // Longer than Traefik's backend idleConnTimeout (90s), so Traefik, not the
             // backend, closes idle connections: no race on a reused half-closed connection.
             idle_timeout: Duration::from_secs(120),
+            exit_after: None,
         }
     }
 }
@@ -125,6 +129,18 @@ impl Config {
                 _ => {
                     return Err(ConfigError {
                         var: "LATENCY_MS",
+                        value: v,
+                        expected: "an integer number of milliseconds in 0..=600000",
+                    })
+                }
+            };
+        }
+        if let Some(v) = get("EXIT_AFTER_MS") {
+            c.exit_after = match v.trim().parse::<u64>() {
+                Ok(ms) if ms <= MAX_LATENCY_MS => Some(Duration::from_millis(ms)),
+                _ => {
+                    return Err(ConfigError {
+                        var: "EXIT_AFTER_MS",
                         value: v,
                         expected: "an integer number of milliseconds in 0..=600000",
                     })

@@ -37,6 +37,7 @@ ENVIRONMENT (empty counts as unset; a bad value exits 2):
     DRAIN_SECONDS         on SIGTERM/SIGINT keep serving this long, then exit 0, default 3
                           (a second signal exits 1 at once)
     IDLE_TIMEOUT_SECONDS  close idle keep-alive connections after this, default 120
+    EXIT_AFTER_MS         exit 3 this long after start (a crashing build), default never
 ";
 
 fn hostname() -> String {
@@ -131,6 +132,13 @@ fn main() -> ExitCode {
         cfg.drain.as_secs_f64()
     );
     let drain = cfg.drain;
+    if let Some(after) = cfg.exit_after {
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            eprintln!("canary-demo-app: EXIT_AFTER_MS reached: exiting 3 (a crash)");
+            std::process::exit(3);
+        });
+    }
     let app = Arc::new(App::new(cfg, host, fault::Faults::clock_seed()));
 
     let acceptor = Arc::clone(&app);

@@ -1,53 +1,29 @@
 """canary_sdk: canary deployments on Docker Swarm with Traefik and Prometheus, from Python.
 
-The same engine the ``canary`` CLI drives (the Rust crates canary-core, canary-swarm and
-canary-traefik), in Python's words::
+The same engine and the same operations as the ``canary`` CLI (the Rust crates canary-core and
+canary-sdk), as a blocking API and an asyncio one::
 
     import canary_sdk as canary
 
-    spec = canary.Spec.load("canary.yaml")
-    rollout = canary.Rollout(
-        spec,
-        orchestrator=canary.SwarmOrchestrator(),
-        router=canary.TraefikRouter("/var/lib/traefik/dynamic", "http://127.0.0.1:8082",
-                                    network="canary-net"),
-        metrics=canary.PrometheusMetrics("http://127.0.0.1:9090"),
-    )
-    outcome = rollout.run(on_event=print)
+    spec = canary.Spec.load("examples/neotix/canary.yaml", overrides={"traffic.interval": "5s"})
+    group = canary.Canary.connect(spec)           # settings: CANARY_* variables, or a dict
+    group.deploy()
+    assert group.smoke_test()["ok"]
+    print(group.run(on_event=print))              # {'result': 'promoted'}
 
-Every call that talks to the world has two flavours: ``x()`` blocks (and lets other Python
-threads run; Ctrl-C stops it), ``await x_async()`` runs on asyncio. The constructor of
-``SwarmOrchestrator`` connects; its async flavour is ``await SwarmOrchestrator.connect_async()``.
-Errors are :class:`CanaryError` subclasses (see :mod:`canary_sdk.errors`).
+    # asyncio: the same methods, awaited
+    group = await canary.AsyncCanary.connect(spec)
+    await group.run()
+
+Data in and out are plain dicts (their shapes are the TypedDicts of :mod:`canary_sdk.types`);
+errors are :class:`CanaryError` subclasses (see :mod:`canary_sdk.errors`).
 """
 
 from __future__ import annotations
 
-from ._native import (
-    AppRef,
-    AppSplit,
-    CommandOutcome,
-    Event,
-    EventStream,
-    Hook,
-    HookContext,
-    HookOutcome,
-    MemoryStateStore,
-    MetricQuery,
-    Outcome,
-    PrometheusMetrics,
-    Rollout,
-    ScrapeTask,
-    ServiceState,
-    Spec,
-    Status,
-    SwarmOrchestrator,
-    SwarmStateStore,
-    TraefikRouter,
-    TraefikScrapeMetrics,
-    WebhookRunner,
-    __version__,
-)
+from ._native import Spec, __version__
+from ._sync import BlockingStream, Canary, run_blocking
+from .aio import AsyncCanary, Stream
 from .errors import (
     AbortedError,
     CanaryError,
@@ -63,32 +39,12 @@ from .errors import (
 
 __all__ = [
     "__version__",
-    # spec and engine
     "Spec",
-    "Rollout",
-    "EventStream",
-    # implementations
-    "SwarmOrchestrator",
-    "SwarmStateStore",
-    "MemoryStateStore",
-    "TraefikRouter",
-    "PrometheusMetrics",
-    "TraefikScrapeMetrics",
-    "ScrapeTask",
-    "WebhookRunner",
-    # data
-    "AppRef",
-    "AppSplit",
-    "CommandOutcome",
-    "Event",
-    "Hook",
-    "HookContext",
-    "HookOutcome",
-    "MetricQuery",
-    "Outcome",
-    "ServiceState",
-    "Status",
-    # errors
+    "Canary",
+    "AsyncCanary",
+    "Stream",
+    "BlockingStream",
+    "run_blocking",
     "CanaryError",
     "InvalidSpecError",
     "NotFoundError",

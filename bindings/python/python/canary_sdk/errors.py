@@ -1,14 +1,15 @@
 """The exceptions of canary_sdk: one base class, :class:`CanaryError`, and one subclass per kind of
 error of the Rust core (``canary_core::Error``).
 
-Every exception carries the core's message (``str(e)`` and ``e.message``), its stable ``code``
-(``CANARY_CONFLICT``, ... the same codes as the CLI's JSON output), whether retrying the same call
-later may succeed (``retryable``), and the kind's fields in ``details`` (also as properties).
+Every exception carries the core's message (``str(e)``, ``e.message``), its stable ``code``
+(``CANARY_CONFLICT``, ... the codes of the CLI's JSON output), whether retrying the same call later
+may succeed (``retryable``), and the kind's fields in ``details`` (also as properties). The error
+behind it, when there is one (a Python exception, a lower-level error), is its ``__cause__``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, overload
 
 __all__ = [
     "CanaryError",
@@ -22,6 +23,20 @@ __all__ = [
     "AbortedError",
     "InternalError",
 ]
+
+
+class _Detail:
+    """A field of ``details`` as a read-only property (``""`` when absent)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, cls: type) -> _Detail: ...
+    @overload
+    def __get__(self, obj: CanaryError, cls: type) -> str: ...
+    def __get__(self, obj: Optional[CanaryError], cls: type) -> Any:
+        return self if obj is None else str(obj.details.get(self.name) or "")
 
 
 class CanaryError(Exception):
@@ -40,37 +55,28 @@ class CanaryError(Exception):
     ) -> None:
         super().__init__(message)
         self.message: str = message
-        if code is not None:
-            self.code = code
+        self.code = code or type(self).code
         self.retryable: bool = retryable
         self.details: dict[str, Any] = dict(details or {})
 
     @property
     def reason(self) -> str:
-        """The core's words without the kind's prefix, when it has them."""
-        return str(self.details.get("reason", self.message))
+        """The core's words without the kind's prefix."""
+        return str(self.details.get("reason") or self.message)
 
     def __reduce__(self) -> Any:
         # Keep code and details through pickling (multiprocessing, concurrent.futures).
-        return (_rebuild, (type(self), self.message, self.code, self.retryable, self.details))
-
-
-def _rebuild(
-    cls: type[CanaryError], message: str, code: str, retryable: bool, details: dict[str, Any]
-) -> CanaryError:
-    return cls(message, code=code, retryable=retryable, details=details)
+        return (from_core, (self.message, self.code, self.retryable, self.details))
 
 
 class InvalidSpecError(CanaryError, ValueError):
-    """The input is wrong: a spec field, a name, a weight, an argument. Fix it; retrying will
-    not help. ``field`` is a path into the input such as ``traffic.steps[2]`` (empty when the
-    whole input is at fault)."""
+    """The input is wrong: a spec field, a setting, an option, an argument. Fix it; retrying will
+    not help. ``field`` is a path into the input such as ``traffic.steps[2]`` or
+    ``options.labels`` (empty when the whole input is at fault)."""
 
     code = "CANARY_INVALID_INPUT"
 
-    @property
-    def field(self) -> str:
-        return str(self.details.get("field", ""))
+    field = _Detail()
 
 
 class NotFoundError(CanaryError, LookupError):
@@ -78,18 +84,14 @@ class NotFoundError(CanaryError, LookupError):
 
     code = "CANARY_NOT_FOUND"
 
-    @property
-    def kind(self) -> str:
-        return str(self.details.get("kind", ""))
+    kind = _Detail()
 
-    @property
-    def name(self) -> str:
-        return str(self.details.get("name", ""))
+    name = _Detail()
 
 
 class ConflictError(CanaryError):
     """Someone else changed the same object or owns it (another controller, a concurrent
-    ``docker service update``). Re-read and decide."""
+    ``docker service update``), or the rollout already ended. Re-read and decide."""
 
     code = "CANARY_CONFLICT"
 
@@ -105,9 +107,7 @@ class CanaryTimeoutError(CanaryError, TimeoutError):
 
     code = "CANARY_TIMEOUT"
 
-    @property
-    def what(self) -> str:
-        return str(self.details.get("what", ""))
+    what = _Detail()
 
     @property
     def after(self) -> float:
@@ -120,9 +120,7 @@ class DeploymentFailedError(CanaryError):
 
     code = "CANARY_DEPLOYMENT_FAILED"
 
-    @property
-    def service(self) -> str:
-        return str(self.details.get("service", ""))
+    service = _Detail()
 
 
 class RejectedError(CanaryError):
@@ -130,9 +128,7 @@ class RejectedError(CanaryError):
 
     code = "CANARY_REJECTED"
 
-    @property
-    def by(self) -> str:
-        return str(self.details.get("by", ""))
+    by = _Detail()
 
 
 class AbortedError(CanaryError):
@@ -146,3 +142,14 @@ class InternalError(CanaryError):
     """A bug or an unexpected answer; report it."""
 
     code = "CANARY_INTERNAL"
+
+
+_BY_CODE = {cls.code: cls for cls in CanaryError.__subclasses__()}
+
+
+def from_core(
+    message: str, code: str, retryable: bool, details: Mapping[str, Any]
+) -> CanaryError:
+    """The exception of a core error (the native module calls this)."""
+    cls = _BY_CODE.get(code, InternalError)
+    return cls(message, code=code, retryable=retryable, details=details)
