@@ -258,6 +258,9 @@ pub(crate) enum Command {
     Logs(LogsArgs),
     /// A live rollout dashboard in the browser (or, with `--report`, a rollout's HTML report).
     Dashboard(DashboardArgs),
+    /// Send one test message to each of the spec's notifications (Slack, Teams, Discord, JSON)
+    /// and say what each answered. Needs no Docker. Exit code 1 when one was not delivered.
+    NotifyTest,
 }
 
 /// `canary dashboard`.

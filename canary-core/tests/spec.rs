@@ -198,6 +198,118 @@ fn every_kind_of_bad_spec_names_field_and_reason() {
 }
 
 #[test]
+fn notifications_load_with_defaults() {
+    use canary_core::spec::NotificationKind;
+    use canary_core::EventKind;
+    let s = Spec::from_yaml(&format!(
+        "{BASE}notifications:\n  - name: team\n    kind: slack\n    urlFrom: {{env: SLACK_URL}}\n  - name: audit\n    kind: json\n    url: https://audit.example/hook?token=s3cret\n    events: [weightSet, analysis]\n    timeout: 2s\n    allowLinkLocal: true\n"
+    ))
+    .unwrap();
+    let [team, audit] = s.notifications.as_slice() else {
+        panic!("{:?}", s.notifications)
+    };
+    assert_eq!(team.kind, NotificationKind::Slack);
+    assert_eq!(team.timeout.get(), std::time::Duration::from_secs(5));
+    assert!(!team.allow_link_local);
+    assert_eq!(
+        team.events,
+        vec![
+            EventKind::Started,
+            EventKind::Paused,
+            EventKind::Promoting,
+            EventKind::Promoted,
+            EventKind::RollingBack,
+            EventKind::RolledBack,
+            EventKind::CanaryLost,
+            EventKind::Failed
+        ]
+    );
+    assert_eq!(
+        audit.events,
+        vec![EventKind::WeightSet, EventKind::Analysis]
+    );
+    assert!(audit.allow_link_local);
+    assert_eq!(
+        audit.url.as_ref().unwrap().expose(),
+        "https://audit.example/hook?token=s3cret"
+    );
+    // The spec's Debug (logged by callers) never shows the URL's secret part.
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains("s3cret") && debug.contains("https://audit.example"),
+        "{debug}"
+    );
+    // A spec round-trips through JSON with its URL whole.
+    let again = Spec::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
+    // No notifications: nothing in the serialized spec.
+    let plain = serde_json::to_value(Spec::from_yaml(BASE).unwrap()).unwrap();
+    assert!(plain.get("notifications").is_none());
+}
+
+#[test]
+fn bad_notifications_name_the_field_and_never_quote_the_url() {
+    let n = |body: &str| format!("{BASE}notifications:\n  - name: team\n{body}");
+    let cases: Vec<(String, &str, &str)> = vec![
+        (n("    kind: slack\n"), "notifications[0].url", "give url or urlFrom"),
+        (
+            n("    kind: slack\n    url: https://h/s3cret\n    urlFrom: {env: X}\n"),
+            "notifications[0].url",
+            "not both",
+        ),
+        (n("    kind: slack\n    url: ftp://h/s3cret\n"), "notifications[0].url", "not an http(s) URL"),
+        (n("    kind: slack\n    url: \"https://h/s3 cret\"\n"), "notifications[0].url", "space"),
+        (n("    kind: slack\n    url: https:///s3cret\n"), "notifications[0].url", "no host"),
+        (n("    kind: email\n    url: https://h/s3cret\n"), "notifications[0].kind", "unknown variant"),
+        (n("    kind: slack\n    urlFrom: {env: \"A-B\"}\n"), "notifications[0].urlFrom.env", "not an environment variable name"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    events: []\n"), "notifications[0].events", "at least one"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    events: [exploded]\n"), "notifications[0].events[0]", "unknown variant"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    timeout: 0s\n"), "notifications[0].timeout", "not between 100ms and 1m"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    timeout: 2m\n"), "notifications[0].timeout", "not between 100ms and 1m"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    colour: red\n"), "notifications[0].colour", "unknown field"),
+        (
+            n("    kind: slack\n    url: https://h/s3cret\n  - name: team\n    kind: json\n    url: https://h/x\n"),
+            "notifications[1].name",
+            "used by another notification",
+        ),
+        (
+            format!("{BASE}notifications:\n  - name: \"\"\n    kind: json\n    url: https://h/x\n"),
+            "notifications[0].name",
+            "cannot be empty",
+        ),
+        (
+            format!("{BASE}notifications:\n  - name: {}\n    kind: json\n    url: https://h/x\n", "n".repeat(65)),
+            "notifications[0].name",
+            "65 characters is above the limit of 64",
+        ),
+        (
+            n(&format!("    kind: json\n    url: https://h/{}\n", "s3cret".repeat(400))),
+            "notifications[0].url",
+            "bytes is above the limit of 2048",
+        ),
+        (
+            format!(
+                "{BASE}notifications:\n{}",
+                (0..17)
+                    .map(|i| format!("  - name: n{i}\n    kind: json\n    url: https://h/x\n"))
+                    .collect::<String>()
+            ),
+            "notifications",
+            "17 notifications is above the limit of 16",
+        ),
+    ];
+    for (yaml, field, reason) in cases {
+        let (f, r) = reject(&yaml);
+        assert_eq!(f, field, "field for {reason:?} (got reason {r:?})");
+        assert!(
+            r.contains(reason),
+            "reason for {field}: expected {reason:?} in {r:?}"
+        );
+        assert!(!r.contains("s3cret"), "the URL leaked into {r:?}");
+    }
+}
+
+#[test]
 fn shipped_examples_load() {
     for f in [
         "examples/neotix/canary.yaml",
@@ -244,6 +356,16 @@ fn schema_accepts_the_examples_and_rejects_bad_ones() {
     let bad: serde_json::Value =
         canary_core::yaml::from_str(&format!("{BASE}traffic:\n  steps: [120]\n")).unwrap();
     assert!(!validator.is_valid(&bad));
+    let notify = |n: &str| -> serde_json::Value {
+        canary_core::yaml::from_str(&format!("{BASE}notifications:\n  - name: t\n{n}")).unwrap()
+    };
+    assert!(validator.is_valid(&notify(
+        "    kind: teams\n    urlFrom: {env: TEAMS_URL}\n    events: [promoted, rolledBack]\n"
+    )));
+    assert!(!validator.is_valid(&notify("    kind: pager\n    url: https://h/x\n")));
+    assert!(!validator.is_valid(&notify(
+        "    kind: json\n    url: https://h/x\n    events: [nope]\n"
+    )));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `settings` | [`Settings`]: where Docker, Traefik and Prometheus are; checked once |
-//! | `session` | [`Canary`]: a group's backends and its operations |
+//! | `session` | [`Canary`]: a group's backends and its operations, its rollouts' notifications |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
 //!
 //! ```no_run
@@ -31,6 +31,6 @@ mod session;
 mod settings;
 mod stack;
 
-pub use session::{state_store, Backend, Canary};
+pub use session::{state_store, test_notifications_of, Backend, Canary, NotificationTest};
 pub use settings::{MetricsBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

@@ -1,10 +1,13 @@
 //! [`Canary`]: one group's spec with its backends wired from [`Settings`], and every operation a
 //! front end offers (deploy, smoke test, rollout, status, commands, logs, builds). The CLI, the
 //! Python package and the Node package each call these and only print or convert.
+//!
+//! Every rollout made here posts the spec's notifications ([`canary_traefik::Notifier`]) from the
+//! moment it is made until it is dropped, so no front end has code of its own for them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canary_core::ops::{self, DeployOptions, DeployStep, SmokeOptions, SmokeReport};
@@ -16,8 +19,8 @@ use canary_core::{
 };
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
-    BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikRouter,
-    TraefikScrapeMetrics, WebMetrics, WebhookRunner,
+    BackendNames, Notifier, NotifierTask, PrometheusMetrics, ProviderVersion, ScrapeTask,
+    TraefikRouter, TraefikScrapeMetrics, WebMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -32,6 +35,28 @@ pub struct Canary {
     routes: Vec<AppRoute>,
     deps: Deps,
     _scrape: Option<ScrapeTask>,
+    notifier: Notifier,
+    /// The runtime the group was made on: rollouts made outside one (a binding's synchronous
+    /// call) still get their notifier.
+    runtime: Option<tokio::runtime::Handle>,
+    /// The notifiers of the rollouts made here, until they finish.
+    notifying: Mutex<Vec<NotifierTask>>,
+}
+
+/// What a test notification got ([`Canary::test_notifications`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationTest {
+    /// The notification's name.
+    pub name: String,
+    /// Its kind: `slack`, `teams`, `discord`, `json`.
+    pub kind: String,
+    /// Where it goes: `scheme://host[:port]`, or `$VAR` for a URL read from the environment.
+    pub target: String,
+    /// The HTTP status, when it was delivered.
+    pub status: Option<u16>,
+    /// Why not, when it was not (never holds the URL).
+    pub error: Option<String>,
 }
 
 /// `(app, track, Traefik service)` of every app: the names Traefik's metrics carry.
@@ -154,12 +179,15 @@ impl Canary {
             hooks: Arc::new(WebhookRunner::new()?),
         };
         Ok(Canary {
+            notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
             settings,
             routes,
             deps,
             _scrape: scrape,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            notifying: Mutex::new(Vec::new()),
         })
     }
 
@@ -172,12 +200,15 @@ impl Canary {
         deps.metrics = with_web(&spec, deps.metrics);
         let routes = ops::routes::app_routes(&spec, deps.orchestrator.as_ref()).await?;
         Ok(Canary {
+            notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
             settings,
             routes,
             deps,
             _scrape: None,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            notifying: Mutex::new(Vec::new()),
         })
     }
 
@@ -260,14 +291,66 @@ impl Canary {
         ops::smoke_test(&self.spec, &self.deps, options).await
     }
 
-    /// A rollout of the group; the lease is the settings' unless `options` set one.
+    /// A rollout of the group; the lease is the settings' unless `options` set one. The spec's
+    /// notifications are posted for every event it emits from now until it is dropped (see
+    /// [`Canary::flush_notifications`] before a process exits).
     pub fn rollout(&self, options: RolloutOptions) -> Result<Rollout> {
-        Rollout::new(self.spec.clone(), self.deps.clone(), options)
+        let rollout = Rollout::new(self.spec.clone(), self.deps.clone(), options)?;
+        if !self.notifier.is_empty() {
+            // Subscribed before the rollout is handed out, so no event is missed.
+            let events = rollout.subscribe();
+            let rt = tokio::runtime::Handle::try_current()
+                .ok()
+                .or_else(|| self.runtime.clone());
+            match rt {
+                Some(rt) => {
+                    let task = self.notifier.start_on(&rt, events);
+                    let mut tasks = self.notifying.lock().unwrap_or_else(|p| p.into_inner());
+                    tasks.retain(|t| !t.is_finished());
+                    tasks.push(task);
+                }
+                None => tracing::warn!(
+                    group = %self.spec.group,
+                    "no Tokio runtime to post notifications on: this rollout sends none"
+                ),
+            }
+        }
+        Ok(rollout)
+    }
+
+    /// Waits, at most `within`, until the notifications of the rollouts made here that were
+    /// dropped have all been posted; returns whether they have. A process calls it before it
+    /// exits, so the last events (promoted, rolled back) are not lost with the runtime. Rollouts
+    /// still alive keep their notifiers open, and are waited for until `within`.
+    pub async fn flush_notifications(&self, within: Duration) -> bool {
+        let mut tasks =
+            std::mem::take(&mut *self.notifying.lock().unwrap_or_else(|p| p.into_inner()));
+        let deadline = tokio::time::Instant::now() + within;
+        let mut all = true;
+        for t in &mut tasks {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            all &= t.finish(left).await;
+        }
+        tasks.retain(|t| !t.is_finished());
+        self.notifying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(tasks);
+        all
+    }
+
+    /// Sends one test notification to each of the spec's notifications, whatever events they
+    /// filter, and says what each got. Nothing else is touched.
+    pub async fn test_notifications(&self) -> Vec<NotificationTest> {
+        test_notifications(&self.notifier).await
     }
 
     /// The rollout's saved state, the split in force and the services.
     pub async fn status(&self) -> Result<Status> {
-        self.rollout(self.controller())?.status().await
+        // Reads only: no events, so no notifier.
+        Rollout::new(self.spec.clone(), self.deps.clone(), self.controller())?
+            .status()
+            .await
     }
 
     /// A manual control, from `by` (`cli:host/pid`, `python:...`).
@@ -364,6 +447,29 @@ impl Canary {
     pub(crate) fn orchestrator(&self) -> &dyn Orchestrator {
         self.deps.orchestrator.as_ref()
     }
+}
+
+/// [`Canary::test_notifications`] for a spec alone: needs no Docker, Traefik or Prometheus.
+pub async fn test_notifications_of(spec: &Spec) -> Result<Vec<NotificationTest>> {
+    Ok(test_notifications(&Notifier::new(spec)?).await)
+}
+
+async fn test_notifications(notifier: &Notifier) -> Vec<NotificationTest> {
+    let note = notifier.test_note();
+    let sends = notifier.notifications().iter().enumerate().map(|(i, n)| {
+        let note = &note;
+        async move {
+            let r = notifier.send(i, note).await;
+            NotificationTest {
+                name: n.name.clone(),
+                kind: n.kind.to_string(),
+                target: n.target(),
+                status: r.as_ref().ok().map(|d| d.status),
+                error: r.err().map(|e| e.to_string()),
+            }
+        }
+    });
+    futures::future::join_all(sends).await
 }
 
 #[cfg(feature = "testing")]

@@ -1,4 +1,4 @@
-//! Where this crate's outgoing requests to user-given URLs (webhooks, `web` metrics) may go. Such
+//! Where this crate's outgoing requests to user-given URLs (webhooks, notifications, `web` metrics) may go. Such
 //! a URL comes from a spec file, and a spec file can be written by someone who should not reach
 //! the machine's cloud metadata service: link-local and metadata addresses are refused unless
 //! the spec allows them for that hook (web metrics never may). The names are resolved here and the connection is pinned to

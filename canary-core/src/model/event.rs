@@ -1,12 +1,14 @@
 //! What happened in a rollout: [`Event`], with the figures and the reason behind it. Sent to
 //! subscribers as it happens and kept, the last few, in the saved state.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{AnalysisReport, Phase};
 
+// A JSON Schema too: a spec's notifications name the kinds they send.
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum EventKind {
     /// A new rollout began.

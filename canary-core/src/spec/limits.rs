@@ -17,11 +17,12 @@
 //! | each `web` metric | `url` up to 2,048 bytes, `body` up to 16 KiB, up to 32 `headers` (names up to 256 bytes, values and variable names up to 8 KiB), `jsonPath` up to 512 bytes |
 //! | `analysis.judge.metrics` | up to 64; `minSamples` up to 1,000,000 |
 //! | each hook list | up to 32; URLs up to 2,048 characters; `metadata` up to 64 entries |
+//! | `notifications` | up to 16; names up to 64 characters; URLs up to 2,048 bytes; `events` up to 32; `urlFrom.env` up to 256 characters; `timeout` 100ms to 1m |
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CanaryReplicas, MetricKind, Spec, WebHeader};
+use super::{CanaryReplicas, MetricKind, Spec, WebHeader, MAX_URL_LEN};
 use crate::error::{Error, Result};
 use crate::model::MAX_REPLICAS;
 
@@ -193,6 +194,34 @@ impl Spec {
                 at_most(f("url"), h.url.len() as u64, 2048, "characters")?;
                 at_most(f("metadata"), h.metadata.len() as u64, 64, "entries")?;
             }
+        }
+        at_most(
+            "notifications",
+            self.notifications.len() as u64,
+            16,
+            "notifications",
+        )?;
+        for (i, n) in self.notifications.iter().enumerate() {
+            let f = |k: &str| format!("notifications[{i}].{k}");
+            at_most(f("name"), n.name.chars().count() as u64, 64, "characters")?;
+            if let Some(u) = &n.url {
+                // The URL is a secret: its length is given, never its text.
+                at_most(
+                    f("url"),
+                    u.expose().len() as u64,
+                    MAX_URL_LEN as u64,
+                    "bytes",
+                )?;
+            }
+            if let Some(from) = &n.url_from {
+                at_most(
+                    f("urlFrom.env"),
+                    from.env.chars().count() as u64,
+                    256,
+                    "characters",
+                )?;
+            }
+            at_most(f("events"), n.events.len() as u64, 32, "events")?;
         }
         Ok(())
     }

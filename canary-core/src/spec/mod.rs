@@ -16,6 +16,7 @@
 //! | `web` | [`WebMetric`]: the `web` metric's shape, rules and placeholders |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
+//! | `notify` | [`NotificationSpec`]: where events are posted, which ones, the URL kept secret |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
 //! | `limits` | the range of every number and the size of every list ([`LimitsSpec`]) |
 //! | `defaults` | the default of every optional field |
@@ -41,6 +42,7 @@ mod hooks;
 mod limits;
 mod load;
 mod metric;
+mod notify;
 pub mod overrides;
 mod promote;
 mod steps;
@@ -59,6 +61,7 @@ pub use header_route::HeaderRoute;
 pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
+pub use notify::{check_url, NotificationKind, NotificationSpec, NotifyUrl, UrlFrom, MAX_URL_LEN};
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use steps::{Pause, StepSpec};
 pub use strategy::{BlueGreenSpec, Strategy};
@@ -110,6 +113,10 @@ pub struct Spec {
     /// state say so. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_analysis: bool,
+    /// Where the rollout's events are posted (Slack, Microsoft Teams, Discord, plain JSON).
+    /// Failures are logged, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationSpec>,
 }
 
 impl Spec {

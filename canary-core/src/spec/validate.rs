@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{CanaryReplicas, HookSpec, MetricKind, Pause, Spec, Strategy, TrafficMode};
+use super::notify::check_env_name;
+use super::{check_url, CanaryReplicas, HookSpec, MetricKind, Pause, Spec, Strategy, TrafficMode};
 use crate::error::{Error, Result};
 
 impl Spec {
@@ -372,6 +373,7 @@ impl Spec {
                 }
             }
         }
+        self.validate_notifications()?;
         if self.timeouts.call.get() < Duration::from_millis(100) {
             return Err(Error::invalid("timeouts.call", "must be at least 100ms"));
         }
@@ -380,6 +382,60 @@ impl Spec {
         }
         if self.timeouts.rollback.get() < Duration::from_secs(1) {
             return Err(Error::invalid("timeouts.rollback", "must be at least 1s"));
+        }
+        Ok(())
+    }
+}
+
+impl Spec {
+    /// Names unique and printable, exactly one of `url` and `urlFrom`, URLs of the right shape
+    /// (the error never quotes one: it may hold a token), events given, a sane timeout.
+    fn validate_notifications(&self) -> Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, n) in self.notifications.iter().enumerate() {
+            let f = |k: &str| format!("notifications[{i}].{k}");
+            if n.name.trim().is_empty() {
+                return Err(Error::invalid(f("name"), "cannot be empty"));
+            }
+            if n.name.chars().any(char::is_control) {
+                return Err(Error::invalid(f("name"), "has a control character"));
+            }
+            if !names.insert(n.name.as_str()) {
+                return Err(Error::invalid(
+                    f("name"),
+                    format!("{:?} is used by another notification", n.name),
+                ));
+            }
+            match (&n.url, &n.url_from) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        f("url"),
+                        "give either url or urlFrom, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(Error::invalid(f("url"), "give url or urlFrom"));
+                }
+                (Some(u), None) => {
+                    check_url(u.expose()).map_err(|r| Error::invalid(f("url"), r))?;
+                }
+                (None, Some(from)) => {
+                    check_env_name(&from.env).map_err(|r| Error::invalid(f("urlFrom.env"), r))?;
+                }
+            }
+            if n.events.is_empty() {
+                return Err(Error::invalid(
+                    f("events"),
+                    "needs at least one event kind (remove the notification to send nothing)",
+                ));
+            }
+            let t = n.timeout.get();
+            if t < Duration::from_millis(100) || t > Duration::from_secs(60) {
+                return Err(Error::invalid(
+                    f("timeout"),
+                    format!("{} is not between 100ms and 1m", n.timeout),
+                ));
+            }
         }
         Ok(())
     }
