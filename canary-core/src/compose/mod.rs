@@ -58,7 +58,9 @@
 //! docs for anchors, quoting and variables. [`Edit::patch`] shows the change as a unified diff.
 
 mod edit;
+mod schema;
 mod spec;
 
 pub use edit::{set_image, set_image_with, Edit, SetImageOptions};
+pub use schema::json_schema;
 pub use spec::{is_compose, ComposeOptions, ComposeSpec};
