@@ -61,6 +61,6 @@ mod edit;
 mod schema;
 mod spec;
 
-pub use edit::{set_image, set_image_with, Edit, SetImageOptions};
+pub use edit::{image_of, set_image, set_image_with, set_images, Edit, Edits, SetImageOptions};
 pub use schema::json_schema;
 pub use spec::{is_compose, ComposeOptions, ComposeSpec};
