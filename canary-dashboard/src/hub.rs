@@ -255,6 +255,7 @@ impl Hub {
             ),
             services: Vec::new(),
             driven,
+            drift: Vec::new(),
         })
     }
 

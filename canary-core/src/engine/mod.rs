@@ -287,6 +287,7 @@ impl Rollout {
             splits_error,
             services,
             driven,
+            drift: Vec::new(),
         })
     }
 
