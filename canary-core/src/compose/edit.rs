@@ -206,7 +206,8 @@ fn unified_diff(file: &str, old: &str, changes: &[(Range<usize>, &str)]) -> Stri
         last: usize,
         new: String,
     }
-    let mut groups: Vec<(usize, usize, Vec<&(Range<usize>, &str)>)> = Vec::new();
+    type Change<'c> = &'c (Range<usize>, &'c str);
+    let mut groups: Vec<(usize, usize, Vec<Change<'_>>)> = Vec::new();
     for change in changes {
         let first = line_start(old, change.0.start);
         let last = line_end(old, change.0.end);

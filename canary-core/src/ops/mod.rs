@@ -7,7 +7,9 @@ pub mod deploy;
 pub mod drift;
 pub mod routes;
 pub mod smoke;
+pub mod writeback;
 
 pub use deploy::{deploy, DeployOptions, DeployStep};
 pub use drift::{drift, Drift, DriftAgainst, DriftCheck, DriftWinner};
 pub use smoke::{smoke_test, SmokeOptions, SmokeReport, SmokeTally};
+pub use writeback::{write_back, ImageWrite, WriteBack, WriteBackOptions, WrittenAs};
