@@ -27,6 +27,8 @@ use crate::settings::{MetricsBackend, Settings};
 pub struct Canary {
     spec: Spec,
     spec_dir: PathBuf,
+    /// The compose file the spec came from (write-back and drift), if it did.
+    pub(crate) compose: Option<PathBuf>,
     settings: Settings,
     routes: Vec<AppRoute>,
     deps: Deps,
@@ -104,6 +106,7 @@ impl Canary {
         Ok(Canary {
             spec,
             spec_dir: PathBuf::from("."),
+            compose: None,
             settings,
             routes,
             deps,
@@ -119,6 +122,7 @@ impl Canary {
         Ok(Canary {
             spec,
             spec_dir: PathBuf::from("."),
+            compose: None,
             settings,
             routes,
             deps,
@@ -209,9 +213,12 @@ impl Canary {
         Rollout::new(self.spec.clone(), self.deps.clone(), options)
     }
 
-    /// The rollout's saved state, the split in force and the services.
+    /// The rollout's saved state, the split in force, the services, and the drift of stable
+    /// from the last promotion and the compose file ([`Canary::drift_check`]).
     pub async fn status(&self) -> Result<Status> {
-        self.rollout(self.controller())?.status().await
+        let mut status = self.rollout(self.controller())?.status().await?;
+        status.drift = self.drift_check().check(&status).await?;
+        Ok(status)
     }
 
     /// A manual control, from `by` (`cli:host/pid`, `python:...`).
