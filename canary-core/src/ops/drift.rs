@@ -286,11 +286,15 @@ fn describe(
             if off_promotion { ", and" } else { " but" }
         ));
     }
-    s.push_str(match won {
-        DriftWinner::Promotion => {
+    if let (DriftWinner::Promotion, Some((d, _))) = (won, declared) {
+        s.push_str(&format!(
             "; the promotion won: the next `docker stack deploy` of the file puts stable back on \
-             the file's image unless the promotion is written into it"
-        }
+             {d} unless the promotion is written into it"
+        ));
+        return s;
+    }
+    s.push_str(match won {
+        DriftWinner::Promotion => "; the promotion won",
         DriftWinner::File => {
             "; the compose file won: a `docker stack deploy` of a file without the promotion \
              undid it"
@@ -393,8 +397,8 @@ mod tests {
         assert_eq!(
             m,
             "api: stable runs sha256:f46b but docker-compose.yml names api:v1 (line 12); the \
-             promotion won: the next `docker stack deploy` of the file puts stable back on the \
-             file's image unless the promotion is written into it"
+             promotion won: the next `docker stack deploy` of the file puts stable back on \
+             api:v1 unless the promotion is written into it"
         );
         let m = describe(
             "api",
