@@ -108,3 +108,81 @@ fn compose_defaults_are_described() {
         .get("name")
         .is_none());
 }
+
+/// The README's compose example: the yaml block that starts with the schema line.
+fn readme_example() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("```yaml\n# yaml-language-server")
+        .expect("the README shows a compose file")
+        + "```yaml\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    readme[start..end].to_string()
+}
+
+#[test]
+fn the_readme_and_the_example_stack_files_are_valid_specs() {
+    let example =
+        std::fs::read_to_string(root().join("examples/neotix/docker-compose.canary.yml")).unwrap();
+    for (name, text) in [("example", example.clone()), ("README", readme_example())] {
+        assert!(
+            text.starts_with(
+                "# yaml-language-server: $schema=../../schema/compose-x-canary.schema.json\n"
+            ),
+            "{name}"
+        );
+        let e = errors(&yaml(&text));
+        assert!(e.is_empty(), "{name}: {e:?}");
+        let (spec, compose) = canary_core::Spec::from_text(&text, &[]).unwrap();
+        assert!(compose, "{name}");
+        assert_eq!(spec.group.as_str(), "neotix", "{name}");
+        assert_eq!(spec.apps[0].name.as_str(), "neotix-api", "{name}");
+        assert_eq!(spec.apps[0].image.as_str(), "neotix-api:v2", "{name}");
+        assert_eq!(spec.apps[0].stable_replicas, 4, "{name}");
+    }
+    // The stack file carries the same rollout as the plain spec of the demo.
+    let (from_compose, _) = canary_core::Spec::from_text(&example, &[]).unwrap();
+    let plain = std::fs::read_to_string(root().join("examples/neotix/canary.yaml")).unwrap();
+    let (spec, _) = canary_core::Spec::from_text(&plain, &[]).unwrap();
+    assert_eq!(from_compose.stack, spec.stack);
+    assert_eq!(from_compose.traffic, spec.traffic);
+    assert_eq!(from_compose.analysis, spec.analysis);
+    assert_eq!(from_compose.timeouts, spec.timeouts);
+    assert_eq!(from_compose.apps.len(), spec.apps.len());
+    for (a, b) in from_compose.apps.iter().zip(&spec.apps) {
+        assert_eq!(
+            (
+                &a.name,
+                &a.image,
+                &a.stable_image,
+                a.port,
+                &a.rule,
+                &a.health_path,
+                a.canary_replicas
+            ),
+            (
+                &b.name,
+                &b.image,
+                &b.stable_image,
+                b.port,
+                &b.rule,
+                &b.health_path,
+                b.canary_replicas
+            )
+        );
+        assert_eq!(
+            a.stable.as_ref().map(|s| s.as_str()),
+            Some(format!("neotix_{}", a.name).as_str())
+        );
+    }
+    // A rejection names the compose path and its line.
+    let bad = readme_example().replace(
+        "x-canary: {healthPath: /api/health}",
+        "x-canary: {healthPath: /api/health, port: eighty}",
+    );
+    let e = canary_core::Spec::from_text(&bad, &[])
+        .unwrap_err()
+        .to_string();
+    eprintln!("{e}");
+    assert!(e.contains("services.neotix-api.x-canary.port"), "{e}");
+}

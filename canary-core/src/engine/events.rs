@@ -41,8 +41,8 @@ pub struct Status {
     /// Whether a live controller holds the lease.
     pub driven: bool,
     /// Apps whose stable runs another image than the last promotion or the compose file names
-    /// ([`crate::ops::drift`]). The engine leaves it empty; a caller that knows the compose file
-    /// fills it (`canary-sdk`'s `Canary::status`).
+    /// ([`mod@crate::ops::drift`]). The engine leaves it empty; a caller that knows the compose
+    /// file fills it (`canary-sdk`'s `Canary::status`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drift: Vec<crate::ops::drift::Drift>,
 }

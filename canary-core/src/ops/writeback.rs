@@ -269,7 +269,8 @@ fn write_atomic(path: &Path, original: &str, text: &str) -> Result<()> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            // Only root may give a file away; anyone else writes their own file, as an editor would.
+            // Only root may give a file away; anyone else writes a file of their own, as an
+            // editor would.
             let _ = std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid()));
         }
         // A last look: an edit made while the rollout ran must not be lost.
