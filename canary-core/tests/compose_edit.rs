@@ -13,6 +13,7 @@ use serde_json::Value;
 
 const SEED: &str = include_str!("fixtures/compose/seed/docker-compose.canary.yml");
 const SDK: &str = include_str!("fixtures/compose/sdk/docker-compose.yml");
+const PLATFORM: &str = include_str!("fixtures/compose/realworld/platform.yml");
 const DIGEST: &str =
     "registry:5000/neotix-api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -373,6 +374,74 @@ fn close_changes_share_a_hunk_and_a_flow_line_can_hold_two() {
     for tool in ["git", "patch"] {
         assert_eq!(apply(tool, &far, &patch), edits.text(), "{tool}");
     }
+}
+
+#[test]
+fn a_real_world_stack_file_changes_one_line_per_image() {
+    let cases = [
+        ("postgres", "postgres:17", "    image: postgres:17"),
+        ("redis", "redis:7.2.5-bookworm", "    image: redis:7.2.5-bookworm"),
+        (
+            "api",
+            DIGEST,
+            // The service's own image, not the anchor's it overrides; the comment stays.
+            "    image: registry:5000/neotix-api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef   # the service canary promotes",
+        ),
+        (
+            "web",
+            "registry.example.com/platform/web:4.2.0",
+            "    image: 'registry.example.com/platform/web:4.2.0'   # Next.js front end",
+        ),
+        (
+            "init",
+            "registry.example.com/platform/migrate:4.2.0",
+            "    image: \"registry.example.com/platform/migrate:4.2.0\"",
+        ),
+        ("proxy", "traefik:v3.7.9", "    image: traefik:v3.7.9"),
+    ];
+    let mut all = Vec::new();
+    for (service, image, line) in cases {
+        let image = img(image);
+        let edit = set_image(PLATFORM, service, &image).unwrap();
+        let changed = changed_lines(PLATFORM, edit.text());
+        assert_eq!(changed.len(), 1, "{service}: {changed:?}");
+        assert_eq!(changed[0].2, line, "{service}");
+        assert_eq!(changed[0].0, edit.line(), "{service}");
+        assert_eq!(
+            image_of(edit.text(), service).unwrap(),
+            Some((image.to_string(), edit.line()))
+        );
+        for tool in ["git", "patch"] {
+            assert_eq!(
+                apply(tool, PLATFORM, &edit.patch("compose.yml")),
+                edit.text(),
+                "{service} {tool}"
+            );
+        }
+        all.push((service, image));
+    }
+    let pairs: Vec<(&str, &ImageRef)> = all.iter().map(|(s, i)| (*s, i)).collect();
+    let edits = set_images(PLATFORM, &pairs).unwrap();
+    assert_eq!(changed_lines(PLATFORM, edits.text()).len(), cases.len());
+    for tool in ["git", "patch"] {
+        assert_eq!(
+            apply(tool, PLATFORM, &edits.patch("compose.yml")),
+            edits.text(),
+            "{tool}"
+        );
+    }
+    // The helpers' image is the anchor every one of them merges (and it has variables): not
+    // theirs to change alone.
+    for service in ["worker", "scheduler"] {
+        let (field, reason) = refused(PLATFORM, service);
+        assert_eq!(field, format!("services.{service}.image"));
+        assert!(
+            reason.contains("the value at line 17, merged in by `<<` at line")
+                && reason.contains("also uses"),
+            "{reason}"
+        );
+    }
+    assert!(set_images(PLATFORM, &[("api", &img("a:1")), ("worker", &img("a:1"))]).is_err());
 }
 
 /// `text` patched by `git apply` or `patch -p1` in a scratch directory.

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::ImageRef;
 use crate::yaml_index::tree::{Kind, Style, Tree};
 use crate::yaml_index::value::plain;
-use crate::yaml_index::YamlIndex;
+use crate::yaml_index::{ViaKind, YamlIndex};
 
 /// Lines of context around a change in [`Edit::patch`].
 const CONTEXT: usize = 3;
@@ -438,18 +438,31 @@ fn check_shared(tree: &Tree<'_>, index: &YamlIndex, target: usize, path: &str) -
             continue;
         }
         let node = tree.node(target);
-        let anchor = node
-            .anchor
-            .as_ref()
-            .map(|a| format!("the anchor &{a}"))
-            .unwrap_or_else(|| "a value".into());
         let (line, _) = tree.line_col(node.start);
+        // How this service reaches the shared value: its own alias or a `<<` merge.
+        let own = index
+            .paths_to(target)
+            .into_iter()
+            .find(|(p, _)| *p == path)
+            .and_then(|(_, l)| l.via);
+        let what = match (&node.anchor, own) {
+            (Some(a), _) => format!("the anchor &{a} at line {line}"),
+            (None, Some(v)) if v.kind == ViaKind::Merge => format!(
+                "the value at line {line}, merged in by `<<` at line {}",
+                v.line
+            ),
+            (None, Some(v)) => format!(
+                "the value at line {line}, reached through the alias at line {}",
+                v.line
+            ),
+            (None, None) => format!("a value at line {line}"),
+        };
         let user_line = loc.via.map_or(loc.line, |v| v.line);
         return Err(Error::invalid(
             path,
             format!(
-                "the image is {anchor} at line {line}, which {other} (line {user_line}) also \
-                 uses; give the service its own image: or edit the anchor by hand"
+                "the image is {what}, which {other} (line {user_line}) also uses; give the \
+                 service its own image: or edit the anchor by hand"
             ),
         ));
     }
