@@ -1,6 +1,7 @@
 //! The stack file stays the source of truth (issue #17), on the real stack: a seed-style compose
 //! file (stable `api` × 4 beside `api-canary` × 1, each with its own Traefik labels, canary
-//! settings in `x-canary`) deployed with `docker stack deploy`, promoted by
+//! settings in `x-canary`; and `web` × 2 in the SDK's layout, its canary created by canary)
+//! deployed with `docker stack deploy`, promoted by
 //! `canary run -f docker-compose.canary.yml`, which writes the promoted image into the file and
 //! changes nothing else; a second `docker stack deploy` of the file keeps the new version with
 //! no failed request under a steady load; a file edited back to the old image makes
@@ -18,6 +19,7 @@ use canary_e2e::stack::{stack_or_skip, Stack};
 fn compose_file(name: &str, network: &str) -> String {
     let host = format!("{name}.localhost");
     let rule = format!("Host(`{host}`) && PathPrefix(`/api`)");
+    let web_rule = format!("Host(`{host}`) && PathPrefix(`/web`)");
     format!(
         r#"# {name}: stable and canary side by side, Traefik in front (the seed's layout).
 #
@@ -83,6 +85,23 @@ services:
         - "traefik.http.routers.{name}-api-canary.priority=100"
         - "traefik.http.routers.{name}-api-canary.service={name}-api-canary"
         - "traefik.http.services.{name}-api-canary.loadbalancer.server.port=8080"
+
+  # The SDK's layout: no canary service in the file; canary creates {name}_web-canary.
+  web:
+    image: {V1}
+    networks: [{network}]
+    x-canary:
+      image: {V2}
+      healthPath: /health
+    deploy:
+      <<: *deploy-defaults
+      replicas: 2
+      labels:
+        io.canary.test: "1"
+        traefik.enable: "true"
+        traefik.swarm.network: {network}
+        traefik.http.routers.{name}-web.rule: "{web_rule}"
+        traefik.http.services.{name}-web.loadbalancer.server.port: "8080"
 
 networks:
   {network}:
@@ -173,29 +192,31 @@ fn a_promotion_is_written_into_the_stack_file_and_survives_the_next_stack_deploy
     let original = compose_file(&g.name, &stack.network);
     let file = g.write("docker-compose.canary.yml", &original);
     let (api, canary) = (g.service("api", false), g.service("api", true));
+    let web = g.service("web", false);
 
     stack_deploy(&file, &g.name);
     wait_converged(&api, V1, 4, Duration::from_secs(90));
     wait_converged(&canary, V2, 1, Duration::from_secs(90));
+    wait_converged(&web, V1, 2, Duration::from_secs(90));
     // Traefik has found the stack's services.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !http_get(
-        stack.web_port,
-        &g.host,
-        "/api/x",
-        &[],
-        Duration::from_secs(3),
-    )
-    .is_ok_and(|a| a.status == 200)
-    {
-        assert!(Instant::now() < deadline, "Traefik never routed {}", g.host);
-        std::thread::sleep(Duration::from_millis(500));
+    for path in ["/api/x", "/web/x"] {
+        while !http_get(stack.web_port, &g.host, path, &[], Duration::from_secs(3))
+            .is_ok_and(|a| a.status == 200)
+        {
+            assert!(
+                Instant::now() < deadline,
+                "Traefik never routed {}{path}",
+                g.host
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
     // Nothing to report before any rollout: stable runs what the file names.
     let st = g.status(&file);
     assert!(st.get("drift").is_none(), "{st}");
 
-    let load = Load::start(stack.web_port, &g.host, &["/api/x"], 30);
+    let load = Load::start(stack.web_port, &g.host, &["/api/x", "/web/x"], 25);
     std::thread::sleep(Duration::from_secs(1));
 
     // The rollout, adopted from the stack, to promotion.
@@ -205,17 +226,19 @@ fn a_promotion_is_written_into_the_stack_file_and_survives_the_next_stack_deploy
     let wb = run.last("writeBack").expect("a writeBack line");
     assert_eq!(wb["written"], true, "{wb}");
     let images = wb["images"].as_array().expect("images");
-    assert_eq!(images.len(), 1, "{wb}");
+    assert_eq!(images.len(), 2, "{wb}");
+    for (img, service) in images.iter().zip(["api", "web"]) {
+        // The stable service, never api-canary.
+        assert_eq!(img["service"], service, "{img}");
+        // canary-e2e:v2 still names the promoted image ID: the tag is written, not the ID.
+        assert_eq!(img["image"], V2, "{img}");
+        assert_eq!(img["writtenAs"], "tag", "{img}");
+        assert_eq!(img["previous"], V1, "{img}");
+        assert_eq!(img["promoted"], docker::image_id(V2).as_str(), "{img}");
+    }
     let img = &images[0];
-    assert_eq!(
-        img["service"], "api",
-        "the stable service, not api-canary: {img}"
-    );
-    // canary-e2e:v2 still names the promoted image ID: the tag is written, not the ID.
-    assert_eq!(img["image"], V2, "{img}");
-    assert_eq!(img["writtenAs"], "tag", "{img}");
-    assert_eq!(img["previous"], V1, "{img}");
-    assert_eq!(img["promoted"], docker::image_id(V2).as_str(), "{img}");
+    // The SDK's layout: canary made the web canary itself, and scaled it to 0 on promotion.
+    assert_eq!(docker::service_replicas(&g.service("web", true)), 0);
     assert!(
         run.json().iter().all(|v| v["type"] != "drift"),
         "{}",
@@ -237,17 +260,19 @@ fn a_promotion_is_written_into_the_stack_file_and_survives_the_next_stack_deploy
         .map(|(i, (a, b))| (i + 1, *a, *b))
         .collect();
     let line = img["line"].as_u64().expect("a line") as usize;
+    let web_line = images[1]["line"].as_u64().expect("a line") as usize;
+    let (old, new) = (format!("    image: {V1}"), format!("    image: {V2}"));
     assert_eq!(
         changed,
-        vec![(
-            line,
-            format!("    image: {V1}").as_str(),
-            format!("    image: {V2}").as_str()
-        )],
+        vec![
+            (line, old.as_str(), new.as_str()),
+            (web_line, old.as_str(), new.as_str())
+        ],
         "{written}"
     );
     // Stable runs the promoted ID; the file names its tag: no drift.
     assert_eq!(docker::service_image(&api), docker::image_id(V2));
+    assert_eq!(docker::service_image(&web), docker::image_id(V2));
     let st = g.status(&file);
     assert!(st.get("drift").is_none(), "{st}");
 
@@ -256,6 +281,7 @@ fn a_promotion_is_written_into_the_stack_file_and_survives_the_next_stack_deploy
     stack_deploy(&file, &g.name);
     wait_converged(&api, V2, 4, Duration::from_secs(120));
     wait_converged(&canary, V2, 1, Duration::from_secs(120));
+    wait_converged(&web, V2, 2, Duration::from_secs(120));
     let settled = Instant::now();
     std::thread::sleep(Duration::from_secs(3));
     let report = load.stop();
@@ -282,6 +308,7 @@ fn a_promotion_is_written_into_the_stack_file_and_survives_the_next_stack_deploy
     assert_eq!(old, 0, "{summary:?}");
     assert!(report.from_version_after("v2", settled) > 0, "{summary:?}");
     assert_eq!(docker::service_image(&api), V2);
+    assert_eq!(docker::service_image(&web), V2);
     let st = g.status(&file);
     assert!(st.get("drift").is_none(), "{st}");
 
