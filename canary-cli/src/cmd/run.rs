@@ -1,15 +1,14 @@
 //! `canary run`: the engine's `Rollout::run`, printed.
 
-use canary_core::ops::WriteBackOptions;
 use canary_core::{EventKind, Outcome, Track};
-use canary_sdk::Canary;
 use serde_json::json;
 
+use super::compose::{report_drift, write_back};
 use super::{with_events, Driven};
 use crate::args::{Global, RunArgs};
-use crate::error::{CliError, CliResult, EXIT_OK, EXIT_ROLLED_BACK};
+use crate::error::{CliResult, EXIT_OK, EXIT_ROLLED_BACK};
 use crate::exporter::Exporter;
-use crate::output::{human_drift, human_write_back, secs, tagged, Printer};
+use crate::output::{secs, Printer};
 use crate::session;
 
 pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8> {
@@ -41,7 +40,7 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         None => None,
     };
     // Said before anything changes: a stable that no longer runs what it should.
-    report_drift(&canary, p, &exporter).await;
+    report_drift(&canary, p, Some(&exporter)).await;
     let opts = canary
         .controller()
         .poll(args.poll.get())
@@ -110,8 +109,8 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         Driven::Done(Ok(Outcome::Promoted)) => {
             // The file first: the result line is the last one, and a file left behind is an
             // error the exit code must show.
-            let written = write_back(&canary, args, p).await;
-            report_drift(&canary, p, &exporter).await;
+            let written = write_back(&canary, args.no_write, p).await;
+            report_drift(&canary, p, Some(&exporter)).await;
             written?;
             p.emit(
                 json!({"type": "result", "group": group, "result": "promoted", "exitCode": EXIT_OK,
@@ -139,40 +138,6 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
             Ok(EXIT_ROLLED_BACK)
         }
         Driven::Done(Err(e)) => Err(e.into()),
-    }
-}
-
-/// Writes the promotion into the compose file the spec came from (with `--no-write`, prints the
-/// patch); nothing for a plain spec.
-async fn write_back(canary: &Canary, args: &RunArgs, p: &Printer) -> CliResult<()> {
-    let Some(file) = canary.compose_file() else {
-        return Ok(());
-    };
-    let options = WriteBackOptions::default().dry_run(args.no_write);
-    match canary.write_back(&options).await {
-        Ok(w) => {
-            p.emit(tagged("writeBack", &w), || human_write_back(&w));
-            Ok(())
-        }
-        Err(e) => Err(CliError::from(e).context(format!(
-            "promoted, but {} does not name the promoted image: the next `docker stack deploy` \
-             of it puts stable back",
-            file.display()
-        ))),
-    }
-}
-
-/// Prints the drift of stable (one `drift` object per app in JSON) and sets the exporter's
-/// gauges. A drift that cannot be read is a note, not a failure of the rollout.
-async fn report_drift(canary: &Canary, p: &Printer, exporter: &Exporter) {
-    match canary.status().await {
-        Ok(st) => {
-            exporter.set_drift(&st.drift);
-            for d in &st.drift {
-                p.emit(tagged("drift", d), || human_drift(std::slice::from_ref(d)));
-            }
-        }
-        Err(e) => p.note(format!("(drift not checked: {e})")),
     }
 }
 
