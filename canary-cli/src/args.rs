@@ -353,6 +353,9 @@ pub(crate) struct RunArgs {
     /// Serve the engine's decisions as Prometheus metrics on `http://ADDR/metrics`.
     #[arg(long, env = "CANARY_METRICS_ADDR")]
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// With a compose file (-f): do not write the promoted image into it; print the patch.
+    #[arg(long, env = "CANARY_NO_WRITE")]
+    pub(crate) no_write: bool,
 }
 
 /// `canary promote`.
@@ -361,6 +364,10 @@ pub(crate) struct PromoteArgs {
     /// Promote now, skipping the remaining steps and analysis.
     #[arg(long)]
     pub(crate) full: bool,
+    /// With a compose file (-f), when the promotion is carried out here: do not write the
+    /// promoted image into it; print the patch.
+    #[arg(long, env = "CANARY_NO_WRITE")]
+    pub(crate) no_write: bool,
 }
 
 /// `canary logs`.

@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `settings` | [`Settings`]: where Docker, Traefik and Prometheus are; checked once |
 //! | `session` | [`Canary`]: a group's backends and its operations, its rollouts' notifications |
+//! | `compose` | the compose file a spec came from: promotions written back, drift |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
 //!
 //! ```no_run
@@ -27,6 +28,7 @@
 //! # }
 //! ```
 
+mod compose;
 mod session;
 mod settings;
 mod stack;

@@ -31,6 +31,8 @@ use crate::settings::{MetricsBackend, Settings};
 pub struct Canary {
     spec: Spec,
     spec_dir: PathBuf,
+    /// The compose file the spec came from (write-back and drift), if it did.
+    pub(crate) compose: Option<PathBuf>,
     settings: Settings,
     routes: Vec<AppRoute>,
     deps: Deps,
@@ -182,6 +184,7 @@ impl Canary {
             notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
+            compose: None,
             settings,
             routes,
             deps,
@@ -203,6 +206,7 @@ impl Canary {
             notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
+            compose: None,
             settings,
             routes,
             deps,
@@ -345,12 +349,15 @@ impl Canary {
         test_notifications(&self.notifier).await
     }
 
-    /// The rollout's saved state, the split in force and the services.
+    /// The rollout's saved state, the split in force, the services, and the drift of stable
+    /// from the last promotion and the compose file ([`Canary::drift_check`]).
     pub async fn status(&self) -> Result<Status> {
         // Reads only: no events, so no notifier.
-        Rollout::new(self.spec.clone(), self.deps.clone(), self.controller())?
+        let mut status = Rollout::new(self.spec.clone(), self.deps.clone(), self.controller())?
             .status()
-            .await
+            .await?;
+        status.drift = self.drift_check().check(&status).await?;
+        Ok(status)
     }
 
     /// A manual control, from `by` (`cli:host/pid`, `python:...`).

@@ -297,6 +297,7 @@ impl Rollout {
             splits_error,
             services,
             driven,
+            drift: Vec::new(),
         })
     }
 
