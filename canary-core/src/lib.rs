@@ -39,8 +39,8 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use memory::MemoryStateStore;
 pub use model::{
-    AppRef, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track,
-    TrafficSplit, Weight,
+    AppRef, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, StepPlan,
+    Track, TrafficSplit, Weight,
 };
 pub use spec::{Spec, SpecFile};
 pub use state::{Command, Phase, RolloutState};

@@ -255,6 +255,7 @@ impl Hub {
             ),
             services: Vec::new(),
             driven,
+            replica_plan: None,
         })
     }
 

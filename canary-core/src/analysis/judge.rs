@@ -306,6 +306,7 @@ mod tests {
             direction: None,
             weight: 1.0,
             critical: false,
+            dry_run: false,
         }
     }
 

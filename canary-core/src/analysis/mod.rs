@@ -61,6 +61,7 @@ pub fn default_checks() -> Vec<CheckSpec> {
         max: None,
         relative: None,
         critical: false,
+        dry_run: false,
     }]
 }
 

@@ -196,11 +196,7 @@ impl Rollout {
         let effective = self.set_weight(weight).await?;
         self.save(|s| s.weight = effective.get()).await?;
         let st = self.state().await;
-        let note = if effective != weight {
-            format!(" (replicas give {effective})")
-        } else {
-            String::new()
-        };
+        let note = self.replica_note(weight);
         self.emit(
             EventKind::WeightSet,
             &st,

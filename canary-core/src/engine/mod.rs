@@ -290,6 +290,7 @@ impl Rollout {
             splits_error,
             services,
             driven,
+            replica_plan: self.spec.replica_plan(),
         })
     }
 

@@ -7,7 +7,7 @@ use super::defaults::{
     default_confidence, default_marginal_score, default_min_requests, default_min_samples,
     default_pass_score, one_f, two_u32,
 };
-use super::MetricKind;
+use super::{MetricKind, TaskMetricsSpec};
 use crate::model::HumanDuration;
 
 /// What to do when analysis stays inconclusive past its limit.
@@ -65,6 +65,10 @@ pub struct CheckSpec {
     /// A failed critical check rolls back at once, whatever the failure limit.
     #[serde(default)]
     pub critical: bool,
+    /// Run the check and report it (events, status, the exporter) without letting it decide
+    /// anything: a way to try a new check without risking a false rollback. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A metric the statistical judge compares between canary and stable samples.
@@ -84,6 +88,10 @@ pub struct JudgeMetric {
     /// A critical metric that fails fails the whole analysis.
     #[serde(default)]
     pub critical: bool,
+    /// Judge the metric and report its class without counting it in the score or the verdict.
+    /// Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// The statistical judge (Mann-Whitney U, as Spinnaker Kayenta does).
@@ -141,6 +149,11 @@ pub struct AnalysisSpec {
     /// The statistical judge, if wanted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeSpec>,
+    /// Read the built-in metrics from the apps' own counters, scraped per task, instead of
+    /// Traefik's per-service ones: each track's figures are its own in every traffic mode, and
+    /// replicas mode needs it for checks that decide. See [`TaskMetricsSpec`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_metrics: Option<TaskMetricsSpec>,
 }
 
 impl Default for AnalysisSpec {
@@ -154,6 +167,7 @@ impl Default for AnalysisSpec {
             min_requests: default_min_requests(),
             checks: Vec::new(),
             judge: None,
+            task_metrics: None,
         }
     }
 }

@@ -10,6 +10,8 @@
 //! | `traffic` | [`TrafficSpec`], [`TrafficMode`], [`HeaderRoute`] |
 //! | `metric` | [`MetricKind`] and the forms it is written in |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
+//! | `task_metrics` | [`TaskMetricsSpec`]: the apps' own per-task metrics as the built-in metrics' source |
+//! | `replicas` | replicas mode: the replica plan of the steps, and what the analysis can see |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
 //! | `limits` | the range of every number and the size of every list ([`LimitsSpec`]) |
@@ -36,6 +38,8 @@ mod load;
 mod metric;
 pub mod overrides;
 mod promote;
+mod replicas;
+mod task_metrics;
 mod traffic;
 mod validate;
 
@@ -48,6 +52,8 @@ pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
+pub use replicas::DEFAULT_REPLICA_TOLERANCE;
+pub use task_metrics::TaskMetricsSpec;
 pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
 
 /// A canary group: one or more apps canaried, analysed and promoted (or rolled back) together.
