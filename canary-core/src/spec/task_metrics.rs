@@ -24,7 +24,10 @@ use serde::{Deserialize, Serialize};
 /// Longest metric or label name accepted.
 const MAX_NAME: usize = 200;
 
-/// The apps' own request metrics, one series per task (see the [module docs](self)).
+/// The apps' own request metrics, scraped from every task with the Swarm service's name in a
+/// label: the source of the built-in metrics when set (`analysis.taskMetrics`). Traefik counts per
+/// Traefik service, which in replicas mode holds both tracks' tasks; these series belong to one
+/// track each, in every mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskMetricsSpec {
