@@ -198,6 +198,7 @@ fn shipped_examples_load() {
     for f in [
         "examples/neotix/canary.yaml",
         "examples/neotix/canary-bad.yaml",
+        "examples/neotix/canary-replicas.yaml",
     ] {
         let s = Spec::load(root().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert_eq!(s.app_refs().len(), 2);
@@ -224,6 +225,7 @@ fn schema_accepts_the_examples_and_rejects_bad_ones() {
     for f in [
         "examples/neotix/canary.yaml",
         "examples/neotix/canary-bad.yaml",
+        "examples/neotix/canary-replicas.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(f)).unwrap();
         let value: serde_json::Value = canary_core::yaml::from_str(&text).unwrap();
