@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canary_core::ops::{self, DeployOptions, DeployStep, SmokeOptions, SmokeReport};
+use canary_core::spec::{MetricKind, WebMetric};
 use canary_core::traits::{BuildEvent, LogLine, LogOptions};
 use canary_core::{
     AppRoute, Command, CommandOutcome, Deps, Error, HookRunner, MetricsSource, Orchestrator,
@@ -16,7 +17,7 @@ use canary_core::{
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
     BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikRouter,
-    TraefikScrapeMetrics, WebhookRunner,
+    TraefikScrapeMetrics, WebMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -58,12 +59,62 @@ pub async fn state_store(settings: &Settings) -> Result<Arc<dyn canary_core::Sta
     Ok(Arc::new(swarm.state_store()))
 }
 
+/// The spec's `web` metrics, each with the path of its `metric` field.
+fn web_metrics(spec: &Spec) -> Vec<(String, &WebMetric)> {
+    let a = &spec.analysis;
+    let checks = a
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("analysis.checks[{i}].metric"), &c.metric));
+    let judged = a.judge.iter().flat_map(|j| {
+        j.metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("analysis.judge.metrics[{i}].metric"), &m.metric))
+    });
+    checks
+        .chain(judged)
+        .filter_map(|(field, m)| match m {
+            MetricKind::Web(w) => Some((field, w)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuses, when the group is set up rather than at its first analysis, a web metric this build
+/// cannot call (`https://` without canary-traefik's `rustls` feature).
+fn check_web(spec: &Spec) -> Result<()> {
+    for (field, w) in web_metrics(spec) {
+        WebMetrics::can_call(w).map_err(|e| match e {
+            Error::InvalidInput { reason, .. } => {
+                Error::invalid(format!("{field}.web.url"), reason)
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+/// `metrics`, with the spec's `web` metrics answered by HTTP ([`WebMetrics`]) when it has any,
+/// so every front end reads them from the spec alone. A call without a timeout of its own gets
+/// the spec's call timeout, at most 30s.
+fn with_web(spec: &Spec, metrics: Arc<dyn MetricsSource>) -> Arc<dyn MetricsSource> {
+    if web_metrics(spec).is_empty() {
+        return metrics;
+    }
+    Arc::new(
+        WebMetrics::new(metrics).timeout(spec.timeouts.call.get().min(Duration::from_secs(30))),
+    )
+}
+
 impl Canary {
     /// Connects to Docker (negotiating the API version), builds the router, the metrics source
-    /// (reading each app's stable labels for backend names) and the webhook runner, and checks the
-    /// settings first.
+    /// (reading each app's stable labels for backend names; `web` metrics by HTTP) and the
+    /// webhook runner, and checks the settings first.
     pub async fn connect(spec: Spec, settings: Settings) -> Result<Self> {
         settings.validate()?;
+        check_web(&spec)?;
         let mut options = ConnectOptions::from_env();
         if let Some(h) = settings.docker_host.as_ref().filter(|h| !h.is_empty()) {
             options.host = h.clone();
@@ -107,7 +158,7 @@ impl Canary {
         let deps = Deps {
             orchestrator: Arc::new(swarm.clone()),
             router: Arc::new(router),
-            metrics,
+            metrics: with_web(&spec, metrics),
             store: Arc::new(swarm.state_store()),
             hooks: Arc::new(WebhookRunner::new()?),
         };
@@ -122,9 +173,12 @@ impl Canary {
     }
 
     /// A group over backends the caller built (other implementations of the traits, test
-    /// fakes). The routes are read from `deps.orchestrator`.
-    pub async fn from_deps(spec: Spec, settings: Settings, deps: Deps) -> Result<Self> {
+    /// fakes). The routes are read from `deps.orchestrator`. The spec's `web` metrics, if any,
+    /// are answered by HTTP in front of `deps.metrics`.
+    pub async fn from_deps(spec: Spec, settings: Settings, mut deps: Deps) -> Result<Self> {
         settings.validate()?;
+        check_web(&spec)?;
+        deps.metrics = with_web(&spec, deps.metrics);
         let routes = ops::routes::app_routes(&spec, deps.orchestrator.as_ref()).await?;
         Ok(Canary {
             spec,
@@ -143,10 +197,11 @@ impl Canary {
         self
     }
 
-    /// Reads metrics from `metrics` instead (a source written in Python or JavaScript).
+    /// Reads metrics from `metrics` instead (a source written in Python or JavaScript); the
+    /// spec's `web` metrics are still answered by HTTP.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
-        self.deps.metrics = metrics;
+        self.deps.metrics = with_web(&self.spec, metrics);
         self._scrape = None;
         self
     }

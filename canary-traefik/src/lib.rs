@@ -8,6 +8,7 @@
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
+//! | [`WebMetrics`] | [`canary_core::MetricsSource`] | `web` metrics (a number by JSONPath from an HTTP endpoint's JSON) over any other source |
 //!
 //! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
 //! its pure rendering), [`backend`] (Traefik names of Swarm services), [`api`] (Traefik API
@@ -100,7 +101,7 @@
 //!
 //! ## Features
 //!
-//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks) through rustls with
+//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks, web metrics) through rustls with
 //!   the ring provider. Off by default.
 
 pub mod api;
@@ -120,6 +121,7 @@ pub mod scrape;
 mod static_config;
 #[cfg(test)]
 mod testutil;
+pub mod web;
 mod webhook;
 
 pub use backend::{AppBackends, BackendNames, ProviderVersion};
@@ -129,4 +131,5 @@ pub use replicas::plan_replicas;
 pub use router::{TraefikRouter, TraefikRouterBuilder};
 pub use scrape::{ScrapeTask, TraefikScrapeMetrics, TraefikScrapeMetricsBuilder};
 pub use static_config::StaticConfig;
+pub use web::{WebMetrics, MAX_ANSWER};
 pub use webhook::{HookBody, WebhookRunner};

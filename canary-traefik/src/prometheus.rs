@@ -201,6 +201,14 @@ pub fn series_values(data: &QueryData, query: &str) -> Result<Vec<f64>> {
     }
 }
 
+/// A `web` metric reached a source that does not call URLs: it is [`crate::WebMetrics`]'s.
+pub(crate) fn web_elsewhere() -> Error {
+    Error::invalid(
+        "metric",
+        "a web metric is answered by WebMetrics (canary-sdk wires it for every spec that has one)",
+    )
+}
+
 /// Builds a [`PrometheusMetrics`].
 #[derive(Debug, Clone)]
 #[must_use]
@@ -424,6 +432,7 @@ impl PrometheusMetrics {
                     window: range,
                 },
             ),
+            MetricKind::Web(_) => Err(web_elsewhere()),
             kind => match &self.tasks {
                 Some(tasks) => {
                     promql::builtin_on(kind, &Series::tasks(tasks, swarm_service.as_str()), range)
@@ -434,7 +443,8 @@ impl PrometheusMetrics {
                             )
                         })
                 }
-                None => Ok(promql::builtin(kind, &service, range).expect("built-in kind")),
+                None => promql::builtin(kind, &service, range)
+                    .ok_or_else(|| Error::Internal(format!("no PromQL for {}", kind.label()))),
             },
         }
     }

@@ -92,7 +92,7 @@ impl<'a> Series<'a> {
 }
 
 /// The built-in query of `kind` for the Traefik service `service` over `range`; `None` for a
-/// custom query.
+/// custom query or a web metric.
 pub fn builtin(kind: &MetricKind, service: &str, range: Duration) -> Option<String> {
     builtin_on(kind, &Series::traefik(service), range)
 }
@@ -126,7 +126,7 @@ pub fn builtin_on(kind: &MetricKind, series: &Series<'_>, range: Duration) -> Op
             let buckets = series.buckets.as_ref()?;
             format!("histogram_quantile({q}, sum by (le) (rate({buckets}{sel}[{r}])))")
         }
-        MetricKind::Query(_) => return None,
+        MetricKind::Query(_) | MetricKind::Web(_) => return None,
     })
 }
 

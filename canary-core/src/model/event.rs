@@ -45,6 +45,14 @@ pub enum EventKind {
     CanaryLost,
     /// The canary's image tag now names another image (nothing changes).
     TagMoved,
+    /// A gate step holds the rollout, or opened.
+    Gate,
+    /// The canary's task count changed to follow its weight (`canaryReplicas: auto`) or to
+    /// carry stable's load while stable takes the new version.
+    CanaryScaled,
+    /// A promotion's handover: stable left the routing while it takes the new version (the
+    /// canary serving everything), or takes it in place when the canary cannot serve everything.
+    Handover,
 }
 
 /// One event of a rollout; each carries the figures and the reason behind it.

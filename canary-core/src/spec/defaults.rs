@@ -33,6 +33,12 @@ pub(super) fn default_interval() -> HumanDuration {
 pub(super) fn default_header_route() -> Option<HeaderRoute> {
     Some(HeaderRoute::default())
 }
+pub(super) fn default_scale_down_delay() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+pub(super) fn default_abort_scale_down_delay() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
 pub(super) fn default_entry_points() -> Vec<String> {
     vec!["web".into()]
 }
