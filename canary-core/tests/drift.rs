@@ -70,6 +70,7 @@ fn status(running: &str, promoted: Option<(&str, Phase)>, deployed: Option<&str>
         }],
         driven: false,
         drift: Vec::new(),
+        replica_plan: None,
     }
 }
 

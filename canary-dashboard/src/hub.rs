@@ -278,6 +278,7 @@ impl Hub {
             services: Vec::new(),
             driven,
             drift: Vec::new(),
+            replica_plan: None,
         })
     }
 

@@ -545,6 +545,7 @@ mod tests {
             services: vec![],
             driven: false,
             drift: Vec::new(),
+            replica_plan: None,
         };
         let v = build("shop", None, Some(&status), &t, None);
         let json = serde_json::to_string(&v).unwrap();

@@ -157,13 +157,22 @@ impl Canary {
             MetricsBackend::Prometheus => {
                 let mut b = PrometheusMetrics::builder(&settings.prometheus_url)
                     .scrape_interval(settings.scrape_interval.get())
-                    .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)));
+                    .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)))
+                    .task_metrics(spec.analysis.task_metrics.clone());
                 for r in &routes {
                     b = b.route(r);
                 }
                 (Arc::new(b.build()?), None)
             }
             MetricsBackend::Traefik => {
+                // Traefik's own /metrics has no per-task series: the apps' are in Prometheus.
+                if spec.analysis.task_metrics.is_some() {
+                    return Err(Error::invalid(
+                        "analysis.taskMetrics",
+                        "the apps' per-task metrics are read from Prometheus: use the prometheus \
+                         metrics backend",
+                    ));
+                }
                 let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url);
                 for r in &routes {
                     b = b.route(r);

@@ -298,6 +298,7 @@ impl Rollout {
             services,
             driven,
             drift: Vec::new(),
+            replica_plan: self.spec.replica_plan(),
         })
     }
 
