@@ -18,7 +18,7 @@ use canary_core::spec::MetricKind;
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 use serde::Deserialize;
 
-use crate::backend::{BackendNames, ProviderVersion};
+use crate::backend::{BackendNames, ProviderVersion, RouteProvider};
 use crate::exposition::parse_float;
 use crate::http::{self, Auth, BaseUrl};
 use crate::promql::{self, TemplateVars};
@@ -206,6 +206,7 @@ pub struct PrometheusMetricsBuilder {
     url: String,
     auth: Auth,
     version: ProviderVersion,
+    provider: RouteProvider,
     overrides: Vec<(ServiceName, String)>,
     routes: Vec<AppRoute>,
     timeout: Duration,
@@ -232,6 +233,13 @@ impl PrometheusMetricsBuilder {
     /// Traefik v3 (`<name>@swarm`, default) or v2 (`<name>@docker`) backend names.
     pub fn version(mut self, version: ProviderVersion) -> Self {
         self.version = version;
+        self
+    }
+
+    /// The Traefik provider the router writes the canary's objects to (default the file
+    /// provider: `…--tasks@file`; the KV router's are `…--tasks@etcd`).
+    pub fn provider(mut self, provider: RouteProvider) -> Self {
+        self.provider = provider;
         self
     }
 
@@ -279,7 +287,7 @@ impl PrometheusMetricsBuilder {
                 "timeouts and intervals must be above 0",
             ));
         }
-        let mut names = BackendNames::new(self.version);
+        let mut names = BackendNames::new(self.version).with_provider(self.provider);
         for r in &self.routes {
             names.learn(r)?;
         }
@@ -328,6 +336,7 @@ impl PrometheusMetrics {
             url: url.into(),
             auth: Auth::None,
             version: ProviderVersion::V3,
+            provider: RouteProvider::File,
             overrides: Vec::new(),
             routes: Vec::new(),
             timeout: Duration::from_secs(10),
