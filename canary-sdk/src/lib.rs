@@ -32,5 +32,5 @@ mod settings;
 mod stack;
 
 pub use session::{state_store, Backend, Canary};
-pub use settings::{MetricsBackend, Settings, ENV};
+pub use settings::{MetricsBackend, RouterBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

@@ -15,12 +15,12 @@ use canary_core::{
 };
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
-    BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikRouter,
+    BackendNames, PrometheusMetrics, ProviderVersion, RouteProvider, ScrapeTask, TraefikRouter,
     TraefikScrapeMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::settings::{MetricsBackend, Settings};
+use crate::settings::{MetricsBackend, RouterBackend, Settings};
 
 /// A group's spec with its backends. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -69,15 +69,26 @@ impl Canary {
             options.host = h.clone();
         }
         let swarm = SwarmOrchestrator::connect_with(&options).await?;
-        let router = TraefikRouter::builder(&settings.traefik_dynamic_dir, &settings.traefik_url)
-            .network(&settings.network)
-            .mode(spec.traffic.mode)
-            .web_url(&settings.web_url)
-            .build()?;
+        let router = match settings.router {
+            RouterBackend::File => {
+                TraefikRouter::builder(&settings.traefik_dynamic_dir, &settings.traefik_url)
+                    .api_urls(settings.traefik_apis())
+            }
+            RouterBackend::Kv => {
+                TraefikRouter::etcd_builder(&settings.kv_url, settings.traefik_apis())
+                    .kv_root_key(&settings.kv_root_key)
+            }
+        }
+        .network(&settings.network)
+        .mode(spec.traffic.mode)
+        .web_url(&settings.web_url)
+        .build()?;
+        let provider = router.provider();
         let routes = ops::routes::app_routes(&spec, &swarm).await?;
         let (metrics, scrape): (Arc<dyn MetricsSource>, _) = match settings.metrics {
             MetricsBackend::Prometheus => {
                 let mut b = PrometheusMetrics::builder(&settings.prometheus_url)
+                    .provider(provider)
                     .scrape_interval(settings.scrape_interval.get())
                     .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)));
                 for r in &routes {
@@ -86,7 +97,7 @@ impl Canary {
                 (Arc::new(b.build()?), None)
             }
             MetricsBackend::Traefik => {
-                let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url);
+                let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url).provider(provider);
                 for r in &routes {
                     b = b.route(r);
                 }
@@ -171,7 +182,11 @@ impl Canary {
 
     /// Traefik's service name of every app's tracks.
     pub fn backends(&self) -> Result<Vec<Backend>> {
-        let mut names = BackendNames::new(ProviderVersion::V3);
+        let provider = match self.settings.router {
+            RouterBackend::File => RouteProvider::File,
+            RouterBackend::Kv => RouteProvider::Etcd,
+        };
+        let mut names = BackendNames::new(ProviderVersion::V3).with_provider(provider);
         let mut out = Vec::new();
         for r in &self.routes {
             names.learn(r)?;
