@@ -26,6 +26,7 @@ fn canary_of(stable: &ServiceName, image: &str) -> CanaryService {
         env: BTreeMap::from([("VERSION".into(), "v2".into())]),
         labels: common::test_labels(),
         init: true,
+        placement: None,
     }
 }
 

@@ -7,6 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `app` | [`AppSpec`], [`BuildSpec`]: one app and its service names |
+//! | `placement` | [`PlacementSpec`]: where the canary's tasks run, when not where stable's do |
 //! | `traffic` | [`TrafficSpec`], [`TrafficMode`], [`HeaderRoute`] |
 //! | `metric` | [`MetricKind`] and the forms it is written in |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
@@ -35,6 +36,7 @@ mod limits;
 mod load;
 mod metric;
 pub mod overrides;
+mod placement;
 mod promote;
 mod traffic;
 mod validate;
@@ -47,6 +49,7 @@ pub use file::SpecFile;
 pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
+pub use placement::{PlacementSpec, MAX_CONSTRAINTS, MAX_PREFERENCES};
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
 
