@@ -820,6 +820,33 @@ impl Orchestrator for SwarmOrchestrator {
         Ok(crate::endpoints::running_endpoints(&tasks))
     }
 
+    async fn push_image(&self, image: &ImageRef) -> Result<ImageRef> {
+        let auth = crate::push::docker_config_auth(image.as_str())?;
+        tracing::info!(
+            image = %image,
+            registry_user = auth.as_ref().and_then(|a| a.username()).unwrap_or("-"),
+            "pushing"
+        );
+        crate::push::push(&self.docker, image, auth.as_ref()).await?;
+        let found = self
+            .docker
+            .inspect_image(image.as_str())
+            .await
+            .map_err(|e| docker_error(e, Object::Image(image.as_str())))?;
+        let (repo, _) = split_tag(image.as_str());
+        let digest = found
+            .repo_digests
+            .unwrap_or_default()
+            .into_iter()
+            .find(|d| d.split('@').next() == Some(repo))
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "{image} was pushed, but Docker lists no digest of {repo} for it"
+                ))
+            })?;
+        ImageRef::parse(&digest)
+    }
+
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()> {
         if target.is_pinned() {
             return Err(Error::invalid(
