@@ -322,9 +322,14 @@ pub(crate) struct DashboardArgs {
 /// `canary build`.
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// Which image to build: `stable` (tag `stableImage`) or `canary` (tag `image`).
+    /// Which image to build: `stable` (tag `stableImage`) or `canary` (tag `image`). Default:
+    /// both (stable for the apps that have a `stableImage`).
     #[arg(long, value_parser = track)]
-    pub(crate) track: Track,
+    pub(crate) track: Option<Track>,
+    /// Push each image built to its registry (`registry:port/name:tag`), with the credentials of
+    /// `~/.docker/config.json`, and print its registry digest.
+    #[arg(long)]
+    pub(crate) push: bool,
     /// Only this app.
     #[arg(long)]
     pub(crate) app: Option<String>,

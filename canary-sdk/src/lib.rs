@@ -31,6 +31,6 @@ mod session;
 mod settings;
 mod stack;
 
-pub use session::{state_store, Backend, Canary};
+pub use session::{state_store, Backend, Canary, Pushed};
 pub use settings::{MetricsBackend, RouterBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

@@ -46,6 +46,20 @@ pub struct Backend {
     pub service: String,
 }
 
+/// An image pushed to its registry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pushed {
+    /// The app.
+    pub app: String,
+    /// The track whose image it is.
+    pub track: Track,
+    /// The tag pushed (`10.213.0.1:5000/neotix-api:v2`).
+    pub image: String,
+    /// Its registry digest (`10.213.0.1:5000/neotix-api@sha256:…`).
+    pub digest: String,
+}
+
 /// The Swarm state store alone (every group's saved rollout), for readers without a spec such
 /// as a dashboard listing the groups.
 pub async fn state_store(settings: &Settings) -> Result<Arc<dyn canary_core::StateStore>> {
@@ -282,6 +296,38 @@ impl Canary {
         }
         // One build after another, in the spec's order.
         Ok(stream::iter(streams).flatten().boxed())
+    }
+
+    /// Pushes `track`'s image of each app with a build section (one app, or all) to its registry
+    /// (`registry:port/name:tag` in the spec), with the Docker CLI's credentials for it, and
+    /// returns each one's registry digest (`repo@sha256:…`): what canary creation and promotion
+    /// then pin, and what every node of the cluster pulls. Apps without an image for `track` (no
+    /// `stableImage`) are left out.
+    pub async fn push(&self, track: Track, app: Option<&str>) -> Result<Vec<Pushed>> {
+        self.pick(app)?;
+        let mut out = Vec::new();
+        for spec_app in self
+            .spec
+            .apps
+            .iter()
+            .filter(|a| a.build.is_some() && app.is_none_or(|n| n == a.name.as_str()))
+        {
+            let image = match track {
+                Track::Canary => spec_app.image.clone(),
+                Track::Stable => match &spec_app.stable_image {
+                    Some(i) => i.clone(),
+                    None => continue,
+                },
+            };
+            let pinned = self.deps.orchestrator.push_image(&image).await?;
+            out.push(Pushed {
+                app: spec_app.name.to_string(),
+                track,
+                image: image.to_string(),
+                digest: pinned.to_string(),
+            });
+        }
+        Ok(out)
     }
 
     fn pick(&self, app: Option<&str>) -> Result<Vec<canary_core::AppRef>> {
