@@ -11,7 +11,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use base64::engine::general_purpose::STANDARD as B64;
+use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE};
 use base64::Engine as _;
 use bollard::auth::DockerCredentials;
 use bollard::query_parameters::PushImageOptions;
@@ -83,7 +83,24 @@ impl RegistryAuth {
         out
     }
 
-    fn credentials(&self) -> DockerCredentials {
+    /// The `X-Registry-Auth` value of service create and update: the credentials as JSON,
+    /// base64url-encoded, as the Docker CLI sends them with `--with-registry-auth`.
+    pub(crate) fn header(&self) -> String {
+        let mut m = serde_json::Map::new();
+        for (k, v) in [
+            ("username", &self.username),
+            ("password", &self.password),
+            ("identitytoken", &self.identity_token),
+        ] {
+            if let Some(v) = v {
+                m.insert(k.into(), Value::String(v.clone()));
+            }
+        }
+        m.insert("serveraddress".into(), Value::String(self.server.clone()));
+        URL_SAFE.encode(Value::Object(m).to_string())
+    }
+
+    pub(crate) fn credentials(&self) -> DockerCredentials {
         DockerCredentials {
             username: self.username.clone(),
             password: self.password.clone(),
@@ -205,6 +222,13 @@ pub fn docker_config_auth(image: &str) -> Result<Option<RegistryAuth>> {
             format!("cannot read {}: {e}", path.display()),
         )),
     }
+}
+
+/// The `X-Registry-Auth` header for a service that runs `image`, when the Docker CLI's config
+/// holds credentials for its registry: without it, nodes other than the one that holds the image
+/// cannot pull it from a registry that wants a login.
+pub(crate) fn service_auth_header(image: &str) -> Result<Option<String>> {
+    Ok(docker_config_auth(image)?.map(|a| a.header()))
 }
 
 /// Pushes `image` (`registry/repo:tag`) with `auth`; every failure is [`Error::Rejected`] by
@@ -330,6 +354,21 @@ mod tests {
         assert!(!a
             .scrub(&B64.encode(format!("ci:{SECRET}")))
             .contains(&B64.encode(format!("ci:{SECRET}"))));
+    }
+
+    #[test]
+    fn the_service_header_is_the_clis() {
+        let f = Path::new("/c.json");
+        let a = auth_for(&config(), f, "10.213.0.1:5000/api:v2")
+            .unwrap()
+            .unwrap();
+        let json = URL_SAFE.decode(a.header()).unwrap();
+        let v: Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"username": "ci", "password": SECRET,
+                "serveraddress": "https://10.213.0.1:5000/v1/"})
+        );
     }
 
     #[test]
