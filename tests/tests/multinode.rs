@@ -420,6 +420,13 @@ fn failed_by_service(
     (stable, canary)
 }
 
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 fn spec(g: &Group, image: &str, stable_image: &str, steps: &str, build: bool) -> String {
     let build = if build {
         "    build: {context: app}\n"
@@ -526,8 +533,18 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     // Stable over both nodes: the worker pulled v1 from the registry.
     g.deploy(&spec1);
     let stable = g.service("api", false);
+    // Stable spreads over the nodes (as a user's stack file would say); the canary must follow.
+    docker::ok(&[
+        "service",
+        "update",
+        "--detach",
+        "--quiet",
+        "--placement-pref-add",
+        "spread=node.labels.io.canary.node",
+        &stable,
+    ]);
     let deadline = Instant::now() + Duration::from_secs(90);
-    while nodes_of(&stable).len() < 2 {
+    while nodes_of(&stable).len() < 2 || running_on(&stable).len() < 4 {
         assert!(
             Instant::now() < deadline,
             "stable's tasks are not on both nodes: {:?}",
@@ -544,6 +561,17 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     assert_eq!(ev["weight"], 20, "{ev}");
     assert_weight_everywhere(&edge, &base, 20);
     let canary = g.service("api", true);
+    let placement = |s: &str| docker::service(s)["Spec"]["TaskTemplate"]["Placement"].clone();
+    assert_eq!(
+        placement(&canary),
+        placement(&stable),
+        "the canary's placement"
+    );
+    assert!(
+        placement(&canary)["Preferences"].is_array(),
+        "{}",
+        placement(&canary)
+    );
     let spread: BTreeSet<String> = nodes_of(&stable)
         .union(&nodes_of(&canary))
         .cloned()
@@ -555,6 +583,7 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     std::thread::sleep(Duration::from_secs(3));
     let before = traefik_requests(a.api);
     let drained = Instant::now();
+    let drained_ms = epoch_ms();
     docker::ok(&["node", "update", "--availability", "drain", &worker]);
     let deadline = Instant::now() + Duration::from_secs(120);
     // Until every task runs again, none of them on the worker.
@@ -570,6 +599,12 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         std::thread::sleep(Duration::from_millis(500));
     }
     let moved = drained.elapsed();
+    // The canary's rescheduled tasks are watched: the routes follow them.
+    run.wait_for(
+        "canaryTasks after the drain",
+        Duration::from_secs(30),
+        |l| l["kind"] == "canaryTasks" && l["atMs"].as_u64().is_some_and(|t| t >= drained_ms),
+    );
     std::thread::sleep(Duration::from_secs(3));
     let after = traefik_requests(a.api);
     docker::ok(&["node", "update", "--availability", "active", &worker]);
