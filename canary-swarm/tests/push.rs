@@ -158,6 +158,9 @@ async fn credentials_from_the_docker_config_reach_the_registry_and_nothing_else(
     // What canary creation and promotion pin is this digest.
     assert_eq!(swarm.pin_image(&image).await.unwrap(), pinned);
     std::env::remove_var("DOCKER_CONFIG");
+    // The digest reference outlives the tag the guard removes, and would stay on the demo image
+    // (pin_image reads it) naming a registry that is gone.
+    common::docker_ok(&["rmi", pinned.as_str()]);
 
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(

@@ -334,6 +334,36 @@ impl Drop for Edge {
     }
 }
 
+/// The local tags and digest references of one test repository, removed when dropped (the
+/// registry keeps its copy; its blobs are the demo image's layers).
+struct Images(String);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        let refs = docker::run(&[
+            "images",
+            "--digests",
+            "--format",
+            "{{.Repository}} {{.Tag}} {{.Digest}}",
+            &self.0,
+        ])
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+        for line in refs.lines() {
+            let mut f = line.split_whitespace();
+            let (Some(repo), Some(tag), Some(digest)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            if tag != "<none>" {
+                let _ = docker::run(&["rmi", &format!("{repo}:{tag}")]);
+            }
+            if digest != "<none>" {
+                let _ = docker::run(&["rmi", &format!("{repo}@{digest}")]);
+            }
+        }
+    }
+}
+
 /// The node of each running task of `service`.
 fn running_on(service: &str) -> Vec<String> {
     docker::ok(&[
@@ -497,6 +527,7 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     let g = Group::with_prefix(&stack, &name);
     let repo = format!("{REGISTRY}/{}-api", g.name);
     let (v1, v2) = (format!("{repo}:v1"), format!("{repo}:v2"));
+    let _images = Images(repo.clone());
     std::fs::create_dir_all(g.dir.join("app")).expect("dir");
     std::fs::write(
         g.dir.join("app/Dockerfile"),
