@@ -113,7 +113,8 @@ fn worker_node() -> String {
     .unwrap_or_default()
 }
 
-/// etcd's Debian binary and the two libraries it links, in an image from scratch.
+/// etcd's Debian binary (`etcd-server`, which scripts/cluster/up.sh installs) and the two
+/// libraries it links, in an image from scratch.
 fn etcd_image() {
     if docker::run(&["image", "inspect", ETCD_IMAGE]).is_ok_and(|o| o.status.success()) {
         return;
@@ -335,8 +336,19 @@ impl Drop for Edge {
 }
 
 /// The local tags and digest references of one test repository, removed when dropped (the
-/// registry keeps its copy; its blobs are the demo image's layers).
+/// registry keeps its copy; its blobs are the demo image's layers). Dropped after the group,
+/// whose stopping containers still hold the images for a few seconds.
 struct Images(String);
+
+/// `docker rmi reference`, retried while a stopping container still uses the image.
+fn rmi(reference: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !docker::run(&["rmi", reference]).is_ok_and(|o| o.status.success())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
 
 impl Drop for Images {
     fn drop(&mut self) {
@@ -355,10 +367,10 @@ impl Drop for Images {
                 continue;
             };
             if tag != "<none>" {
-                let _ = docker::run(&["rmi", &format!("{repo}:{tag}")]);
+                rmi(&format!("{repo}:{tag}"));
             }
             if digest != "<none>" {
-                let _ = docker::run(&["rmi", &format!("{repo}@{digest}")]);
+                rmi(&format!("{repo}@{digest}"));
             }
         }
     }
@@ -527,7 +539,7 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     let g = Group::with_prefix(&stack, &name);
     let repo = format!("{REGISTRY}/{}-api", g.name);
     let (v1, v2) = (format!("{repo}:v1"), format!("{repo}:v2"));
-    let _images = Images(repo.clone());
+    let images = Images(repo.clone());
     std::fs::create_dir_all(g.dir.join("app")).expect("dir");
     std::fs::write(
         g.dir.join("app/Dockerfile"),
@@ -744,5 +756,6 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         panic!("the worker did not come back: {e}");
     }
     drop(g);
+    drop(images);
     drop(edge);
 }
