@@ -1,6 +1,7 @@
-//! The neotix-shaped group on the two-node test cluster (`scripts/cluster/up.sh`: the stack's
-//! engine as manager, a worker `dockerd` in a network namespace, a registry on 10.213.0.1:5000),
-//! routed through the etcd router and two Traefik replicas:
+//! A group shaped like neotix's (two apps, each 4 stable and 2 canary tasks) on the two-node
+//! test cluster (`scripts/cluster/up.sh`: the stack's engine as manager, a worker `dockerd` in a
+//! network namespace, a registry on 10.213.0.1:5000), routed through the etcd router and two
+//! Traefik replicas:
 //!
 //! - `canary build --push` pushes both tracks and prints each registry digest; stable and canary
 //!   tasks spread over both nodes (the worker pulls from the registry);
@@ -40,6 +41,10 @@ const REGISTRY: &str = "10.213.0.1:5000";
 const WORKER_PID: &str = "/var/lib/canary-stack/cluster/canary/worker1/dockerd.pid";
 const ETCD_IMAGE: &str = "canary-e2e-etcd:local";
 const TRAEFIK_IMAGE: &str = "canary-traefik:3.7.9";
+/// The neotix group's two apps (`neotix-api` and `gcp-deployment-api` in the example), short.
+const APPS: [&str; 2] = ["api", "gcp"];
+const STABLE_REPLICAS: usize = 4;
+const CANARY_REPLICAS: usize = 2;
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -335,10 +340,10 @@ impl Drop for Edge {
     }
 }
 
-/// The local tags and digest references of one test repository, removed when dropped (the
+/// The local tags and digest references of the test's repositories, removed when dropped (the
 /// registry keeps its copy; its blobs are the demo image's layers). Dropped after the group,
 /// whose stopping containers still hold the images for a few seconds.
-struct Images(String);
+struct Images(Vec<String>);
 
 /// `docker rmi reference`, retried while a stopping container still uses the image.
 fn rmi(reference: &str) {
@@ -352,25 +357,27 @@ fn rmi(reference: &str) {
 
 impl Drop for Images {
     fn drop(&mut self) {
-        let refs = docker::run(&[
-            "images",
-            "--digests",
-            "--format",
-            "{{.Repository}} {{.Tag}} {{.Digest}}",
-            &self.0,
-        ])
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-        for line in refs.lines() {
-            let mut f = line.split_whitespace();
-            let (Some(repo), Some(tag), Some(digest)) = (f.next(), f.next(), f.next()) else {
-                continue;
-            };
-            if tag != "<none>" {
-                rmi(&format!("{repo}:{tag}"));
-            }
-            if digest != "<none>" {
-                rmi(&format!("{repo}@{digest}"));
+        for repo in &self.0 {
+            let refs = docker::run(&[
+                "images",
+                "--digests",
+                "--format",
+                "{{.Repository}} {{.Tag}} {{.Digest}}",
+                repo,
+            ])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+            for line in refs.lines() {
+                let mut f = line.split_whitespace();
+                let (Some(repo), Some(tag), Some(digest)) = (f.next(), f.next(), f.next()) else {
+                    continue;
+                };
+                if tag != "<none>" {
+                    rmi(&format!("{repo}:{tag}"));
+                }
+                if digest != "<none>" {
+                    rmi(&format!("{repo}@{digest}"));
+                }
             }
         }
     }
@@ -420,18 +427,22 @@ fn weights(r: Replica, name: &str) -> BTreeMap<String, u64> {
         .unwrap_or_default()
 }
 
-/// Asserts both replicas route `weight` percent to the canary's slot of `base`.
-fn assert_weight_everywhere(edge: &Edge, base: &str, weight: u64) {
-    let slot = format!("{base}--canary");
-    for r in edge.replicas {
-        let w = weights(r, base);
-        let canary = w.get(&slot).or_else(|| w.get(&format!("{slot}@etcd")));
-        let total: u64 = w.values().sum();
-        assert!(
-            canary.is_some() && total > 0 && canary.copied().unwrap_or(0) * 100 == weight * total,
-            "Traefik on {} reports {w:?} for {base}, not {weight}% to {slot}",
-            r.api
-        );
+/// Asserts both replicas route `weight` percent to the canary's slot of each of `bases`.
+fn assert_weight_everywhere(edge: &Edge, bases: &[String], weight: u64) {
+    for base in bases {
+        let slot = format!("{base}--canary");
+        for r in edge.replicas {
+            let w = weights(r, base);
+            let canary = w.get(&slot).or_else(|| w.get(&format!("{slot}@etcd")));
+            let total: u64 = w.values().sum();
+            assert!(
+                canary.is_some()
+                    && total > 0
+                    && canary.copied().unwrap_or(0) * 100 == weight * total,
+                "Traefik on {} reports {w:?} for {base}, not {weight}% to {slot}",
+                r.api
+            );
+        }
     }
 }
 
@@ -469,21 +480,28 @@ fn epoch_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn spec(g: &Group, image: &str, stable_image: &str, steps: &str, build: bool) -> String {
-    let build = if build {
-        "    build: {context: app}\n"
-    } else {
-        ""
-    };
-    format!(
-        "group: {name}\nstack: {name}\napps:\n  - name: api\n    image: {image}\n    stableImage: {stable_image}\n    \
-         stableReplicas: 4\n    canaryReplicas: 2\n    port: 8080\n    rule: \"Host(`{host}`) && PathPrefix(`/api`)\"\n    \
-         healthPath: /health\n{build}traffic:\n  steps: [{steps}]\n  interval: 15s\nanalysis:\n  window: 5s\n  minRequests: 5\n  \
+/// The group's spec: every app of [`APPS`] on `<registry>/<group>-<app>:<canary>` (stable
+/// `:<stable>`), 4 stable and 2 canary tasks each.
+fn spec(g: &Group, canary: &str, stable: &str, steps: &str, build: bool) -> String {
+    let mut s = format!("group: {0}\nstack: {0}\napps:\n", g.name);
+    for app in APPS {
+        let repo = format!("{REGISTRY}/{}-{app}", g.name);
+        s.push_str(&format!(
+            "  - name: {app}\n    image: {repo}:{canary}\n    stableImage: {repo}:{stable}\n    \
+             stableReplicas: {STABLE_REPLICAS}\n    canaryReplicas: {CANARY_REPLICAS}\n    port: 8080\n    \
+             rule: \"Host(`{host}`) && PathPrefix(`/{app}`)\"\n    healthPath: /health\n",
+            host = g.host
+        ));
+        if build {
+            s.push_str("    build: {context: app}\n");
+        }
+    }
+    s.push_str(&format!(
+        "traffic:\n  steps: [{steps}]\n  interval: 15s\nanalysis:\n  window: 5s\n  minRequests: 5\n  \
          inconclusiveLimit: 6\n  checks:\n    - {{name: success-rate, metric: successRate, min: 0.95, critical: true}}\n\
-         timeouts:\n  call: 20s\n  converge: 120s\n",
-        name = g.name,
-        host = g.host
-    )
+         timeouts:\n  call: 20s\n  converge: 120s\n"
+    ));
+    s
 }
 
 #[test]
@@ -537,18 +555,18 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     std::env::set_var("CANARY_METRICS", "traefik");
 
     let g = Group::with_prefix(&stack, &name);
-    let repo = format!("{REGISTRY}/{}-api", g.name);
-    let (v1, v2) = (format!("{repo}:v1"), format!("{repo}:v2"));
-    let images = Images(repo.clone());
+    let repo = |app: &str| format!("{REGISTRY}/{}-{app}", g.name);
+    let tag = |app: &str, v: &str| format!("{}:{v}", repo(app));
+    let images = Images(APPS.iter().map(|a| repo(a)).collect());
     std::fs::create_dir_all(g.dir.join("app")).expect("dir");
     std::fs::write(
         g.dir.join("app/Dockerfile"),
         "FROM canary-demo:latest\nARG CANARY_TAG=dev\nENV VERSION=${CANARY_TAG}\n",
     )
     .expect("Dockerfile");
-    let spec1 = g.write("canary.yaml", &spec(&g, &v2, &v1, "20, 50, 80", true));
+    let spec1 = g.write("canary.yaml", &spec(&g, "v2", "v1", "20, 50, 80", true));
 
-    // Build and push both tracks; each digest is printed.
+    // Build and push both tracks of both apps; each digest is printed.
     let t = Instant::now();
     let built = g.canary(&spec1, &["build", "--push", "-o", "json"]);
     built.expect_code(0, "canary build --push");
@@ -564,60 +582,79 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         })
         .collect();
     eprintln!(
-        "build --push of 2 images: {:.1}s {pushed:?}",
+        "build --push of {} images: {:.1}s {pushed:?}",
+        pushed.len(),
         t.elapsed().as_secs_f64()
     );
-    for image in [&v1, &v2] {
-        let d = pushed.get(image.as_str()).expect("a digest for each track");
-        assert!(d.starts_with(&format!("{repo}@sha256:")), "{d}");
+    for app in APPS {
+        for v in ["v1", "v2"] {
+            let d = pushed
+                .get(&tag(app, v))
+                .unwrap_or_else(|| panic!("no digest for {}", tag(app, v)));
+            assert!(d.starts_with(&format!("{}@sha256:", repo(app))), "{d}");
+        }
+        assert_ne!(pushed[&tag(app, "v1")], pushed[&tag(app, "v2")]);
     }
-    assert_ne!(pushed[&v1], pushed[&v2]);
 
     // Stable over both nodes: the worker pulled v1 from the registry.
     g.deploy(&spec1);
-    let stable = g.service("api", false);
-    // Stable spreads over the nodes (as a user's stack file would say); the canary must follow.
-    docker::ok(&[
-        "service",
-        "update",
-        "--detach",
-        "--quiet",
-        "--placement-pref-add",
-        "spread=node.labels.io.canary.node",
-        &stable,
-    ]);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while nodes_of(&stable).len() < 2 || running_on(&stable).len() < 4 {
+    let stables: Vec<String> = APPS.iter().map(|a| g.service(a, false)).collect();
+    let canaries: Vec<String> = APPS.iter().map(|a| g.service(a, true)).collect();
+    let bases: Vec<String> = APPS
+        .iter()
+        .map(|a| format!("canary-{}--{a}", g.name))
+        .collect();
+    for stable in &stables {
+        // Stable spreads over the nodes (as a user's stack file would say); the canary must
+        // follow.
+        docker::ok(&[
+            "service",
+            "update",
+            "--detach",
+            "--quiet",
+            "--placement-pref-add",
+            "spread=node.labels.io.canary.node",
+            stable,
+        ]);
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stables
+        .iter()
+        .any(|s| nodes_of(s).len() < 2 || running_on(s).len() < STABLE_REPLICAS)
+    {
         assert!(
             Instant::now() < deadline,
-            "stable's tasks are not on both nodes: {:?}",
-            nodes_of(&stable)
+            "stable's tasks are not on both nodes"
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    let all_settled = |services: &[String], replicas: usize, off: Option<&str>| {
+        services.iter().all(|s| {
+            running_on(s).len() >= replicas && off.is_none_or(|w| !nodes_of(s).contains(w))
+        })
+    };
 
     // Rollout 1: the worker is drained at step 1.
-    let load = Load::start(a.web, &g.host, &["/api/x"], 20);
+    let paths: Vec<String> = APPS.iter().map(|a| format!("/{a}/x")).collect();
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let load = Load::start(a.web, &g.host, &paths, 10);
     let mut run = g.spawn(&spec1, &["run"]);
-    let base = format!("canary-{}--api", g.name);
     let ev = run.wait_event("weightSet", 1, Duration::from_secs(180));
     assert_eq!(ev["weight"], 20, "{ev}");
-    assert_weight_everywhere(&edge, &base, 20);
-    let canary = g.service("api", true);
+    assert_weight_everywhere(&edge, &bases, 20);
     let placement = |s: &str| docker::service(s)["Spec"]["TaskTemplate"]["Placement"].clone();
-    assert_eq!(
-        placement(&canary),
-        placement(&stable),
-        "the canary's placement"
-    );
-    assert!(
-        placement(&canary)["Preferences"].is_array(),
-        "{}",
-        placement(&canary)
-    );
-    let spread: BTreeSet<String> = nodes_of(&stable)
-        .union(&nodes_of(&canary))
-        .cloned()
+    for (stable, canary) in stables.iter().zip(&canaries) {
+        assert_eq!(placement(canary), placement(stable), "{canary}'s placement");
+        assert!(
+            placement(canary)["Preferences"].is_array(),
+            "{}",
+            placement(canary)
+        );
+    }
+    let spread: BTreeSet<String> = stables
+        .iter()
+        .chain(&canaries)
+        .flat_map(|s| nodes_of(s))
         .collect();
     assert!(
         spread.contains(&worker) && spread.len() >= 2,
@@ -630,10 +667,8 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     docker::ok(&["node", "update", "--availability", "drain", &worker]);
     let deadline = Instant::now() + Duration::from_secs(120);
     // Until every task runs again, none of them on the worker.
-    while nodes_of(&stable).contains(&worker)
-        || nodes_of(&canary).contains(&worker)
-        || running_on(&stable).len() < 4
-        || running_on(&canary).len() < 2
+    while !(all_settled(&stables, STABLE_REPLICAS, Some(&worker))
+        && all_settled(&canaries, CANARY_REPLICAS, Some(&worker)))
     {
         assert!(
             Instant::now() < deadline,
@@ -653,7 +688,7 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
     docker::ok(&["node", "update", "--availability", "active", &worker]);
     let ev = run.wait_event("weightSet", 2, Duration::from_secs(180));
     assert_eq!(ev["weight"], 50, "{ev}");
-    assert_weight_everywhere(&edge, &base, 50);
+    assert_weight_everywhere(&edge, &bases, 50);
     let (code, lines, stderr) = run.finish(Duration::from_secs(400));
     let report = load.stop();
     assert_eq!(
@@ -675,27 +710,37 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         "stable's share lost requests during the drain"
     );
     // Promotion pinned the registry digest.
-    let image = docker::service_image(&stable);
-    assert_eq!(image, pushed[&v2], "stable after promotion");
+    for (app, stable) in APPS.iter().zip(&stables) {
+        assert_eq!(
+            docker::service_image(stable),
+            pushed[&tag(app, "v2")],
+            "{stable} after promotion"
+        );
+    }
 
     // Rollout 2: back to v1 as the canary; the worker's dockerd is killed at step 1.
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !nodes_of(&stable).contains(&worker) {
-        // Swarm does not move running tasks back: scale through a forced update.
-        docker::ok(&["service", "update", "--detach", "--force", &stable]);
-        assert!(
-            Instant::now() < deadline,
-            "stable never returned to the worker"
-        );
-        std::thread::sleep(Duration::from_secs(5));
+    for stable in &stables {
+        while !nodes_of(stable).contains(&worker) {
+            // Swarm does not move running tasks back; a forced update places them again.
+            docker::ok(&["service", "update", "--detach", "--force", stable]);
+            assert!(
+                Instant::now() < deadline,
+                "{stable} never returned to the worker"
+            );
+            std::thread::sleep(Duration::from_secs(5));
+        }
     }
-    let spec2 = g.write("canary2.yaml", &spec(&g, &v1, &v2, "30, 60", false));
-    let load = Load::start(a.web, &g.host, &["/api/x"], 20);
+    let spec2 = g.write("canary2.yaml", &spec(&g, "v1", "v2", "30, 60", false));
+    let load = Load::start(a.web, &g.host, &paths, 10);
     let mut run = g.spawn(&spec2, &["run"]);
     let ev = run.wait_event("weightSet", 1, Duration::from_secs(180));
     assert_eq!(ev["weight"], 30, "{ev}");
-    assert_weight_everywhere(&edge, &base, 30);
-    let on_worker = nodes_of(&stable).contains(&worker) || nodes_of(&canary).contains(&worker);
+    assert_weight_everywhere(&edge, &bases, 30);
+    let on_worker: usize = stables
+        .iter()
+        .map(|s| running_on(s).iter().filter(|n| **n == worker).count())
+        .sum();
     std::thread::sleep(Duration::from_secs(3));
     let before = traefik_requests(a.api);
     let pid: u32 = std::fs::read_to_string(WORKER_PID)
@@ -715,7 +760,7 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         assert!(Instant::now() < deadline, "the worker is never seen down");
         std::thread::sleep(Duration::from_millis(250));
     };
-    while nodes_of(&stable).contains(&worker) || running_on(&stable).len() < 4 {
+    while !all_settled(&stables, STABLE_REPLICAS, Some(&worker)) {
         assert!(Instant::now() < deadline, "stable was not rescheduled");
         std::thread::sleep(Duration::from_millis(250));
     }
@@ -735,7 +780,7 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         .unwrap_or_default()
         .to_string();
     eprintln!(
-        "DOCKERD KILL (tasks on the worker: {on_worker}): node down after {:.1}s, stable rescheduled after {:.1}s; \
+        "DOCKERD KILL ({on_worker} stable tasks on the worker): node down after {:.1}s, stable rescheduled after {:.1}s; \
          Traefik counted failed: stable {stable_failed}, canary {canary_failed}; the load saw {in_window} failed in that \
          window, {} of {} over the rollout ({:?}); rollout ended {code:?} ({phase})",
         down.as_secs_f64(),
@@ -743,6 +788,10 @@ fn rollout_over_two_nodes_through_two_traefik_replicas_survives_drain_and_node_l
         failed.len(),
         report.samples.len(),
         report.summary()
+    );
+    assert!(
+        on_worker > 0,
+        "no stable task was on the worker when it was killed"
     );
     assert!(
         matches!(
