@@ -295,6 +295,9 @@ pub(crate) enum Command {
     Logs(LogsArgs),
     /// A live rollout dashboard in the browser (or, with `--report`, a rollout's HTML report).
     Dashboard(DashboardArgs),
+    /// Send one test message to each of the spec's notifications (Slack, Teams, Discord, JSON)
+    /// and say what each answered. Needs no Docker. Exit code 1 when one was not delivered.
+    NotifyTest,
 }
 
 /// `canary dashboard`.
@@ -392,6 +395,9 @@ pub(crate) struct RunArgs {
     /// Serve the engine's decisions as Prometheus metrics on `http://ADDR/metrics`.
     #[arg(long, env = "CANARY_METRICS_ADDR")]
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// With a compose file (-f): do not write the promoted image into it; print the patch.
+    #[arg(long, env = "CANARY_NO_WRITE")]
+    pub(crate) no_write: bool,
 }
 
 /// `canary promote`.
@@ -400,6 +406,10 @@ pub(crate) struct PromoteArgs {
     /// Promote now, skipping the remaining steps and analysis.
     #[arg(long)]
     pub(crate) full: bool,
+    /// With a compose file (-f), when the promotion is carried out here: do not write the
+    /// promoted image into it; print the patch.
+    #[arg(long, env = "CANARY_NO_WRITE")]
+    pub(crate) no_write: bool,
 }
 
 /// `canary logs`.

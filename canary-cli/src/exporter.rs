@@ -8,22 +8,27 @@
 //! | `canary_steps` | `group` | the number of steps |
 //! | `canary_phase` | `group`, `phase` | 1 for the current phase, 0 for the others |
 //! | `canary_analysis_verdict` | `group` | last analysis: 1 pass, 0 inconclusive, -1 fail |
-//! | `canary_check_value` | `group`, `app`, `check`, `track` | the value each check measured |
-//! | `canary_check_verdict` | `group`, `app`, `check` | 1 pass, 0 inconclusive, -1 fail |
+//! | `canary_check_value` | `group`, `app`, `check`, `track` (and `dry_run="true"`) | the value each check measured |
+//! | `canary_check_verdict` | `group`, `app`, `check` (and `dry_run="true"`) | 1 pass, 0 inconclusive, -1 fail |
 //! | `canary_backend_info` | `group`, `app`, `track`, `service` | 1: the Traefik service (`service` label of `traefik_service_*`) of each app's track |
+//! | `canary_drift` | `group`, `app`, `against` | 1 when stable does not run the last promoted image (`against="promotion"`) or the image the compose file names (`against="file"`), else 0; from the check before the rollout (and after a promotion) |
 //! | `canary_events_total` | `group`, `kind` | events so far (counter) |
 //! | `canary_last_event_timestamp_seconds` | `group` | Unix time of the last event |
+//!
+//! A dry-run check (`dryRun: true`) carries the label `dry_run="true"`: its figures are there to
+//! be watched, and `canary_analysis_verdict` never counted them.
 //!
 //! The server is a plain Tokio listener answering `GET /metrics` (anything else is a 404), one
 //! request per connection.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canary_core::analysis::Verdict;
+use canary_core::ops::{Drift, DriftAgainst};
 use canary_core::{Event, Phase};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -70,10 +75,14 @@ struct Gauges {
     values: BTreeMap<(String, String, String), f64>,
     /// (app, check) → verdict.
     checks: BTreeMap<(String, String), Verdict>,
+    /// (app, check) of the dry runs.
+    dry: BTreeSet<(String, String)>,
     events: BTreeMap<String, u64>,
     last_ms: u64,
     /// (app, track, Traefik service).
     backends: Vec<(String, &'static str, String)>,
+    /// (app, against) → drifting; empty until checked.
+    drift: BTreeMap<(String, &'static str), bool>,
 }
 
 /// The engine's decisions, as gauges.
@@ -101,6 +110,23 @@ impl Exporter {
         self.g.lock().expect("gauges lock").backends = backends;
     }
 
+    /// Takes in the drift of stable (every app not in `drift` does not drift).
+    pub(crate) fn set_drift(&self, drift: &[Drift]) {
+        let mut g = self.g.lock().expect("gauges lock");
+        let apps = g.apps.clone();
+        g.drift.clear();
+        for app in apps {
+            let d = drift.iter().find(|d| d.app == app);
+            for (word, against) in [
+                ("promotion", DriftAgainst::Promotion),
+                ("file", DriftAgainst::File),
+            ] {
+                let on = d.is_some_and(|d| d.against.contains(&against));
+                g.drift.insert((app.clone(), word), on);
+            }
+        }
+    }
+
     /// Takes in an event.
     pub(crate) fn update(&self, ev: &Event) {
         let mut g = self.g.lock().expect("gauges lock");
@@ -120,6 +146,7 @@ impl Exporter {
             g.verdict = Some(r.verdict);
             g.values.clear();
             g.checks.clear();
+            g.dry.clear();
             for c in &r.checks {
                 for (track, v) in [("canary", c.canary), ("stable", c.stable)] {
                     if let Some(v) = v {
@@ -128,6 +155,9 @@ impl Exporter {
                     }
                 }
                 g.checks.insert((c.app.clone(), c.name.clone()), c.verdict);
+                if c.dry_run {
+                    g.dry.insert((c.app.clone(), c.name.clone()));
+                }
             }
         }
     }
@@ -204,9 +234,10 @@ impl Exporter {
             for ((app, check, track), v) in &g.values {
                 let _ = writeln!(
                     s,
-                    "canary_check_value{{group=\"{grp}\",app=\"{}\",check=\"{}\",track=\"{track}\"}} {v}",
+                    "canary_check_value{{group=\"{grp}\",app=\"{}\",check=\"{}\",track=\"{track}\"{}}} {v}",
                     escape(app),
-                    escape(check)
+                    escape(check),
+                    dry_label(&g.dry, app, check)
                 );
             }
         }
@@ -220,9 +251,10 @@ impl Exporter {
             for ((app, check), v) in &g.checks {
                 let _ = writeln!(
                     s,
-                    "canary_check_verdict{{group=\"{grp}\",app=\"{}\",check=\"{}\"}} {}",
+                    "canary_check_verdict{{group=\"{grp}\",app=\"{}\",check=\"{}\"{}}} {}",
                     escape(app),
                     escape(check),
+                    dry_label(&g.dry, app, check),
                     verdict_value(*v)
                 );
             }
@@ -240,6 +272,22 @@ impl Exporter {
                     "canary_backend_info{{group=\"{grp}\",app=\"{}\",track=\"{track}\",service=\"{}\"}} 1",
                     escape(app),
                     escape(service)
+                );
+            }
+        }
+        if !g.drift.is_empty() {
+            head(
+                &mut s,
+                "canary_drift",
+                "gauge",
+                "1 when stable does not run the last promoted image (against=promotion) or the compose file's (against=file).",
+            );
+            for ((app, against), on) in &g.drift {
+                let _ = writeln!(
+                    s,
+                    "canary_drift{{group=\"{grp}\",app=\"{}\",against=\"{against}\"}} {}",
+                    escape(app),
+                    u8::from(*on)
                 );
             }
         }
@@ -335,6 +383,15 @@ impl Exporter {
     }
 }
 
+/// `,dry_run="true"` for a dry-run check, nothing for the others.
+fn dry_label(dry: &BTreeSet<(String, String)>, app: &str, check: &str) -> &'static str {
+    if dry.contains(&(app.to_string(), check.to_string())) {
+        ",dry_run=\"true\""
+    } else {
+        ""
+    }
+}
+
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -361,6 +418,49 @@ mod tests {
         }
     }
 
+    #[test]
+    fn drift_is_a_gauge_per_app_and_source() {
+        use canary_core::ops::DriftWinner;
+        let x = Exporter::new("shop", vec!["api".into(), "web".into()], 1);
+        assert!(!x.render().contains("canary_drift"));
+        x.set_drift(&[Drift {
+            app: "api".into(),
+            service: "shop_api".into(),
+            running: "sha256:aa".into(),
+            promoted: Some("sha256:aa".into()),
+            declared: Some("api:v1".into()),
+            declared_line: Some(3),
+            deployed: None,
+            against: vec![DriftAgainst::File],
+            won: DriftWinner::Promotion,
+            message: String::new(),
+        }]);
+        let text = x.render();
+        for (line, want) in [
+            (
+                "canary_drift{group=\"shop\",app=\"api\",against=\"file\"}",
+                "1",
+            ),
+            (
+                "canary_drift{group=\"shop\",app=\"api\",against=\"promotion\"}",
+                "0",
+            ),
+            (
+                "canary_drift{group=\"shop\",app=\"web\",against=\"file\"}",
+                "0",
+            ),
+        ] {
+            assert!(
+                text.contains(&format!("{line} {want}\n")),
+                "{line} in\n{text}"
+            );
+        }
+        x.set_drift(&[]);
+        assert!(x
+            .render()
+            .contains("canary_drift{group=\"shop\",app=\"api\",against=\"file\"} 0\n"));
+    }
+
     #[tokio::test]
     async fn decisions_become_metrics_served_over_http() {
         let x = Exporter::new("neotix", vec!["neotix-api".into(), "gcp".into()], 3);
@@ -374,16 +474,30 @@ mod tests {
         a.analysis = Some(AnalysisReport {
             verdict: Verdict::Fail,
             critical_failure: true,
-            checks: vec![CheckResult {
-                name: "errors".into(),
-                app: "gcp".into(),
-                metric: "errorRate".into(),
-                canary: Some(0.3),
-                stable: Some(0.0),
-                verdict: Verdict::Fail,
-                critical: true,
-                reason: "x".into(),
-            }],
+            checks: vec![
+                CheckResult {
+                    name: "errors".into(),
+                    app: "gcp".into(),
+                    metric: "errorRate".into(),
+                    canary: Some(0.3),
+                    stable: Some(0.0),
+                    verdict: Verdict::Fail,
+                    critical: true,
+                    dry_run: false,
+                    reason: "x".into(),
+                },
+                CheckResult {
+                    name: "p99-budget".into(),
+                    app: "gcp".into(),
+                    metric: "web".into(),
+                    canary: Some(2.5),
+                    stable: None,
+                    verdict: Verdict::Fail,
+                    critical: false,
+                    dry_run: true,
+                    reason: "web 2.500 > max 0.5".into(),
+                },
+            ],
             judges: Vec::new(),
             summary: "bad".into(),
         });
@@ -399,6 +513,8 @@ mod tests {
             "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"errors\",track=\"canary\"} 0.3",
             "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"errors\",track=\"stable\"} 0",
             "canary_check_verdict{group=\"neotix\",app=\"gcp\",check=\"errors\"} -1",
+            "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"p99-budget\",track=\"canary\",dry_run=\"true\"} 2.5",
+            "canary_check_verdict{group=\"neotix\",app=\"gcp\",check=\"p99-budget\",dry_run=\"true\"} -1",
             "canary_events_total{group=\"neotix\",kind=\"analysis\"} 1",
             "canary_backend_info{group=\"neotix\",app=\"gcp\",track=\"canary\",service=\"canary-neotix--gcp--tasks@file\"} 1",
         ] {

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use canary_core::analysis::{AnalysisReport, Verdict};
+use canary_core::ops::{Drift, WriteBack, WrittenAs};
 use canary_core::{Event, EventKind, Phase};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -251,30 +252,84 @@ pub(crate) fn human_report(report: &AnalysisReport, indent: &str) -> String {
     let mut s = String::new();
     for c in &report.checks {
         s.push_str(&format!(
-            "\n{indent}{:<app_w$}  {:<name_w$}  {:<12} {}{}",
+            "\n{indent}{:<app_w$}  {:<name_w$}  {:<12} {}{}{}",
             c.app,
             c.name,
             verdict_word(c.verdict),
             c.reason,
             if c.critical { " (critical)" } else { "" },
+            if c.dry_run { " (dry run)" } else { "" },
         ));
     }
     for j in &report.judges {
         s.push_str(&format!(
-            "\n{indent}{:<app_w$}  judge score {:.0}: {} {}",
+            "\n{indent}{:<app_w$}  judge score {:.0}: {} {}{}",
             j.app,
             j.score,
             verdict_word(j.verdict),
-            j.reason
+            j.reason,
+            if j.dry_run { " (dry run)" } else { "" },
         ));
         for m in &j.metrics {
             s.push_str(&format!(
-                "\n{indent}{:<app_w$}    {} {:?}: {}",
-                "", m.name, m.classification, m.reason
+                "\n{indent}{:<app_w$}    {} {:?}: {}{}",
+                "",
+                m.name,
+                m.classification,
+                m.reason,
+                if m.dry_run { " (dry run)" } else { "" },
             ));
         }
     }
     s
+}
+
+/// A promotion written back into the compose file (or, with `--no-write`, the patch).
+pub(crate) fn human_write_back(w: &WriteBack) -> String {
+    let mut s = String::new();
+    for i in w.images.iter() {
+        let how = match i.written_as {
+            WrittenAs::Digest => "the promoted registry digest".to_string(),
+            WrittenAs::Tag => format!("the canary's tag, which still names the promoted {}", i.promoted),
+            WrittenAs::Id => format!(
+                "the promoted image ID: no tag of the spec names {} any more, and an ID is only on nodes that have the image",
+                i.promoted
+            ),
+        };
+        let verb = match (i.changed, w.written) {
+            (false, _) => "already names",
+            (true, true) => "now names",
+            (true, false) => "would name",
+        };
+        s.push_str(&format!(
+            "{} line {}: services.{}.image {verb} {} ({how}){}\n",
+            w.file,
+            i.line,
+            i.service,
+            i.image,
+            if i.changed {
+                format!(", was {}", i.previous)
+            } else {
+                String::new()
+            },
+        ));
+    }
+    if !w.written && !w.patch.is_empty() {
+        s.push_str(&format!(
+            "not written (--no-write); apply with `git apply` or `patch -p1`:\n{}",
+            w.patch
+        ));
+    }
+    s.trim_end().to_string()
+}
+
+/// Drift of stable from the last promotion or the compose file, one line per app.
+pub(crate) fn human_drift(drift: &[Drift]) -> String {
+    drift
+        .iter()
+        .map(|d| format!("DRIFT {}", d.message))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -304,6 +359,54 @@ mod tests {
         assert!(
             line.contains("+12.3s") && line.contains("step 2/3") && line.contains(" 50%"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn dry_run_checks_are_marked() {
+        use canary_core::analysis::CheckResult;
+        let check = |name: &str, verdict, dry_run| CheckResult {
+            name: name.into(),
+            app: "api".into(),
+            metric: "web".into(),
+            canary: Some(2.5),
+            stable: None,
+            verdict,
+            critical: true,
+            dry_run,
+            reason: format!("{name} figures"),
+        };
+        let ev = Event {
+            at_ms: 1,
+            group: "g".into(),
+            kind: EventKind::Analysis,
+            phase: Phase::Progressing,
+            step: 0,
+            steps: 1,
+            weight: 50,
+            message: "analysis passed at weight 50: ... (failures 0/0, inconclusive 0/2)".into(),
+            analysis: Some(AnalysisReport {
+                verdict: Verdict::Pass,
+                critical_failure: false,
+                checks: vec![
+                    check("errors", Verdict::Pass, false),
+                    check("p99-budget", Verdict::Fail, true),
+                ],
+                judges: Vec::new(),
+                summary: String::new(),
+            }),
+        };
+        let text = human_event(&ev, Duration::ZERO);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("analysis at weight 50%: pass"), "{text}");
+        assert!(
+            lines[1].contains("errors") && lines[1].ends_with("errors figures (critical)"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("FAIL")
+                && lines[2].ends_with("p99-budget figures (critical) (dry run)"),
+            "{text}"
         );
     }
 }

@@ -482,6 +482,7 @@ mod tests {
                 direction: None,
             }),
             critical: false,
+            dry_run: false,
         }
     }
 
@@ -543,6 +544,7 @@ mod tests {
             splits_error: None,
             services: vec![],
             driven: false,
+            drift: Vec::new(),
         };
         let v = build("shop", None, Some(&status), &t, None);
         let json = serde_json::to_string(&v).unwrap();

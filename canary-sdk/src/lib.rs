@@ -8,7 +8,8 @@
 //! | module | owns |
 //! |---|---|
 //! | `settings` | [`Settings`]: where Docker, Traefik and Prometheus are; checked once |
-//! | `session` | [`Canary`]: a group's backends and its operations |
+//! | `session` | [`Canary`]: a group's backends and its operations, its rollouts' notifications |
+//! | `compose` | the compose file a spec came from: promotions written back, drift |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
 //!
 //! ```no_run
@@ -27,10 +28,11 @@
 //! # }
 //! ```
 
+mod compose;
 mod session;
 mod settings;
 mod stack;
 
-pub use session::{state_store, Backend, Canary, Pushed};
+pub use session::{state_store, test_notifications_of, Backend, Canary, NotificationTest, Pushed};
 pub use settings::{MetricsBackend, RouterBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

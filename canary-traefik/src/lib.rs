@@ -8,6 +8,8 @@
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
+//! | [`WebMetrics`] | [`canary_core::MetricsSource`] | `web` metrics (a number by JSONPath from an HTTP endpoint's JSON) over any other source |
+//! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background ([`notify`], [`notify::payload`]) |
 //!
 //! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
 //! its pure rendering), [`kv`] (the same config as Traefik's etcd keys, written in one
@@ -100,7 +102,7 @@
 //!
 //! ## Features
 //!
-//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks) through rustls with
+//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks, notifications, web metrics) through rustls with
 //!   the ring provider. Off by default.
 
 pub mod api;
@@ -111,6 +113,7 @@ pub mod exposition;
 pub mod histogram;
 mod http;
 pub mod kv;
+pub mod notify;
 mod probe;
 pub mod prometheus;
 pub mod promql;
@@ -121,13 +124,16 @@ pub mod scrape;
 mod static_config;
 #[cfg(test)]
 mod testutil;
+pub mod web;
 mod webhook;
 
 pub use backend::{AppBackends, BackendNames, ProviderVersion, RouteProvider};
 pub use http::Auth;
+pub use notify::{Notifier, NotifierTask};
 pub use prometheus::{PrometheusMetrics, PrometheusMetricsBuilder};
 pub use replicas::plan_replicas;
 pub use router::{TraefikRouter, TraefikRouterBuilder, MAX_APIS};
 pub use scrape::{ScrapeTask, TraefikScrapeMetrics, TraefikScrapeMetricsBuilder};
 pub use static_config::StaticConfig;
+pub use web::{WebMetrics, MAX_ANSWER};
 pub use webhook::{HookBody, WebhookRunner};

@@ -115,6 +115,7 @@ fn config(group: &str, weight: u64, tasks: &[&str], routed: bool) -> RouteConfig
         header_route: routed.then(HeaderRoute::default),
         sticky: false,
         mirror: Weight::new(if routed { 10 } else { 0 }).unwrap(),
+        stable_detached: false,
     }
 }
 

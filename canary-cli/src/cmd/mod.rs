@@ -12,10 +12,12 @@ use crate::exporter::Exporter;
 use crate::output::Printer;
 
 mod build;
+mod compose;
 mod control;
 mod dashboard;
 mod deploy;
 mod logs;
+mod notify;
 mod run;
 mod smoke;
 mod status;
@@ -35,15 +37,20 @@ pub(crate) async fn dispatch(cli: &Cli, p: &Printer) -> CliResult<u8> {
             } else {
                 canary_core::Command::Promote
             };
-            control::control(g, cmd, p).await
+            control::control(g, cmd, a.no_write, p).await
         }
-        Command::Rollback => control::control(g, canary_core::Command::Abort, p).await,
-        Command::Pause => control::control(g, canary_core::Command::Pause, p).await,
-        Command::Resume => control::control(g, canary_core::Command::Resume, p).await,
+        Command::Rollback => control::control(g, canary_core::Command::Abort, false, p).await,
+        Command::Pause => control::control(g, canary_core::Command::Pause, false, p).await,
+        Command::Resume => control::control(g, canary_core::Command::Resume, false, p).await,
         Command::Logs(a) => logs::logs(g, a, p).await,
         Command::Dashboard(a) => dashboard::dashboard(g, a, p).await,
+        Command::NotifyTest => notify::notify_test(g, p).await,
     }
 }
+
+/// How long a command that drove a rollout waits, before it exits, for the notifications of
+/// its last events (each post has its own timeout, 5s by default).
+pub(crate) const NOTIFY_FLUSH: Duration = Duration::from_secs(10);
 
 /// How waiting for a rollout future ended.
 pub(crate) enum Driven<T> {

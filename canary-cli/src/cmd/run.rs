@@ -3,6 +3,7 @@
 use canary_core::{EventKind, Outcome, RolloutOptions, Track};
 use serde_json::json;
 
+use super::compose::{report_drift, write_back};
 use super::{with_events, Driven};
 use crate::args::{Global, RunArgs};
 use crate::error::{CliResult, EXIT_OK, EXIT_ROLLED_BACK};
@@ -43,6 +44,8 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         }
         None => None,
     };
+    // Said before anything changes: a stable that no longer runs what it should.
+    report_drift(&canary, p, Some(&exporter)).await;
     let opts = canary
         .controller()
         .poll(args.poll.get())
@@ -62,6 +65,18 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
     if let Some(s) = server {
         s.abort();
     }
+    // Hand the lease back so the next `canary run` resumes at once; if that fails the lease
+    // simply expires.
+    let released = match driven {
+        Driven::Interrupted { .. } => rollout.release().await.is_ok(),
+        Driven::Done(_) => true,
+    };
+    // The rollout's last events (promoted, rolled back) may still be on their way to the
+    // notifications: let them go before the process does.
+    drop(rollout);
+    if !canary.flush_notifications(super::NOTIFY_FLUSH).await {
+        p.note("some notifications were still being sent when canary exited");
+    }
     let elapsed = p.elapsed();
     let spec_path = g.spec.display();
     // The saved rollout of these images had already ended: nothing was run.
@@ -75,9 +90,6 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
     }
     match driven {
         Driven::Interrupted { signal, code } => {
-            // Hand the lease back so the next `canary run` resumes at once; if that fails the
-            // lease simply expires.
-            let released = rollout.release().await.is_ok();
             let at = last
                 .as_ref()
                 .map(|e| {
@@ -109,6 +121,11 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
             Ok(code)
         }
         Driven::Done(Ok(Outcome::Promoted)) => {
+            // The file first: the result line is the last one, and a file left behind is an
+            // error the exit code must show.
+            let written = write_back(&canary, args.no_write, p).await;
+            report_drift(&canary, p, Some(&exporter)).await;
+            written?;
             p.emit(
                 json!({"type": "result", "group": group, "result": "promoted", "exitCode": EXIT_OK,
                        "durationMs": elapsed.as_millis() as u64}),

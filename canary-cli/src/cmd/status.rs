@@ -4,7 +4,7 @@ use canary_core::Status;
 
 use crate::args::Global;
 use crate::error::CliResult;
-use crate::output::{human_report, tagged, Printer};
+use crate::output::{human_drift, human_report, tagged, Printer};
 use crate::session;
 
 pub(crate) async fn status(g: &Global, p: &Printer) -> CliResult<u8> {
@@ -118,6 +118,12 @@ fn human(s: &Status, stack: &str) -> String {
             },
             svc.image
         ));
+    }
+    if !s.drift.is_empty() {
+        out.push_str("drift (stable does not run what it should):\n");
+        for line in human_drift(&s.drift).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
     }
     if let Some(a) = s.state.as_ref().and_then(|st| st.last_analysis.as_ref()) {
         out.push_str(&format!("last analysis: {:?}: {}", a.verdict, a.summary));

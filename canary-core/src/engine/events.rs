@@ -40,6 +40,11 @@ pub struct Status {
     pub services: Vec<ServiceState>,
     /// Whether a live controller holds the lease.
     pub driven: bool,
+    /// Apps whose stable runs another image than the last promotion or the compose file names
+    /// ([`mod@crate::ops::drift`]). The engine leaves it empty; a caller that knows the compose
+    /// file fills it (`canary-sdk`'s `Canary::status`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::ops::drift::Drift>,
 }
 
 /// What a [`Rollout::command`] did.
