@@ -17,6 +17,14 @@ export interface Settings {
   traefikDynamicDir?: string
   /** Traefik's API entry point. Default `http://127.0.0.1:38082`. */
   traefikUrl?: string
+  /** Where the routes go: Traefik's file provider, or its etcd provider (`kv`) that every replica watches. Default `file`. */
+  router?: 'file' | 'kv'
+  /** The etcd v3 endpoint of Traefik's etcd provider. Default `http://127.0.0.1:2379`. */
+  kvUrl?: string
+  /** Traefik's `providers.etcd.rootKey`. Default `traefik`. */
+  kvRootKey?: string
+  /** Every Traefik replica's API (a list or one comma-separated string); each must show a change. Default `[traefikUrl]`. */
+  traefikApi?: string[] | string
   /** Traefik's web entry point (smoke tests). Default `http://127.0.0.1:38080`. */
   webUrl?: string
   /** Where the analysis reads metrics. Default `prometheus`. */

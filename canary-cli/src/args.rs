@@ -55,6 +55,15 @@ pub(crate) enum MetricsArg {
     Traefik,
 }
 
+/// Where the router writes the routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RouterArg {
+    /// Traefik's file provider (`--traefik-dynamic-dir` on this machine).
+    File,
+    /// Traefik's etcd v3 provider (`--kv-url`), which every Traefik replica watches.
+    Kv,
+}
+
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
 pub(crate) struct Global {
@@ -115,6 +124,34 @@ pub(crate) struct Connect {
         default_value = "http://127.0.0.1:38082"
     )]
     pub(crate) traefik_url: String,
+
+    /// Where the routes go: Traefik's file provider, or its etcd provider (`kv`) that every
+    /// Traefik replica of a multi-node cluster watches.
+    #[arg(long, env = "CANARY_ROUTER", global = true, value_enum, default_value_t = RouterArg::File)]
+    pub(crate) router: RouterArg,
+
+    /// The etcd v3 endpoint of Traefik's etcd provider (`--router kv`).
+    #[arg(
+        long,
+        env = "CANARY_KV_URL",
+        global = true,
+        default_value = "http://127.0.0.1:2379"
+    )]
+    pub(crate) kv_url: String,
+
+    /// The root key of Traefik's etcd provider (`providers.etcd.rootKey`).
+    #[arg(
+        long,
+        env = "CANARY_KV_ROOT_KEY",
+        global = true,
+        default_value = "traefik"
+    )]
+    pub(crate) kv_root_key: String,
+
+    /// The API of every Traefik replica (comma-separated or repeated); a route change is done
+    /// once each shows it. Default: `--traefik-url` alone.
+    #[arg(long, env = "CANARY_TRAEFIK_API", global = true, value_delimiter = ',')]
+    pub(crate) traefik_api: Vec<String>,
 
     /// The Swarm overlay network through which Traefik reaches the tasks.
     #[arg(
@@ -288,9 +325,14 @@ pub(crate) struct DashboardArgs {
 /// `canary build`.
 #[derive(Debug, Args)]
 pub(crate) struct BuildArgs {
-    /// Which image to build: `stable` (tag `stableImage`) or `canary` (tag `image`).
+    /// Which image to build: `stable` (tag `stableImage`) or `canary` (tag `image`). Default:
+    /// both (stable for the apps that have a `stableImage`).
     #[arg(long, value_parser = track)]
-    pub(crate) track: Track,
+    pub(crate) track: Option<Track>,
+    /// Push each image built to its registry (`registry:port/name:tag`), with the credentials of
+    /// `~/.docker/config.json`, and print its registry digest.
+    #[arg(long)]
+    pub(crate) push: bool,
     /// Only this app.
     #[arg(long)]
     pub(crate) app: Option<String>,

@@ -27,7 +27,9 @@
 //!
 //! Connections (flags, or the variables `scripts/stack/env.sh` exports): `--docker-host`
 //! (`DOCKER_HOST`), `--traefik-dynamic-dir` (`CANARY_TRAEFIK_DYNAMIC_DIR`), `--traefik-url`
-//! (`CANARY_TRAEFIK_URL`), `--network` (`CANARY_NETWORK`), `--web-url` (`CANARY_WEB_URL`),
+//! (`CANARY_TRAEFIK_URL`), `--router file|kv` (`CANARY_ROUTER`), `--kv-url` (`CANARY_KV_URL`),
+//! `--kv-root-key` (`CANARY_KV_ROOT_KEY`), `--traefik-api` (`CANARY_TRAEFIK_API`, every Traefik
+//! replica's API), `--network` (`CANARY_NETWORK`), `--web-url` (`CANARY_WEB_URL`),
 //! `--prometheus-url` (`CANARY_PROMETHEUS_URL`), `--metrics prometheus|traefik`
 //! (`CANARY_METRICS`), `--scrape-interval` (`CANARY_SCRAPE_INTERVAL`). Spec overrides: `--group`,
 //! `--stack`, `--image`, `--stable-image`, `--canary-env`, `--mode`, `--steps`, `--interval`,

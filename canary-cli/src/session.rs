@@ -2,9 +2,9 @@
 //! file: the only place the CLI meets the backends, all through `canary-sdk`.
 
 use canary_core::SpecFile;
-use canary_sdk::{Canary, MetricsBackend, Settings};
+use canary_sdk::{Canary, MetricsBackend, RouterBackend, Settings};
 
-use crate::args::{Global, MetricsArg};
+use crate::args::{Global, MetricsArg, RouterArg};
 use crate::error::{CliError, CliResult};
 use crate::specfile;
 
@@ -16,6 +16,18 @@ pub(crate) fn settings(g: &Global) -> CliResult<Settings> {
     s.network = c.network.clone();
     s.traefik_dynamic_dir = c.traefik_dynamic_dir.clone();
     s.traefik_url = c.traefik_url.clone();
+    s.router = match c.router {
+        RouterArg::File => RouterBackend::File,
+        RouterArg::Kv => RouterBackend::Kv,
+    };
+    s.kv_url = c.kv_url.clone();
+    s.kv_root_key = c.kv_root_key.clone();
+    s.traefik_api = c
+        .traefik_api
+        .iter()
+        .map(|u| u.trim().to_string())
+        .filter(|u| !u.is_empty())
+        .collect();
     s.web_url = c.web_url.clone();
     s.metrics = match c.metrics {
         MetricsArg::Prometheus => MetricsBackend::Prometheus,

@@ -96,8 +96,8 @@ fn usage_errors_exit_1_because_2_means_rolled_back() {
     let out = canary(&["run", "--no-such-flag"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-flag"));
-    let out = canary(&["build", "-f", "x.yaml"]);
-    assert_eq!(out.status.code(), Some(1), "--track is required");
+    let out = canary(&["build", "--track", "blue", "-f", "x.yaml"]);
+    assert_eq!(out.status.code(), Some(1), "--track is stable or canary");
 }
 
 /// A server on 127.0.0.1 answering `status` to `n` POSTs on a thread; returns its URL and the

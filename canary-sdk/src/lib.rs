@@ -33,6 +33,6 @@ mod session;
 mod settings;
 mod stack;
 
-pub use session::{state_store, test_notifications_of, Backend, Canary, NotificationTest};
-pub use settings::{MetricsBackend, Settings, ENV};
+pub use session::{state_store, test_notifications_of, Backend, Canary, NotificationTest, Pushed};
+pub use settings::{MetricsBackend, RouterBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

@@ -19,12 +19,12 @@ use canary_core::{
 };
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
-    BackendNames, Notifier, NotifierTask, PrometheusMetrics, ProviderVersion, ScrapeTask,
-    TraefikRouter, TraefikScrapeMetrics, WebMetrics, WebhookRunner,
+    BackendNames, Notifier, NotifierTask, PrometheusMetrics, ProviderVersion, RouteProvider,
+    ScrapeTask, TraefikRouter, TraefikScrapeMetrics, WebMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
-use crate::settings::{MetricsBackend, Settings};
+use crate::settings::{MetricsBackend, RouterBackend, Settings};
 
 /// A group's spec with its backends. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -72,6 +72,20 @@ pub struct Backend {
     /// Traefik's name of the track's service: stable's Swarm backend (`neotix-neotix-api@swarm`),
     /// the canary's tasks load balancer (`canary-neotix--api--tasks@file`).
     pub service: String,
+}
+
+/// An image pushed to its registry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pushed {
+    /// The app.
+    pub app: String,
+    /// The track whose image it is.
+    pub track: Track,
+    /// The tag pushed (`10.213.0.1:5000/neotix-api:v2`).
+    pub image: String,
+    /// Its registry digest (`10.213.0.1:5000/neotix-api@sha256:…`).
+    pub digest: String,
 }
 
 /// The Swarm state store alone (every group's saved rollout), for readers without a spec such
@@ -147,15 +161,26 @@ impl Canary {
             options.host = h.clone();
         }
         let swarm = SwarmOrchestrator::connect_with(&options).await?;
-        let router = TraefikRouter::builder(&settings.traefik_dynamic_dir, &settings.traefik_url)
-            .network(&settings.network)
-            .mode(spec.traffic.mode)
-            .web_url(&settings.web_url)
-            .build()?;
+        let router = match settings.router {
+            RouterBackend::File => {
+                TraefikRouter::builder(&settings.traefik_dynamic_dir, &settings.traefik_url)
+                    .api_urls(settings.traefik_apis())
+            }
+            RouterBackend::Kv => {
+                TraefikRouter::etcd_builder(&settings.kv_url, settings.traefik_apis())
+                    .kv_root_key(&settings.kv_root_key)
+            }
+        }
+        .network(&settings.network)
+        .mode(spec.traffic.mode)
+        .web_url(&settings.web_url)
+        .build()?;
+        let provider = router.provider();
         let routes = ops::routes::app_routes(&spec, &swarm).await?;
         let (metrics, scrape): (Arc<dyn MetricsSource>, _) = match settings.metrics {
             MetricsBackend::Prometheus => {
                 let mut b = PrometheusMetrics::builder(&settings.prometheus_url)
+                    .provider(provider)
                     .scrape_interval(settings.scrape_interval.get())
                     .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)))
                     .task_metrics(spec.analysis.task_metrics.clone());
@@ -173,7 +198,7 @@ impl Canary {
                          metrics backend",
                     ));
                 }
-                let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url);
+                let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url).provider(provider);
                 for r in &routes {
                     b = b.route(r);
                 }
@@ -270,7 +295,11 @@ impl Canary {
 
     /// Traefik's service name of every app's tracks.
     pub fn backends(&self) -> Result<Vec<Backend>> {
-        let mut names = BackendNames::new(ProviderVersion::V3);
+        let provider = match self.settings.router {
+            RouterBackend::File => RouteProvider::File,
+            RouterBackend::Kv => RouteProvider::Etcd,
+        };
+        let mut names = BackendNames::new(ProviderVersion::V3).with_provider(provider);
         let mut out = Vec::new();
         for r in &self.routes {
             names.learn(r)?;
@@ -421,6 +450,38 @@ impl Canary {
         }
         // One build after another, in the spec's order.
         Ok(stream::iter(streams).flatten().boxed())
+    }
+
+    /// Pushes `track`'s image of each app with a build section (one app, or all) to its registry
+    /// (`registry:port/name:tag` in the spec), with the Docker CLI's credentials for it, and
+    /// returns each one's registry digest (`repo@sha256:…`): what canary creation and promotion
+    /// then pin, and what every node of the cluster pulls. Apps without an image for `track` (no
+    /// `stableImage`) are left out.
+    pub async fn push(&self, track: Track, app: Option<&str>) -> Result<Vec<Pushed>> {
+        self.pick(app)?;
+        let mut out = Vec::new();
+        for spec_app in self
+            .spec
+            .apps
+            .iter()
+            .filter(|a| a.build.is_some() && app.is_none_or(|n| n == a.name.as_str()))
+        {
+            let image = match track {
+                Track::Canary => spec_app.image.clone(),
+                Track::Stable => match &spec_app.stable_image {
+                    Some(i) => i.clone(),
+                    None => continue,
+                },
+            };
+            let pinned = self.deps.orchestrator.push_image(&image).await?;
+            out.push(Pushed {
+                app: spec_app.name.to_string(),
+                track,
+                image: image.to_string(),
+                digest: pinned.to_string(),
+            });
+        }
+        Ok(out)
     }
 
     fn pick(&self, app: Option<&str>) -> Result<Vec<canary_core::AppRef>> {

@@ -34,6 +34,52 @@ impl std::str::FromStr for MetricsBackend {
     }
 }
 
+/// Where the router writes the group configs Traefik loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RouterBackend {
+    /// Traefik's file provider: `traefik_dynamic_dir` on this machine (one Traefik on this
+    /// machine, or several sharing the directory).
+    #[default]
+    File,
+    /// Traefik's etcd v3 provider at `kv_url`: every Traefik replica, on any node, watches the
+    /// same keys; each replica's API is listed in `traefik_api`.
+    Kv,
+}
+
+impl std::str::FromStr for RouterBackend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "file" => Ok(RouterBackend::File),
+            "kv" => Ok(RouterBackend::Kv),
+            other => Err(Error::invalid(
+                "router",
+                format!("{other:?} is neither \"file\" nor \"kv\""),
+            )),
+        }
+    }
+}
+
+/// A list given as one comma-separated string (an environment variable, a flag) or as a list.
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
 /// The connection settings and this controller's options. Defaults match the local stack
 /// (`scripts/stack/env.sh`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,6 +96,17 @@ pub struct Settings {
     pub traefik_dynamic_dir: PathBuf,
     /// Traefik's API entry point (API, `/ping`, `/metrics`).
     pub traefik_url: String,
+    /// Where the router writes the routes: Traefik's file provider (default) or its etcd
+    /// provider (`kv`).
+    pub router: RouterBackend,
+    /// The etcd v3 endpoint Traefik's etcd provider watches (`router: kv`).
+    pub kv_url: String,
+    /// The root key of Traefik's etcd provider (`providers.etcd.rootKey`).
+    pub kv_root_key: String,
+    /// The API of every Traefik replica that serves the routes; a change is reported done only
+    /// once each of them shows it. Empty: `traefik_url` alone. As one value, comma-separated.
+    #[serde(deserialize_with = "list")]
+    pub traefik_api: Vec<String>,
     /// Traefik's `web` entry point, where smoke tests send their requests.
     pub web_url: String,
     /// Where the analysis reads metrics.
@@ -70,6 +127,10 @@ impl Default for Settings {
             network: "canary-net".into(),
             traefik_dynamic_dir: PathBuf::from("/var/lib/canary-stack/dynamic"),
             traefik_url: "http://127.0.0.1:38082".into(),
+            router: RouterBackend::File,
+            kv_url: "http://127.0.0.1:2379".into(),
+            kv_root_key: "traefik".into(),
+            traefik_api: Vec::new(),
             web_url: "http://127.0.0.1:38080".into(),
             metrics: MetricsBackend::Prometheus,
             prometheus_url: "http://127.0.0.1:39090".into(),
@@ -85,6 +146,10 @@ pub const ENV: &[(&str, &str)] = &[
     ("network", "CANARY_NETWORK"),
     ("traefikDynamicDir", "CANARY_TRAEFIK_DYNAMIC_DIR"),
     ("traefikUrl", "CANARY_TRAEFIK_URL"),
+    ("router", "CANARY_ROUTER"),
+    ("kvUrl", "CANARY_KV_URL"),
+    ("kvRootKey", "CANARY_KV_ROOT_KEY"),
+    ("traefikApi", "CANARY_TRAEFIK_API"),
     ("webUrl", "CANARY_WEB_URL"),
     ("metrics", "CANARY_METRICS"),
     ("prometheusUrl", "CANARY_PROMETHEUS_URL"),
@@ -132,13 +197,35 @@ impl Settings {
         Self::from_value(base)
     }
 
+    /// The Traefik APIs the router confirms through: `traefik_api`, or `traefik_url` alone.
+    pub fn traefik_apis(&self) -> Vec<String> {
+        if self.traefik_api.is_empty() {
+            vec![self.traefik_url.clone()]
+        } else {
+            self.traefik_api.clone()
+        }
+    }
+
     /// Checks every value: URLs, ranges of durations, names.
     pub fn validate(&self) -> Result<()> {
-        for (field, url) in [
+        if self.traefik_api.len() > canary_traefik::MAX_APIS {
+            return Err(Error::invalid(
+                "traefikApi",
+                format!(
+                    "{} APIs; at most {}",
+                    self.traefik_api.len(),
+                    canary_traefik::MAX_APIS
+                ),
+            ));
+        }
+        let mut urls = vec![
             ("traefikUrl", &self.traefik_url),
             ("webUrl", &self.web_url),
             ("prometheusUrl", &self.prometheus_url),
-        ] {
+            ("kvUrl", &self.kv_url),
+        ];
+        urls.extend(self.traefik_api.iter().map(|u| ("traefikApi", u)));
+        for (field, url) in urls {
             if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2048 {
                 return Err(Error::invalid(
                     field,
@@ -227,6 +314,42 @@ mod tests {
         assert_eq!(s.metrics, MetricsBackend::Traefik);
         assert_eq!(s.scrape_interval.get(), Duration::from_secs(2));
         assert_eq!(s.traefik_url, Settings::default().traefik_url);
+        assert_eq!(s.router, RouterBackend::File);
+        assert_eq!(s.traefik_apis(), vec![s.traefik_url.clone()]);
+    }
+
+    #[test]
+    fn the_kv_router_and_every_traefik_api() {
+        let s = Settings::from_lookup(|k| match k {
+            "CANARY_ROUTER" => Some("kv".into()),
+            "CANARY_KV_URL" => Some("http://10.213.0.1:2379".into()),
+            "CANARY_TRAEFIK_API" => Some("http://127.0.0.1:38182, http://127.0.0.1:38282".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(s.router, RouterBackend::Kv);
+        assert_eq!(s.kv_url, "http://10.213.0.1:2379");
+        assert_eq!(
+            s.traefik_apis(),
+            vec!["http://127.0.0.1:38182", "http://127.0.0.1:38282"]
+        );
+        let v =
+            Settings::from_value(serde_json::json!({"traefikApi": ["http://a:1", "http://b:2"]}))
+                .unwrap();
+        assert_eq!(v.traefik_api.len(), 2);
+        let e =
+            Settings::from_lookup(|k| (k == "CANARY_ROUTER").then(|| "redis".into())).unwrap_err();
+        assert!(e.to_string().starts_with("CANARY_ROUTER: "), "{e}");
+        let e = Settings::from_lookup(|k| (k == "CANARY_TRAEFIK_API").then(|| "ftp://x".into()))
+            .unwrap_err();
+        assert!(e.to_string().starts_with("CANARY_TRAEFIK_API: "), "{e}");
+        let many = (0..17)
+            .map(|i| format!("http://h:{i}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(
+            Settings::from_lookup(|k| (k == "CANARY_TRAEFIK_API").then(|| many.clone())).is_err()
+        );
     }
 
     #[test]

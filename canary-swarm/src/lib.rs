@@ -13,6 +13,9 @@
 //! - **A few fields of the stable service**: its image (promotion), its replicas (replicas
 //!   mode), the labels the router asks for, and the `io.canary.state*` labels of the state store.
 //!   Every other field stays as the user, their stack file or another tool left it.
+//! - **Pushing** ([`canary_core::Orchestrator::push_image`]): to the image's registry, with the
+//!   credentials of the Docker CLI's `config.json` (`auths`; credential helpers are not run),
+//!   never logged; the result is pinned by the registry digest every node resolves.
 //! - **Waiting**: "converged" means every desired task of the current spec runs (and is healthy,
 //!   with a health check); a failed task ends the wait at once with the task's own message.
 //!
@@ -71,6 +74,7 @@ mod logs;
 mod network;
 mod orchestrator;
 mod progress;
+mod push;
 mod raw;
 mod spec;
 mod store;
@@ -80,5 +84,6 @@ pub use network::CREATED_BY_LABEL;
 #[doc(hidden)]
 pub use orchestrator::UpdateHook;
 pub use orchestrator::{RetryPolicy, RollingUpdate, SwarmOrchestrator};
+pub use push::{auth_for, docker_config_auth, RegistryAuth};
 pub use spec::{MANAGED_LABEL, STACK_NAMESPACE_LABEL};
 pub use store::{SwarmStateStore, STATE_GROUP_LABEL, STATE_LABEL};

@@ -460,9 +460,28 @@ impl SwarmOrchestrator {
             let path = format!("/services/{}/update?version={index}", encode(&id));
             let body = serde_json::to_vec(&next)
                 .map_err(|e| Error::Internal(format!("cannot encode a spec: {e}")))?;
+            // A new image (promotion) may come from a registry that wants a login; the daemon
+            // keeps the previous credentials when none are sent.
+            let image = |s: &Value| {
+                s.pointer("/TaskTemplate/ContainerSpec/Image")
+                    .and_then(Value::as_str)
+                    .map(String::from)
+            };
+            let auth = match image(&next) {
+                Some(i) if image(&current).as_deref() != Some(i.as_str()) => {
+                    crate::push::service_auth_header(&i)?
+                }
+                _ => None,
+            };
             match self
                 .raw
-                .call(&self.api_version(), Method::POST, &path, Some(body))
+                .call_with_auth(
+                    &self.api_version(),
+                    Method::POST,
+                    &path,
+                    Some(body),
+                    auth.as_deref(),
+                )
                 .await
             {
                 Ok(response) => {
@@ -575,13 +594,15 @@ impl Orchestrator for SwarmOrchestrator {
         if self.find(req.name.as_str()).await?.is_none() {
             let body = serde_json::to_vec(&spec::canary_spec(&stable, None, req))
                 .map_err(|e| Error::Internal(format!("cannot encode a spec: {e}")))?;
+            let auth = crate::push::service_auth_header(req.image.as_str())?;
             match self
                 .raw
-                .call(
+                .call_with_auth(
                     &self.api_version(),
                     Method::POST,
                     "/services/create",
                     Some(body),
+                    auth.as_deref(),
                 )
                 .await
             {
@@ -795,8 +816,10 @@ impl Orchestrator for SwarmOrchestrator {
     async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
         service.validate()?;
         let name = service.name.as_str();
+        let auth =
+            crate::push::docker_config_auth(service.image.as_str())?.map(|a| a.credentials());
         self.docker
-            .create_service(new_service_spec(service), None)
+            .create_service(new_service_spec(service), auth)
             .await
             .map_err(|e| docker_error(e, Object::Service(name)))?;
         self.inspect(&service.name).await
@@ -818,6 +841,33 @@ impl Orchestrator for SwarmOrchestrator {
         let tasks: Vec<Value> = serde_json::from_slice(&body)
             .map_err(|e| Error::Internal(format!("cannot decode Docker's task list: {e}")))?;
         Ok(crate::endpoints::running_endpoints(&tasks))
+    }
+
+    async fn push_image(&self, image: &ImageRef) -> Result<ImageRef> {
+        let auth = crate::push::docker_config_auth(image.as_str())?;
+        tracing::info!(
+            image = %image,
+            registry_user = auth.as_ref().and_then(|a| a.username()).unwrap_or("-"),
+            "pushing"
+        );
+        crate::push::push(&self.docker, image, auth.as_ref()).await?;
+        let found = self
+            .docker
+            .inspect_image(image.as_str())
+            .await
+            .map_err(|e| docker_error(e, Object::Image(image.as_str())))?;
+        let (repo, _) = split_tag(image.as_str());
+        let digest = found
+            .repo_digests
+            .unwrap_or_default()
+            .into_iter()
+            .find(|d| d.split('@').next() == Some(repo))
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "{image} was pushed, but Docker lists no digest of {repo} for it"
+                ))
+            })?;
+        ImageRef::parse(&digest)
     }
 
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()> {

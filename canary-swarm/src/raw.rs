@@ -126,6 +126,20 @@ impl RawClient {
         path_and_query: &str,
         body: Option<Vec<u8>>,
     ) -> std::result::Result<Bytes, BollardError> {
+        self.call_with_auth(api, method, path_and_query, body, None)
+            .await
+    }
+
+    /// [`Self::call`] with an `X-Registry-Auth` header (service create and update: the daemon
+    /// hands it to the nodes that pull the image). The header is never logged.
+    pub(crate) async fn call_with_auth(
+        &self,
+        api: &str,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Vec<u8>>,
+        registry_auth: Option<&str>,
+    ) -> std::result::Result<Bytes, BollardError> {
         let path = format!("/v{api}{path_and_query}");
         let uri: hyper::Uri = match &self.transport {
             Transport::Unix(_, socket) => hyperlocal::Uri::new(socket, &path).into(),
@@ -136,6 +150,9 @@ impl RawClient {
         let mut builder = Request::builder().method(method).uri(uri);
         if body.is_some() {
             builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        if let Some(auth) = registry_auth {
+            builder = builder.header("X-Registry-Auth", auth);
         }
         let request = builder.body(Full::new(Bytes::from(body.unwrap_or_default())))?;
         let send = async {

@@ -250,6 +250,9 @@ pub(crate) fn canary_spec(stable: &Value, current: Option<&Value>, req: &CanaryS
     if let Some(n) = task.get_mut("Networks") {
         strip_aliases(n);
     }
+    if let Some(p) = &req.placement {
+        override_placement(task, p);
+    }
     match current.and_then(|c| c.get("TaskTemplate")?.get("ForceUpdate")) {
         Some(n) => task.insert("ForceUpdate".into(), n.clone()),
         None => task.remove("ForceUpdate"),
@@ -272,6 +275,46 @@ pub(crate) fn canary_spec(stable: &Value, current: Option<&Value>, req: &CanaryS
         None => map.remove("EndpointSpec"),
     };
     spec
+}
+
+/// Replaces the fields of stable's placement (copied with its task template) that the spec's
+/// override sets: constraints, spread preferences, the per-node limit. An empty list or a limit
+/// of 0 removes the field, as `docker service update --constraint-rm` would.
+fn override_placement(task: &mut Map<String, Value>, p: &canary_core::spec::PlacementSpec) {
+    let mut placement = match task.remove("Placement") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    if let Some(c) = &p.constraints {
+        if c.is_empty() {
+            placement.remove("Constraints");
+        } else {
+            placement.insert("Constraints".into(), json!(c));
+        }
+    }
+    if let Some(prefs) = &p.preferences {
+        if prefs.is_empty() {
+            placement.remove("Preferences");
+        } else {
+            let prefs: Vec<Value> = prefs
+                .iter()
+                .map(|d| json!({"Spread": {"SpreadDescriptor": d}}))
+                .collect();
+            placement.insert("Preferences".into(), Value::Array(prefs));
+        }
+    }
+    match p.max_replicas_per_node {
+        Some(0) => {
+            placement.remove("MaxReplicas");
+        }
+        Some(n) => {
+            placement.insert("MaxReplicas".into(), json!(n));
+        }
+        None => {}
+    }
+    if !placement.is_empty() {
+        task.insert("Placement".into(), Value::Object(placement));
+    }
 }
 
 /// True when two specs say the same thing. The daemon drops empty maps and lists and adds a few
@@ -323,6 +366,7 @@ mod tests {
             ]),
             labels: BTreeMap::from([("traefik.enable".into(), "true".into())]),
             init: true,
+            placement: None,
         }
     }
 
@@ -403,6 +447,54 @@ mod tests {
             canary_spec(&stable, None, &req)["TaskTemplate"]["ContainerSpec"]["Init"],
             false
         );
+    }
+
+    #[test]
+    fn the_canary_follows_stables_placement_unless_overridden() {
+        let mut stable = rich_stable();
+        stable["TaskTemplate"]["Placement"] = json!({
+            "Constraints": ["node.labels.tier==web", "node.role!=manager"],
+            "Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.zone"}}],
+            "MaxReplicas": 2,
+            "Platforms": [{"Architecture": "amd64", "OS": "linux"}]
+        });
+        let c = canary_spec(&stable, None, &request());
+        assert_eq!(
+            c["TaskTemplate"]["Placement"],
+            stable["TaskTemplate"]["Placement"]
+        );
+        let mut req = request();
+        req.placement = Some(canary_core::spec::PlacementSpec {
+            constraints: Some(vec!["node.labels.io.canary.node==worker1".into()]),
+            preferences: None,
+            max_replicas_per_node: Some(0),
+        });
+        let c = canary_spec(&stable, None, &req);
+        assert_eq!(
+            c["TaskTemplate"]["Placement"],
+            json!({
+                "Constraints": ["node.labels.io.canary.node==worker1"],
+                "Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.zone"}}],
+                "Platforms": [{"Architecture": "amd64", "OS": "linux"}]
+            })
+        );
+        req.placement = Some(canary_core::spec::PlacementSpec {
+            constraints: Some(Vec::new()),
+            preferences: Some(vec!["node.labels.rack".into()]),
+            max_replicas_per_node: Some(1),
+        });
+        let mut bare = rich_stable();
+        bare["TaskTemplate"]
+            .as_object_mut()
+            .unwrap()
+            .remove("Placement");
+        let c = canary_spec(&bare, None, &req);
+        assert_eq!(
+            c["TaskTemplate"]["Placement"],
+            json!({"Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.rack"}}], "MaxReplicas": 1})
+        );
+        // Stable itself is never changed.
+        assert!(bare["TaskTemplate"].get("Placement").is_none());
     }
 
     #[test]

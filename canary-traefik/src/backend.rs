@@ -66,6 +66,28 @@ impl ProviderVersion {
     }
 }
 
+/// The Traefik provider that holds the router's objects (the group config), which names them
+/// `<name>@file` or `<name>@etcd` in Traefik's API and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum RouteProvider {
+    /// Traefik's file provider (one file per group in a watched directory): one Traefik, or
+    /// several sharing the directory.
+    #[default]
+    File,
+    /// Traefik's etcd (v3) provider: every Traefik replica watches the same keys.
+    Etcd,
+}
+
+impl RouteProvider {
+    /// The provider's name in Traefik: `file` or `etcd`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RouteProvider::File => "file",
+            RouteProvider::Etcd => "etcd",
+        }
+    }
+}
+
 /// The name Traefik gives a Swarm service that has no service label: Traefik's `Normalize`
 /// (runs of characters other than letters and digits become one `-`).
 pub fn traefik_name(service: &ServiceName) -> String {
@@ -162,9 +184,19 @@ impl AppBackends {
     /// The backend of a track as Traefik's metrics and other providers name it: `X@swarm`
     /// (`X@docker` for v2) for stable, `…--tasks@file` for the canary.
     pub fn qualified(&self, track: Track, version: ProviderVersion) -> String {
+        self.qualified_in(track, version, RouteProvider::File)
+    }
+
+    /// [`AppBackends::qualified`] with the router's objects in `provider` (`…--tasks@etcd`).
+    pub fn qualified_in(
+        &self,
+        track: Track,
+        version: ProviderVersion,
+        provider: RouteProvider,
+    ) -> String {
         match track {
             Track::Stable => version.qualify(&self.stable),
-            Track::Canary => format!("{}@file", self.canary),
+            Track::Canary => format!("{}@{}", self.canary, provider.name()),
         }
     }
 }
@@ -253,6 +285,7 @@ pub(crate) fn service_labels(
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackendNames {
     version: ProviderVersion,
+    provider: RouteProvider,
     overrides: BTreeMap<String, String>,
 }
 
@@ -261,8 +294,16 @@ impl BackendNames {
     pub fn new(version: ProviderVersion) -> Self {
         BackendNames {
             version,
+            provider: RouteProvider::File,
             overrides: BTreeMap::new(),
         }
+    }
+
+    /// The canary's backends learned from now on are in `provider` (default the file provider).
+    #[must_use]
+    pub fn with_provider(mut self, provider: RouteProvider) -> Self {
+        self.provider = provider;
+        self
     }
 
     /// Names the Traefik service of a Swarm service exactly (e.g. `api@swarm`), with its provider.
@@ -275,7 +316,10 @@ impl BackendNames {
     pub fn learn(&mut self, route: &AppRoute) -> Result<()> {
         let b = AppBackends::of(route)?;
         self.set(&route.app.stable, b.qualified(Track::Stable, self.version));
-        self.set(&route.app.canary, b.qualified(Track::Canary, self.version));
+        self.set(
+            &route.app.canary,
+            b.qualified_in(Track::Canary, self.version, self.provider),
+        );
         Ok(())
     }
 
@@ -473,5 +517,9 @@ mod tests {
             BackendNames::new(ProviderVersion::V2).name(&sn("api")),
             "api@docker"
         );
+        let mut kv = BackendNames::new(ProviderVersion::V3).with_provider(RouteProvider::Etcd);
+        kv.learn(&r).unwrap();
+        assert_eq!(kv.name(&sn("api-canary")), "canary-g--api--tasks@etcd");
+        assert_eq!(kv.name(&sn("api")), "web@swarm");
     }
 }

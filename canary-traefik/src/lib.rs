@@ -4,7 +4,7 @@
 //!
 //! | item | implements | owns |
 //! |---|---|---|
-//! | [`TraefikRouter`] | [`canary_core::Router`] | one file-provider file per group (`canary-<group>.yml`), the Swarm labels stable needs, confirmation through Traefik's API |
+//! | [`TraefikRouter`] | [`canary_core::Router`] | one file-provider file per group (`canary-<group>.yml`) or the group's keys in etcd ([`kv`]), the Swarm labels stable needs, confirmation through every Traefik replica's API |
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
@@ -12,7 +12,8 @@
 //! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background ([`notify`], [`notify::payload`]) |
 //!
 //! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
-//! its pure rendering), [`backend`] (Traefik names of Swarm services), [`api`] (Traefik API
+//! its pure rendering), [`kv`] (the same config as Traefik's etcd keys, written in one
+//! transaction), [`backend`] (Traefik names of Swarm services), [`api`] (Traefik API
 //! answers), [`promql`], [`exposition`] (the text format parser), [`histogram`]
 //! (`histogram_quantile`), [`replicas`] (replicas-mode planning).
 //!
@@ -112,6 +113,7 @@ mod egress;
 pub mod exposition;
 pub mod histogram;
 mod http;
+pub mod kv;
 pub mod notify;
 mod probe;
 pub mod prometheus;
@@ -126,12 +128,12 @@ mod testutil;
 pub mod web;
 mod webhook;
 
-pub use backend::{AppBackends, BackendNames, ProviderVersion};
+pub use backend::{AppBackends, BackendNames, ProviderVersion, RouteProvider};
 pub use http::Auth;
 pub use notify::{Notifier, NotifierTask};
 pub use prometheus::{PrometheusMetrics, PrometheusMetricsBuilder};
 pub use replicas::plan_replicas;
-pub use router::{TraefikRouter, TraefikRouterBuilder};
+pub use router::{TraefikRouter, TraefikRouterBuilder, MAX_APIS};
 pub use scrape::{ScrapeTask, TraefikScrapeMetrics, TraefikScrapeMetricsBuilder};
 pub use static_config::StaticConfig;
 pub use web::{WebMetrics, MAX_ANSWER};

@@ -20,7 +20,7 @@ use canary_core::spec::{MetricKind, TaskMetricsSpec};
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 use serde::Deserialize;
 
-use crate::backend::{BackendNames, ProviderVersion};
+use crate::backend::{BackendNames, ProviderVersion, RouteProvider};
 use crate::exposition::parse_float;
 use crate::http::{self, Auth, BaseUrl};
 use crate::promql::{self, Series, TemplateVars};
@@ -216,6 +216,7 @@ pub struct PrometheusMetricsBuilder {
     url: String,
     auth: Auth,
     version: ProviderVersion,
+    provider: RouteProvider,
     overrides: Vec<(ServiceName, String)>,
     routes: Vec<AppRoute>,
     timeout: Duration,
@@ -243,6 +244,13 @@ impl PrometheusMetricsBuilder {
     /// Traefik v3 (`<name>@swarm`, default) or v2 (`<name>@docker`) backend names.
     pub fn version(mut self, version: ProviderVersion) -> Self {
         self.version = version;
+        self
+    }
+
+    /// The Traefik provider the router writes the canary's objects to (default the file
+    /// provider: `…--tasks@file`; the KV router's are `…--tasks@etcd`).
+    pub fn provider(mut self, provider: RouteProvider) -> Self {
+        self.provider = provider;
         self
     }
 
@@ -298,7 +306,7 @@ impl PrometheusMetricsBuilder {
                 "timeouts and intervals must be above 0",
             ));
         }
-        let mut names = BackendNames::new(self.version);
+        let mut names = BackendNames::new(self.version).with_provider(self.provider);
         for r in &self.routes {
             names.learn(r)?;
         }
@@ -349,6 +357,7 @@ impl PrometheusMetrics {
             url: url.into(),
             auth: Auth::None,
             version: ProviderVersion::V3,
+            provider: RouteProvider::File,
             overrides: Vec::new(),
             routes: Vec::new(),
             timeout: Duration::from_secs(10),

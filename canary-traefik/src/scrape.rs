@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use canary_core::spec::MetricKind;
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 
-use crate::backend::{BackendNames, ProviderVersion};
+use crate::backend::{BackendNames, ProviderVersion, RouteProvider};
 use crate::exposition::{self, Exposition};
 use crate::histogram::histogram_quantile;
 use crate::http::{self, Auth, BaseUrl};
@@ -210,6 +210,7 @@ pub struct TraefikScrapeMetricsBuilder {
     url: String,
     auth: Auth,
     version: ProviderVersion,
+    provider: RouteProvider,
     overrides: Vec<(ServiceName, String)>,
     routes: Vec<AppRoute>,
     timeout: Duration,
@@ -232,6 +233,13 @@ impl TraefikScrapeMetricsBuilder {
     /// Traefik v3 (`<name>@swarm`, default) or v2 (`<name>@docker`) backend names.
     pub fn version(mut self, version: ProviderVersion) -> Self {
         self.version = version;
+        self
+    }
+
+    /// The Traefik provider the router writes the canary's objects to (default the file
+    /// provider: `…--tasks@file`; the KV router's are `…--tasks@etcd`).
+    pub fn provider(mut self, provider: RouteProvider) -> Self {
+        self.provider = provider;
         self
     }
 
@@ -286,7 +294,7 @@ impl TraefikScrapeMetricsBuilder {
                 "keep at least 2 snapshots and ask for at least 1 sample",
             ));
         }
-        let mut names = BackendNames::new(self.version);
+        let mut names = BackendNames::new(self.version).with_provider(self.provider);
         for r in &self.routes {
             names.learn(r)?;
         }
@@ -346,6 +354,7 @@ impl TraefikScrapeMetrics {
             url: url.into(),
             auth: Auth::None,
             version: ProviderVersion::V3,
+            provider: RouteProvider::File,
             overrides: Vec::new(),
             routes: Vec::new(),
             timeout: Duration::from_secs(5),

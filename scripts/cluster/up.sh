@@ -52,6 +52,8 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v nsenter >/dev/null || missing+=(util-linux)
 command -v curl >/dev/null || missing+=(curl)
 command -v iptables >/dev/null || missing+=(iptables)
+# etcd for the KV router's tests (tests/tests/multinode.rs runs it as a Swarm service).
+command -v etcd >/dev/null || missing+=(etcd-server)
 if ((${#missing[@]})); then
   [[ "${CANARY_SKIP_APT:-0}" != 1 ]] || cl_die "missing packages: ${missing[*]} (CANARY_SKIP_APT=1)"
   export DEBIAN_FRONTEND=noninteractive
@@ -59,9 +61,12 @@ if ((${#missing[@]})); then
   # Debian's package enables a systemd unit serving /etc/docker/registry/config.yml on :5000 (all
   # addresses, htpasswd auth). We never use it; stop it if the install started it.
   cl_run apt-get install -y -qq --no-install-recommends "${missing[@]}"
-  if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
-    cl_run systemctl disable --now docker-registry || true
-  fi
+  # Likewise etcd-server's unit (127.0.0.1:2379); the tests run their own etcd.
+  for unit in docker-registry etcd; do
+    if command -v systemctl >/dev/null && systemctl is-active -q "$unit" 2>/dev/null; then
+      cl_run systemctl disable --now "$unit" || true
+    fi
+  done
 fi
 
 # The manager must be a swarm manager advertising the private address, and treat the registry

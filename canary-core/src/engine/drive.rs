@@ -152,6 +152,7 @@ impl Rollout {
                 env: spec_app.canary_env.clone(),
                 labels: self.deps.router.service_labels(&route, Track::Canary),
                 init: spec_app.init,
+                placement: spec_app.placement.clone(),
             };
             self.effect("create canary", || {
                 self.deps.orchestrator.ensure_canary(&canary)

@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::defaults::{default_dockerfile, default_health_path, two, yes};
-use super::CanaryReplicas;
+use super::{CanaryReplicas, PlacementSpec};
 use crate::error::{Error, Result};
 use crate::model::{BuildRequest, ImageRef, ServiceName, Track};
 
@@ -53,6 +53,10 @@ pub struct AppSpec {
     /// A path that answers 200 when the app is up, used by smoke tests.
     #[serde(default = "default_health_path")]
     pub health_path: String,
+    /// Where the canary's tasks run. Default: where stable's do (its constraints, preferences
+    /// and per-node limit); each field given here replaces stable's for the canary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<PlacementSpec>,
 }
 
 /// How to build an app's image.

@@ -10,6 +10,7 @@
 //! | `apps[].canaryReplicas`, `stableReplicas`, `traffic.totalReplicas` | up to `limits.maxReplicas` (default 1,000; at most 10,000) |
 //! | `apps[].canaryEnv` | up to 128 variables of up to 16 KiB |
 //! | `apps[].rule` | up to 4,096 characters; `healthPath` up to 1,024 |
+//! | `apps[].placement` | up to 32 constraints, 8 preferences; `maxReplicasPerNode` up to `limits.maxReplicas` |
 //! | `traffic.entryPoints` | up to 16 |
 //! | `analysis.failureLimit`, `inconclusiveLimit` | up to 1,000 |
 //! | `analysis.minRequests` | up to 10^12 |
@@ -109,6 +110,9 @@ impl Spec {
             }
             if let Some(b) = &app.build {
                 at_most(f("build.args"), b.args.len() as u64, 128, "arguments")?;
+            }
+            if let Some(p) = &app.placement {
+                p.validate(&f("placement"), max)?;
             }
         }
         let t = &self.traffic;

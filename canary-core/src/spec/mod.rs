@@ -7,6 +7,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `app` | [`AppSpec`], [`BuildSpec`]: one app and its service names |
+//! | `placement` | [`PlacementSpec`]: where the canary's tasks run, when not where stable's do |
 //! | `capacity` | [`CanaryReplicas`]: the canary's task count, fixed or following the weight |
 //! | `traffic` | [`TrafficSpec`], [`TrafficMode`] |
 //! | `steps` | [`StepSpec`], [`Pause`]: the steps and their gates |
@@ -46,6 +47,7 @@ mod load;
 mod metric;
 mod notify;
 pub mod overrides;
+mod placement;
 mod promote;
 mod replicas;
 mod steps;
@@ -66,6 +68,7 @@ pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
 pub use notify::{check_url, NotificationKind, NotificationSpec, NotifyUrl, UrlFrom, MAX_URL_LEN};
+pub use placement::{PlacementSpec, MAX_CONSTRAINTS, MAX_PREFERENCES};
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
 pub use replicas::DEFAULT_REPLICA_TOLERANCE;
 pub use steps::{Pause, StepSpec};

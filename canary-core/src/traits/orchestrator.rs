@@ -64,6 +64,10 @@ pub struct CanaryService {
     pub labels: BTreeMap<String, String>,
     /// Run tasks with an init process.
     pub init: bool,
+    /// Where the canary's tasks run, where it differs from stable's (`None`: stable's placement,
+    /// copied with the rest of its spec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::spec::PlacementSpec>,
 }
 
 /// Which log lines to read.
@@ -136,6 +140,15 @@ pub trait Orchestrator: Send + Sync + Debug + 'static {
     ) -> Result<BoxStream<'static, Result<BuildEvent>>>;
     /// Gives an existing image another tag.
     async fn tag_image(&self, source: &ImageRef, target: &ImageRef) -> Result<()>;
+    /// Pushes an image (`registry/repo:tag`) to its registry and returns it pinned by the
+    /// registry's digest (`registry/repo@sha256:…`), the name every node of a cluster resolves
+    /// to the same bytes. The default refuses: an orchestrator without a registry cannot push.
+    async fn push_image(&self, image: &ImageRef) -> Result<ImageRef> {
+        Err(crate::Error::invalid(
+            "push",
+            format!("this orchestrator cannot push images ({image})"),
+        ))
+    }
     /// Creates a service from scratch; [`crate::Error::Conflict`] when the name is taken. The
     /// service is checked first ([`NewService::validate`]).
     async fn create_service(&self, service: &NewService) -> Result<ServiceState>;

@@ -1,21 +1,23 @@
-//! Confirmation: whether Traefik's API shows every object of a written group file exactly as
-//! written (and none of an app's objects the file no longer has), and whether Traefik refused one.
+//! Confirmation: whether each Traefik's API shows every object of a written group config exactly
+//! as written (and none of an app's objects the config no longer has), and whether a Traefik
+//! refused one. Names are compared in the provider the router writes to (`file` or `etcd`).
 
-use std::path::Path;
 use std::time::Instant;
 
 use canary_core::{Error, Result};
 
 use super::TraefikRouter;
-use crate::api::{is_refused, same_name, MiddlewareInfo, RouterInfo, ServiceInfo};
+use crate::api::{is_refused, same_name, MiddlewareInfo, RouterInfo, ServiceInfo, TraefikApi};
 use crate::dynamic::{
     AppExpectation, HttpConfig, MiddlewareConfig, Rendered, RouterConfig, ServiceConfig,
 };
 
-const FILE: &str = "file";
-
-/// Why Traefik's `shown` service is not yet the `written` one, if it is not.
-pub(super) fn service_differs(written: &ServiceConfig, shown: &ServiceInfo) -> Option<String> {
+/// Why Traefik's `shown` service is not yet the `written` one (of provider `p`), if it is not.
+pub(super) fn service_differs(
+    written: &ServiceConfig,
+    shown: &ServiceInfo,
+    p: &str,
+) -> Option<String> {
     if let Some(w) = &written.weighted {
         let Some(s) = &shown.weighted else {
             return Some("is not weighted yet".into());
@@ -36,7 +38,7 @@ pub(super) fn service_differs(written: &ServiceConfig, shown: &ServiceInfo) -> O
             && have
                 .iter()
                 .zip(&want)
-                .all(|((a, wa), (b, wb))| wa == wb && same_name(b, a, FILE));
+                .all(|((a, wa), (b, wb))| wa == wb && same_name(b, a, p));
         let cookie = w.sticky.as_ref().map(|s| s.cookie.name.as_str());
         if !same || s.sticky_cookie() != cookie {
             return Some(format!(
@@ -47,12 +49,12 @@ pub(super) fn service_differs(written: &ServiceConfig, shown: &ServiceInfo) -> O
     }
     if let Some(w) = &written.mirroring {
         let ok = shown.mirroring.as_ref().is_some_and(|m| {
-            same_name(&w.service, &m.service, FILE)
+            same_name(&w.service, &m.service, p)
                 && m.mirrors.len() == w.mirrors.len()
                 && m.mirrors
                     .iter()
                     .zip(&w.mirrors)
-                    .all(|(s, w)| same_name(&w.name, &s.name, FILE) && s.percent == w.percent)
+                    .all(|(s, w)| same_name(&w.name, &s.name, p) && s.percent == w.percent)
         });
         if !ok {
             return Some(format!(
@@ -67,7 +69,7 @@ pub(super) fn service_differs(written: &ServiceConfig, shown: &ServiceInfo) -> O
     }
     if let Some(w) = &written.failover {
         let ok = shown.failover.as_ref().is_some_and(|f| {
-            same_name(&w.service, &f.service, FILE) && same_name(&w.fallback, &f.fallback, FILE)
+            same_name(&w.service, &f.service, p) && same_name(&w.fallback, &f.fallback, p)
         });
         if !ok {
             return Some(format!(
@@ -89,7 +91,7 @@ pub(super) fn service_differs(written: &ServiceConfig, shown: &ServiceInfo) -> O
         }
         let transport_ok = match (&w.servers_transport, &s.servers_transport) {
             (None, None) => true,
-            (Some(w), Some(s)) => same_name(w, s, FILE),
+            (Some(w), Some(s)) => same_name(w, s, p),
             _ => false,
         };
         if !transport_ok {
@@ -117,15 +119,19 @@ pub(super) fn service_differs(written: &ServiceConfig, shown: &ServiceInfo) -> O
     None
 }
 
-/// Why Traefik's `shown` router is not yet the `written` one, if it is not.
-pub(super) fn router_differs(written: &RouterConfig, shown: &RouterInfo) -> Option<String> {
+/// Why Traefik's `shown` router is not yet the `written` one (of provider `p`), if it is not.
+pub(super) fn router_differs(
+    written: &RouterConfig,
+    shown: &RouterInfo,
+    p: &str,
+) -> Option<String> {
     let middlewares_ok = shown.middlewares.len() == written.middlewares.len()
         && shown
             .middlewares
             .iter()
             .zip(&written.middlewares)
-            .all(|(s, w)| same_name(w, s, FILE));
-    if !same_name(&written.service, &shown.service, FILE)
+            .all(|(s, w)| same_name(w, s, p));
+    if !same_name(&written.service, &shown.service, p)
         || shown.rule != written.rule
         || shown.priority != Some(written.priority as i64)
         || shown.entry_points != written.entry_points
@@ -143,6 +149,7 @@ pub(super) fn router_differs(written: &RouterConfig, shown: &RouterInfo) -> Opti
 pub(super) fn middleware_differs(
     written: &MiddlewareConfig,
     shown: &MiddlewareInfo,
+    _p: &str,
 ) -> Option<String> {
     match (&written.retry, &shown.retry) {
         (None, _) => None,
@@ -159,30 +166,32 @@ fn rejected(what: &str, name: &str, errors: &[String], status: &str) -> Error {
     Error::Rejected {
         by: "traefik".into(),
         message: if errors.is_empty() {
-            format!("{what} {name}@file is {status}")
+            format!("{what} {name} is {status}")
         } else {
-            format!("{what} {name}@file: {}", errors.join("; "))
+            format!("{what} {name}: {}", errors.join("; "))
         },
     }
 }
 
 /// Compares one object: `Ok(None)` when Traefik shows it as written (or, not written, does not
 /// show it), `Ok(Some(why))` while it does not yet, `Err` when it shows it as written but refused.
+/// `name` is qualified (`x@file`); `p` is the provider.
 fn compare<W, S>(
     what: &str,
     name: &str,
+    p: &str,
     written: Option<&W>,
     shown: Option<S>,
-    differs: impl Fn(&W, &S) -> Option<String>,
+    differs: impl Fn(&W, &S, &str) -> Option<String>,
     state: impl Fn(&S) -> (&str, &[String]),
 ) -> Result<Option<String>> {
     match (written, shown) {
         (None, None) => Ok(None),
-        (None, Some(_)) => Ok(Some(format!("{what} {name}@file is still loaded"))),
-        (Some(_), None) => Ok(Some(format!("{what} {name}@file is not loaded yet"))),
+        (None, Some(_)) => Ok(Some(format!("{what} {name} is still loaded"))),
+        (Some(_), None) => Ok(Some(format!("{what} {name} is not loaded yet"))),
         (Some(w), Some(s)) => {
-            if let Some(why) = differs(w, &s) {
-                return Ok(Some(format!("{what} {name}@file {why}")));
+            if let Some(why) = differs(w, &s, p) {
+                return Ok(Some(format!("{what} {name} {why}")));
             }
             let (status, errors) = state(&s);
             if is_refused(status, errors) {
@@ -194,20 +203,25 @@ fn compare<W, S>(
 }
 
 impl TraefikRouter {
-    /// One look at whether Traefik has loaded `want`'s objects of `file`: `Ok(None)` when it has,
-    /// `Ok(Some(why))` while it has not yet, `Err` when it loaded them and refused one.
+    /// One look at whether the Traefik at `api` has loaded `want`'s objects of `file`: `Ok(None)`
+    /// when it has, `Ok(Some(why))` while it has not yet, `Err` when it loaded them and refused
+    /// one.
     pub(super) async fn check_loaded(
         &self,
+        api: &TraefikApi,
         want: &AppExpectation,
         file: &HttpConfig,
     ) -> Result<Option<String>> {
         let o = &want.objects;
+        let p = self.provider().name();
         // The weighted service first: a pending weight change is what a timeout should name.
         for name in [&o.weighted, &o.canary_slot, &o.tasks, &o.mirror] {
-            let shown = self.api.service(&format!("{name}@{FILE}")).await?;
+            let q = format!("{name}@{p}");
+            let shown = api.service(&q).await?;
             let why = compare(
                 "service",
-                name,
+                &q,
+                p,
                 file.services.get(name.as_str()),
                 shown,
                 service_differs,
@@ -217,10 +231,12 @@ impl TraefikRouter {
                 return Ok(why);
             }
         }
-        let shown = self.api.middleware(&format!("{}@{FILE}", o.retry)).await?;
+        let q = format!("{}@{p}", o.retry);
+        let shown = api.middleware(&q).await?;
         let why = compare(
             "middleware",
-            &o.retry,
+            &q,
+            p,
             file.middlewares.get(o.retry.as_str()),
             shown,
             middleware_differs,
@@ -230,10 +246,12 @@ impl TraefikRouter {
             return Ok(why);
         }
         for name in [&o.router, &o.header_router] {
-            let shown = self.api.router(&format!("{name}@{FILE}")).await?;
+            let q = format!("{name}@{p}");
+            let shown = api.router(&q).await?;
             let why = compare(
                 "router",
-                name,
+                &q,
+                p,
                 file.routers.get(name.as_str()),
                 shown,
                 router_differs,
@@ -246,14 +264,28 @@ impl TraefikRouter {
         Ok(None)
     }
 
-    /// Polls until Traefik shows every app of `rendered` as written, or refused one, or the
-    /// confirm timeout passes.
-    pub(super) async fn confirm(&self, rendered: &Rendered, file: &Path) -> Result<()> {
+    /// Polls every Traefik until each shows every app of `rendered` as written, or one refused
+    /// one, or the confirm timeout (shared by all of them) passes. `at` names where the config was
+    /// written, for messages.
+    pub(super) async fn confirm(&self, rendered: &Rendered, at: &str) -> Result<()> {
         let start = Instant::now();
+        for api in &self.apis {
+            self.confirm_on(api, rendered, at, start).await?;
+        }
+        Ok(())
+    }
+
+    async fn confirm_on(
+        &self,
+        api: &TraefikApi,
+        rendered: &Rendered,
+        at: &str,
+        start: Instant,
+    ) -> Result<()> {
         loop {
             let mut pending = None;
             for app in &rendered.apps {
-                match self.check_loaded(app, &rendered.config.http).await {
+                match self.check_loaded(api, app, &rendered.config.http).await {
                     Ok(None) => {}
                     Ok(Some(why)) => {
                         pending = Some(why);
@@ -263,6 +295,12 @@ impl TraefikRouter {
                         pending = Some(e.to_string());
                         break;
                     }
+                    Err(Error::Rejected { by, message }) if self.apis.len() > 1 => {
+                        return Err(Error::Rejected {
+                            by,
+                            message: format!("{message} (Traefik at {})", api.url()),
+                        })
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -271,7 +309,7 @@ impl TraefikRouter {
             };
             if start.elapsed() >= self.confirm_timeout {
                 return Err(Error::Timeout {
-                    what: format!("Traefik to load {} ({why})", file.display()),
+                    what: format!("Traefik at {} to load {at} ({why})", api.url()),
                     after: self.confirm_timeout,
                 });
             }

@@ -1,10 +1,10 @@
-//! [`TraefikRouter`]: the [`Router`] on Traefik's file provider, swarm labels and API. This
-//! module owns the builder, the group files (atomic writes, restores) and the [`Router`] methods;
-//! [`confirm`] compares what Traefik loaded with what was written, [`split`] reads the split in
-//! force.
+//! [`TraefikRouter`]: the [`Router`] on Traefik's file or etcd provider, swarm labels and API.
+//! This module owns the builder and the [`Router`] methods; [`store`] writes the group configs (a
+//! file, or one etcd transaction), [`confirm`] compares what each Traefik replica loaded with what
+//! was written, [`split`] reads the split in force.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -14,20 +14,34 @@ use canary_core::traits::{ProbeAnswer, TaskEndpoint};
 use canary_core::{AppRoute, AppSplit, Error, Result, RouteConfig, Router, ServiceName, Track};
 
 use crate::api::{ServiceInfo, TraefikApi};
-use crate::backend::{self, ProviderVersion};
+use crate::backend::{self, ProviderVersion, RouteProvider};
 use crate::dynamic::{self, DynamicConfig, Rendered};
 use crate::http::Auth;
+use crate::kv::EtcdStore;
 use crate::probe::Prober;
 
 mod confirm;
 mod split;
+mod store;
+
+use store::Store;
+
+/// The most Traefik APIs one router confirms through.
+pub const MAX_APIS: usize = 16;
+
+/// Where the builder's router will write.
+#[derive(Debug, Clone)]
+enum StoreChoice {
+    File(PathBuf),
+    Etcd { url: String, root: String },
+}
 
 /// Builds a [`TraefikRouter`].
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct TraefikRouterBuilder {
-    dynamic_dir: PathBuf,
-    api_url: String,
+    store: StoreChoice,
+    api_urls: Vec<String>,
     version: ProviderVersion,
     network: Option<String>,
     mode: TrafficMode,
@@ -86,6 +100,26 @@ impl TraefikRouterBuilder {
         self
     }
 
+    /// Confirm through each of these Traefik APIs (every replica that serves the routes), instead
+    /// of the one given to the builder. 1 to [`MAX_APIS`].
+    pub fn api_urls<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.api_urls = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The root key of Traefik's etcd provider (`providers.etcd.rootKey`, default `traefik`).
+    /// Only for [`TraefikRouter::etcd_builder`].
+    pub fn kv_root_key(mut self, root: impl Into<String>) -> Self {
+        if let StoreChoice::Etcd { root: r, .. } = &mut self.store {
+            *r = root.into();
+        }
+        self
+    }
+
     /// HTTP basic authentication for the API. Never logged.
     pub fn basic_auth(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
         self.auth = Auth::Basic {
@@ -112,11 +146,40 @@ impl TraefikRouterBuilder {
                 format!("{network:?} is not a network name"),
             ));
         }
-        if self.dynamic_dir.as_os_str().is_empty() {
+        let store = match self.store {
+            StoreChoice::File(dir) if dir.as_os_str().is_empty() => {
+                return Err(Error::invalid(
+                    "dynamicDir",
+                    "the file-provider directory is required",
+                ));
+            }
+            StoreChoice::File(dir) => Store::File(dir),
+            StoreChoice::Etcd { url, root } => {
+                Store::Etcd(EtcdStore::new(&url, &root, self.request_timeout)?)
+            }
+        };
+        if self.api_urls.is_empty() || self.api_urls.len() > MAX_APIS {
             return Err(Error::invalid(
-                "dynamicDir",
-                "the file-provider directory is required",
+                "traefikApi",
+                format!(
+                    "{} Traefik APIs given; confirm through 1 to {MAX_APIS}",
+                    self.api_urls.len()
+                ),
             ));
+        }
+        let mut apis = Vec::with_capacity(self.api_urls.len());
+        for (i, url) in self.api_urls.iter().enumerate() {
+            if self.api_urls[..i].contains(url) {
+                return Err(Error::invalid(
+                    "traefikApi",
+                    format!("{url} is given twice"),
+                ));
+            }
+            apis.push(TraefikApi::new(
+                url,
+                self.auth.clone(),
+                self.request_timeout,
+            )?);
         }
         if self.confirm_timeout.is_zero() || self.poll_interval.is_zero() {
             return Err(Error::invalid(
@@ -130,8 +193,8 @@ impl TraefikRouterBuilder {
         };
         Ok(TraefikRouter {
             prober,
-            api: TraefikApi::new(&self.api_url, self.auth, self.request_timeout)?,
-            dir: self.dynamic_dir,
+            apis,
+            store,
             version: self.version,
             network,
             mode: self.mode,
@@ -142,33 +205,37 @@ impl TraefikRouterBuilder {
     }
 }
 
-/// The [`Router`] on Traefik: file provider for the routing, swarm-provider labels for the
-/// backends, the API to confirm. It writes one file per canary group, `canary-<group>.yml`, in
-/// the directory Traefik's file provider watches, and touches no other file there.
+/// The [`Router`] on Traefik: a file-provider file or etcd keys for the routing, swarm-provider
+/// labels for the backends, the API of every Traefik replica to confirm. It writes one config per
+/// canary group: `canary-<group>.yml` in the directory Traefik's file provider watches
+/// ([`TraefikRouter::builder`]), or the keys of the group's objects under Traefik's etcd root key
+/// ([`TraefikRouter::etcd_builder`], see [`crate::kv`]), and touches nothing else there.
 ///
 /// Every `apply` is, in order:
 ///
-/// 1. render the group file (pure, validated: see [`crate::dynamic`] for its shape);
-/// 2. wait until Traefik knows stable's backend (`<X>@swarm`), the only service of another
-///    provider the file names: a service naming one Traefik does not know is disabled with its
-///    router, so writing before would cut the app off;
-/// 3. write the file atomically (a dot-file in the same directory, fsync, rename into place);
-///    an unchanged file is not written again (every write makes Traefik reload, which resets its
-///    health checks);
-/// 4. poll the API until every router, middleware and service of the file is loaded exactly as
-///    written (weights and sticky cookie, the slot's failover or stand-in, the canary's server URLs,
-///    health check and transport, the mirror, rules, priorities, entry points, middlewares and
-///    targets) and not disabled; the app's objects the new file no longer has (header router,
-///    mirror, slot, tasks, retry) must be gone. A loaded object Traefik disabled is
-///    [`Error::Rejected`] with Traefik's own words, and the previous file is put back.
+/// 1. render the group config (pure, validated: see [`crate::dynamic`] for its shape);
+/// 2. wait until **every** Traefik API knows stable's backend (`<X>@swarm`), the only service of
+///    another provider the config names: a service naming one Traefik does not know is disabled
+///    with its router, so writing before would cut the app off;
+/// 3. write the config whole: the file atomically (a dot-file in the same directory, fsync, rename
+///    into place), or etcd in one transaction; an unchanged config is not written again (every
+///    write makes Traefik reload, which resets its health checks);
+/// 4. poll **every** Traefik API until every router, middleware and service of the config is
+///    loaded exactly as written (weights and sticky cookie, the slot's failover or stand-in, the
+///    canary's server URLs, health check and transport, the mirror, rules, priorities, entry
+///    points, middlewares and targets) and not disabled; the app's objects the new config no
+///    longer has (header router, mirror, slot, tasks, retry) must be gone. A loaded object a
+///    Traefik disabled is [`Error::Rejected`] with Traefik's own words, and the previous config
+///    is put back. A replica that does not show the config within the confirm timeout fails the
+///    apply ([`Error::Timeout`] naming it): success means every replica routes by it.
 ///
 /// [`Router::write`] does steps 1 and 3 only: a rollback that cannot reach the API still takes
 /// the canary out of the routing.
 #[derive(Debug)]
 pub struct TraefikRouter {
     prober: Option<Prober>,
-    dir: PathBuf,
-    api: TraefikApi,
+    store: Store,
+    apis: Vec<TraefikApi>,
     version: ProviderVersion,
     network: String,
     mode: TrafficMode,
@@ -184,9 +251,30 @@ impl TraefikRouter {
         dynamic_dir: impl Into<PathBuf>,
         api_url: impl Into<String>,
     ) -> TraefikRouterBuilder {
+        Self::builder_for(StoreChoice::File(dynamic_dir.into()), vec![api_url.into()])
+    }
+
+    /// A builder for a router writing into etcd v3 at `kv_url` (`http://127.0.0.1:2379`, the
+    /// endpoint of Traefik's etcd provider) under root key `traefik`, and confirming through every
+    /// Traefik API of `api_urls` (one per replica).
+    pub fn etcd_builder<I, S>(kv_url: impl Into<String>, api_urls: I) -> TraefikRouterBuilder
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::builder_for(
+            StoreChoice::Etcd {
+                url: kv_url.into(),
+                root: "traefik".into(),
+            },
+            api_urls.into_iter().map(Into::into).collect(),
+        )
+    }
+
+    fn builder_for(store: StoreChoice, api_urls: Vec<String>) -> TraefikRouterBuilder {
         TraefikRouterBuilder {
-            dynamic_dir: dynamic_dir.into(),
-            api_url: api_url.into(),
+            store,
+            api_urls,
             version: ProviderVersion::V3,
             network: None,
             mode: TrafficMode::Weighted,
@@ -203,14 +291,24 @@ impl TraefikRouter {
         self.version
     }
 
-    /// The API client.
+    /// The API client of the first Traefik.
     pub fn api(&self) -> &TraefikApi {
-        &self.api
+        &self.apis[0]
     }
 
-    /// The path of a group's file.
+    /// The API clients of every Traefik this router confirms through.
+    pub fn apis(&self) -> &[TraefikApi] {
+        &self.apis
+    }
+
+    /// The Traefik provider the router's objects are in (`file` or `etcd`).
+    pub fn provider(&self) -> RouteProvider {
+        self.store.provider()
+    }
+
+    /// The path of a group's file (file provider only).
     pub fn file_path(&self, group: &ServiceName) -> Result<PathBuf> {
-        Ok(self.dir.join(dynamic::file_name(group)?))
+        self.store.file_path(group)
     }
 
     /// The labels a track's Swarm service needs in `mode` (see [`Router::service_labels`]).
@@ -229,13 +327,29 @@ impl TraefikRouter {
         )
     }
 
-    /// Waits until Traefik knows `name` (e.g. `api@swarm`) and has it enabled, and, with
+    /// Waits until every Traefik knows `name` (e.g. `api@swarm`) and has it enabled, and, with
     /// `serving`, until it has at least one server (Traefik's `allowEmptyServices` keeps a service
-    /// scaled to 0 as an empty load balancer that answers 503).
+    /// scaled to 0 as an empty load balancer that answers 503). The first Traefik's view is
+    /// returned.
     pub async fn wait_for_backend(&self, name: &str, serving: bool) -> Result<ServiceInfo> {
         let start = Instant::now();
+        let mut first = None;
+        for api in &self.apis {
+            let info = self.wait_for_backend_on(api, name, serving, start).await?;
+            first.get_or_insert(info);
+        }
+        first.ok_or_else(|| Error::Internal("a router without a Traefik API".into()))
+    }
+
+    async fn wait_for_backend_on(
+        &self,
+        api: &TraefikApi,
+        name: &str,
+        serving: bool,
+        start: Instant,
+    ) -> Result<ServiceInfo> {
         loop {
-            let last = match self.api.service(name).await {
+            let last = match api.service(name).await {
                 Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => {
                     let servers = s.load_balancer.as_ref().map(|lb| lb.servers.len());
                     if !serving || servers != Some(0) {
@@ -251,8 +365,9 @@ impl TraefikRouter {
             if start.elapsed() >= self.confirm_timeout {
                 return Err(Error::Timeout {
                     what: format!(
-                        "Traefik to discover service {name} ({last}); a Swarm service needs running tasks and the \
-                         labels of service_labels to appear"
+                        "Traefik at {} to discover service {name} ({last}); a Swarm service needs running tasks and the \
+                         labels of service_labels to appear",
+                        api.url()
                     ),
                     after: self.confirm_timeout,
                 });
@@ -261,46 +376,9 @@ impl TraefikRouter {
         }
     }
 
-    async fn write_atomic(&self, path: &Path, text: &str) -> Result<()> {
-        use tokio::io::AsyncWriteExt;
-        let file_name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("canary.yml");
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        // A dot-file not ending in .yml: Traefik's file provider ignores it until the rename.
-        let tmp = self
-            .dir
-            .join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
-        let io = |e: std::io::Error, what: &str, p: &Path| {
-            Error::Unavailable(format!("cannot {what} {}: {e}", p.display()))
-        };
-        let result = async {
-            let mut f = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(|e| io(e, "create", &tmp))?;
-            f.write_all(text.as_bytes())
-                .await
-                .map_err(|e| io(e, "write", &tmp))?;
-            f.sync_all().await.map_err(|e| io(e, "sync", &tmp))?;
-            drop(f);
-            tokio::fs::rename(&tmp, path)
-                .await
-                .map_err(|e| io(e, "rename into", path))
-        }
-        .await;
-        if result.is_err() {
-            let _ = tokio::fs::remove_file(&tmp).await;
-        }
-        result
-    }
-
-    /// The group's file for `config`, its text and its path; a config of the other traffic mode is
+    /// The group's config for `config` and its YAML text; a config of the other traffic mode is
     /// refused (the canaries' labels follow the router's mode).
-    fn render(&self, config: &RouteConfig) -> Result<(Rendered, String, PathBuf)> {
+    fn render(&self, config: &RouteConfig) -> Result<(Rendered, String)> {
         if config.mode != self.mode {
             return Err(Error::invalid(
                 "traffic.mode",
@@ -325,42 +403,32 @@ impl TraefikRouter {
             );
         }
         let text = rendered.config.to_yaml()?;
-        let path = self.file_path(&config.group)?;
-        Ok((rendered, text, path))
+        Ok((rendered, text))
     }
 
-    /// Writes `text` unless the file already has it; returns the previous content. Call with the
-    /// write lock held.
+    /// Writes the rendered config unless it is already in place; returns the previous text.
+    /// Call with the write lock held.
     async fn write_if_changed(
         &self,
         config: &RouteConfig,
-        path: &Path,
+        rendered: &Rendered,
         text: &str,
     ) -> Result<Option<String>> {
-        let previous = self.read_file(path).await?;
+        let previous = self
+            .store
+            .write(&config.group, &rendered.config, text)
+            .await?;
         if previous.as_deref() != Some(text) {
-            self.write_atomic(path, text).await?;
             tracing::info!(
                 group = %config.group,
                 weight = config.canary_weight.get(),
                 routed = config.canary_routed,
                 canary_tasks = config.apps.iter().map(|a| a.canary_endpoints.len()).sum::<usize>(),
-                file = %path.display(),
+                at = %self.store.location(&config.group),
                 "wrote Traefik routes"
             );
         }
         Ok(previous)
-    }
-
-    async fn read_file(&self, path: &Path) -> Result<Option<String>> {
-        match tokio::fs::read_to_string(path).await {
-            Ok(t) => Ok(Some(t)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Unavailable(format!(
-                "cannot read {}: {e}",
-                path.display()
-            ))),
-        }
     }
 }
 
@@ -378,7 +446,7 @@ impl Router for TraefikRouter {
     }
 
     async fn apply(&self, config: &RouteConfig) -> Result<()> {
-        let (rendered, text, path) = self.render(config)?;
+        let (rendered, text) = self.render(config)?;
         let _guard = self.write_lock.lock().await;
         // Stable first: never hand Traefik a service naming one it does not have.
         let required: BTreeSet<&str> = rendered
@@ -389,20 +457,21 @@ impl Router for TraefikRouter {
         for name in required {
             self.wait_for_backend(name, false).await?;
         }
-        let previous = self.write_if_changed(config, &path, &text).await?;
-        match self.confirm(&rendered, &path).await {
+        let previous = self.write_if_changed(config, &rendered, &text).await?;
+        match self
+            .confirm(&rendered, &self.store.location(&config.group))
+            .await
+        {
             Ok(()) => Ok(()),
             Err(e @ Error::Rejected { .. }) => {
-                // Put the last file back so Traefik keeps serving what it served.
-                match &previous {
-                    Some(p) if p != &text => {
-                        if let Err(restore) = self.write_atomic(&path, p).await {
-                            tracing::error!(error = %restore, "could not restore the previous group file");
-                        }
-                    }
-                    _ => {
-                        let _ = tokio::fs::remove_file(&path).await;
-                    }
+                // Put the last config back so Traefik keeps serving what it served.
+                let restore = match &previous {
+                    Some(p) if p != &text => self.store.restore(&config.group, Some(p)).await,
+                    Some(_) => Ok(()),
+                    None => self.store.restore(&config.group, None).await,
+                };
+                if let Err(restore) = restore {
+                    tracing::error!(error = %restore, "could not restore the previous group config");
                 }
                 Err(e)
             }
@@ -413,43 +482,50 @@ impl Router for TraefikRouter {
     async fn await_stable(&self, route: &AppRoute, endpoints: &[TaskEndpoint]) -> Result<()> {
         let (name, want) = dynamic::stable_servers(route, endpoints, self.version, &self.network)?;
         let start = Instant::now();
-        loop {
-            let last = match self.api.service(&name).await {
-                Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => {
-                    let shown: BTreeSet<String> = s
-                        .load_balancer
-                        .iter()
-                        .flat_map(|lb| lb.servers.iter())
-                        .filter_map(|sv| sv.url.clone())
-                        .collect();
-                    if shown == want {
-                        return Ok(());
+        // Every Traefik must send to stable's new tasks: one that lags still serves the old.
+        for api in &self.apis {
+            loop {
+                let last = match api.service(&name).await {
+                    Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => {
+                        let shown: BTreeSet<String> = s
+                            .load_balancer
+                            .iter()
+                            .flat_map(|lb| lb.servers.iter())
+                            .filter_map(|sv| sv.url.clone())
+                            .collect();
+                        if shown == want {
+                            break;
+                        }
+                        format!(
+                            "it sends to {} server(s), stable runs {} task(s)",
+                            shown.len(),
+                            want.len()
+                        )
                     }
-                    format!(
-                        "it sends to {} server(s), stable runs {} task(s)",
-                        shown.len(),
-                        want.len()
-                    )
+                    Ok(Some(s)) => format!("it is {} ({})", s.status, s.error.join("; ")),
+                    Ok(None) => "Traefik does not have it".to_string(),
+                    Err(e) if e.is_retryable() => e.to_string(),
+                    Err(e) => return Err(e),
+                };
+                if start.elapsed() >= self.confirm_timeout {
+                    return Err(Error::Timeout {
+                        what: format!(
+                            "Traefik at {} to send {name} to stable's new tasks ({last})",
+                            api.url()
+                        ),
+                        after: self.confirm_timeout,
+                    });
                 }
-                Ok(Some(s)) => format!("it is {} ({})", s.status, s.error.join("; ")),
-                Ok(None) => "Traefik does not have it".to_string(),
-                Err(e) if e.is_retryable() => e.to_string(),
-                Err(e) => return Err(e),
-            };
-            if start.elapsed() >= self.confirm_timeout {
-                return Err(Error::Timeout {
-                    what: format!("Traefik to send {name} to stable's new tasks ({last})"),
-                    after: self.confirm_timeout,
-                });
+                tokio::time::sleep(self.poll_interval).await;
             }
-            tokio::time::sleep(self.poll_interval).await;
         }
+        Ok(())
     }
 
     async fn write(&self, config: &RouteConfig) -> Result<()> {
-        let (_, text, path) = self.render(config)?;
+        let (rendered, text) = self.render(config)?;
         let _guard = self.write_lock.lock().await;
-        self.write_if_changed(config, &path, &text).await?;
+        self.write_if_changed(config, &rendered, &text).await?;
         Ok(())
     }
 
@@ -463,51 +539,47 @@ impl Router for TraefikRouter {
     }
 
     async fn remove(&self, group: &ServiceName) -> Result<()> {
-        let path = self.file_path(group)?;
         let _guard = self.write_lock.lock().await;
-        let Some(text) = self.read_file(&path).await? else {
+        let Some(text) = self.store.remove(group).await? else {
             return Ok(());
         };
         let routers: Vec<String> = DynamicConfig::from_yaml(&text)
             .map(|c| c.http.routers.into_keys().collect())
             .unwrap_or_default();
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(Error::Unavailable(format!(
-                    "cannot remove {}: {e}",
-                    path.display()
-                )))
-            }
-        }
-        tracing::info!(%group, file = %path.display(), "removed Traefik routes");
+        let at = self.store.location(group);
+        tracing::info!(%group, %at, "removed Traefik routes");
+        let provider = self.provider().name();
         let start = Instant::now();
-        for r in routers {
-            loop {
-                match self.api.router(&format!("{r}@file")).await {
-                    Ok(None) => break,
-                    Ok(Some(_)) => {}
-                    Err(e) if e.is_retryable() => {}
-                    Err(e) => return Err(e),
+        for api in &self.apis {
+            for r in &routers {
+                loop {
+                    match api.router(&format!("{r}@{provider}")).await {
+                        Ok(None) => break,
+                        Ok(Some(_)) => {}
+                        Err(e) if e.is_retryable() => {}
+                        Err(e) => return Err(e),
+                    }
+                    if start.elapsed() >= self.confirm_timeout {
+                        return Err(Error::Timeout {
+                            what: format!(
+                                "Traefik at {} to drop router {r}@{provider} after removing {at}",
+                                api.url()
+                            ),
+                            after: self.confirm_timeout,
+                        });
+                    }
+                    tokio::time::sleep(self.poll_interval).await;
                 }
-                if start.elapsed() >= self.confirm_timeout {
-                    return Err(Error::Timeout {
-                        what: format!(
-                            "Traefik to drop router {r}@file after removing {}",
-                            path.display()
-                        ),
-                        after: self.confirm_timeout,
-                    });
-                }
-                tokio::time::sleep(self.poll_interval).await;
             }
         }
         Ok(())
     }
 
     async fn check(&self) -> Result<()> {
-        self.api.reachable().await
+        for api in &self.apis {
+            api.reachable().await?;
+        }
+        self.store.reachable().await
     }
 
     async fn probe(&self, route: &AppRoute, header: Option<HeaderRoute>) -> Result<ProbeAnswer> {

@@ -15,12 +15,11 @@ impl TraefikRouter {
         mode: TrafficMode,
     ) -> Result<AppSplit> {
         let o = &want.objects;
-        let file = "file";
-        let router = self.api.router(&format!("{}@file", o.router)).await?;
-        let header = self
-            .api
-            .router(&format!("{}@file", o.header_router))
-            .await?;
+        // The first Traefik's view: apply confirmed the same config through every one.
+        let api = self.api();
+        let file = self.provider().name();
+        let router = api.router(&format!("{}@{file}", o.router)).await?;
+        let header = api.router(&format!("{}@{file}", o.header_router)).await?;
         let header_route = header
             .as_ref()
             .is_some_and(|h| is_enabled(&h.status, &h.error));
@@ -46,7 +45,7 @@ impl TraefikRouter {
                     split.healthy = is_enabled(&r.status, &r.error);
                     return Ok(split);
                 }
-                let Some(s) = self.api.service(&format!("{}@file", o.weighted)).await? else {
+                let Some(s) = api.service(&format!("{}@{file}", o.weighted)).await? else {
                     return Ok(split);
                 };
                 let (mut stable, mut canary) = (0u64, 0u64);
@@ -69,7 +68,7 @@ impl TraefikRouter {
             TrafficMode::Replicas => {
                 // The split follows servers: count the canary's task addresses among the servers
                 // of stable's shared service (the canary has no Traefik service of its own).
-                let shared = self.api.service(&o.stable_backend).await?;
+                let shared = api.service(&o.stable_backend).await?;
                 let all: Vec<String> = shared
                     .iter()
                     .flat_map(|s| s.load_balancer.iter())

@@ -549,3 +549,59 @@ fn builder_checks_options() {
         .build()
         .is_err());
 }
+
+#[tokio::test]
+async fn every_replica_must_show_the_weights_before_success() {
+    let (a, b) = (FakeHttp::start().await, FakeHttp::start().await);
+    let dir = tempdir("replicas");
+    let r = TraefikRouter::builder(&dir, &a.url)
+        .api_urls([a.url.clone(), b.url.clone()])
+        .network("canary-net")
+        .confirm_timeout(Duration::from_millis(800))
+        .poll_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    assert_eq!(r.apis().len(), 2);
+    serve_loaded(&a);
+    // Replica b still shows the old weights (a lagging watch, a stuck provider).
+    serve_loaded(&b);
+    let mut stale = cap("services_canary-rt2--web_file");
+    stale["weighted"]["services"][1]["weight"] = json!(10);
+    set(&b, WEIGHTED, &stale);
+    let e = r.apply(&config(20, true)).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Timeout { what, .. } if what.contains(&b.url) && what.contains("weights")),
+        "{e}"
+    );
+    set(&b, WEIGHTED, &cap("services_canary-rt2--web_file"));
+    r.apply(&config(20, true)).await.unwrap();
+    // A replica that does not know stable's backend holds the write back.
+    let dir2 = tempdir("replicas2");
+    let c = FakeHttp::start().await;
+    let r2 = TraefikRouter::builder(&dir2, &a.url)
+        .api_urls([a.url.clone(), c.url.clone()])
+        .network("canary-net")
+        .confirm_timeout(Duration::from_millis(500))
+        .poll_interval(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let e = r2.apply(&config(20, true)).await.unwrap_err();
+    assert!(timeout_naming(&e, "rt2-stable@swarm"), "{e}");
+    assert!(!dir2.join("canary-rt2.yml").exists(), "nothing written");
+    // Bounds and duplicates.
+    assert!(TraefikRouter::builder(&dir, &a.url)
+        .api_urls([a.url.clone(), a.url.clone()])
+        .network("n")
+        .build()
+        .is_err());
+    assert!(TraefikRouter::builder(&dir, &a.url)
+        .api_urls(Vec::<String>::new())
+        .network("n")
+        .build()
+        .is_err());
+    assert!(TraefikRouter::builder(&dir, &a.url)
+        .api_urls((0..17).map(|i| format!("http://127.0.0.1:{}", 1000 + i)))
+        .network("n")
+        .build()
+        .is_err());
+}

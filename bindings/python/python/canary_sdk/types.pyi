@@ -31,6 +31,10 @@ class Settings(TypedDict, total=False):
     network: str
     traefikDynamicDir: str
     traefikUrl: str
+    router: Literal["file", "kv"]
+    kvUrl: str
+    kvRootKey: str
+    traefikApi: Union[Sequence[str], str]
     webUrl: str
     metrics: Literal["prometheus", "traefik"]
     prometheusUrl: str
