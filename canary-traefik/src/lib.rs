@@ -7,6 +7,7 @@
 //! | [`TraefikRouter`] | [`canary_core::Router`] | one file-provider file per group (`canary-<group>.yml`), the Swarm labels stable needs, confirmation through Traefik's API |
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
+//! | [`TraefikAccessLog`] | [`canary_core::MetricsSource`] | Traefik's JSON access log: every request's duration and status, the raw samples the statistical judge compares ([`access_log`] says why not the histograms) |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
 //!
 //! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
@@ -102,6 +103,7 @@
 //! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks) through rustls with
 //!   the ring provider. Off by default.
 
+pub mod access_log;
 pub mod api;
 pub mod backend;
 pub mod dynamic;
@@ -121,6 +123,7 @@ mod static_config;
 mod testutil;
 mod webhook;
 
+pub use access_log::{TraefikAccessLog, TraefikAccessLogBuilder};
 pub use backend::{AppBackends, BackendNames, ProviderVersion};
 pub use http::Auth;
 pub use prometheus::{PrometheusMetrics, PrometheusMetricsBuilder};
