@@ -10,6 +10,8 @@
 //! | `settings` | [`Settings`]: where Docker, Traefik and Prometheus are; checked once |
 //! | `session` | [`Canary`]: a group's backends and its operations |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
+//! | `samples` | [`SamplesFrom`]: the judge's samples from Traefik's access log, values from the rest |
+//! | `replay` | [`replay()`]: the engine run again on a recording or a Prometheus range, on a paused clock |
 //!
 //! ```no_run
 //! # async fn run() -> canary_core::Result<()> {
@@ -27,10 +29,14 @@
 //! # }
 //! ```
 
+pub mod replay;
+mod samples;
 mod session;
 mod settings;
 mod stack;
 
+pub use replay::{replay, ReplayOptions, ReplayOutcome, ReplayReport};
+pub use samples::SamplesFrom;
 pub use session::{state_store, Backend, Canary};
 pub use settings::{MetricsBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

@@ -15,7 +15,7 @@ use canary_core::{
 };
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
-    BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikRouter,
+    BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikAccessLog, TraefikRouter,
     TraefikScrapeMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
@@ -95,6 +95,16 @@ impl Canary {
                 (Arc::new(m), Some(task))
             }
         };
+        let metrics = match &settings.traefik_access_log {
+            Some(path) => {
+                let mut b = TraefikAccessLog::builder(path);
+                for r in &routes {
+                    b = b.route(r);
+                }
+                crate::samples::SamplesFrom::wrap(metrics, Arc::new(b.build()?))
+            }
+            None => metrics,
+        };
         let deps = Deps {
             orchestrator: Arc::new(swarm.clone()),
             router: Arc::new(router),
@@ -139,6 +149,17 @@ impl Canary {
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
         self.deps.metrics = metrics;
         self._scrape = None;
+        self
+    }
+
+    /// Reads metrics through `wrap` of the current source (a recorder, a cache), which keeps
+    /// running (a background scrape goes on).
+    #[must_use]
+    pub fn wrap_metrics(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn MetricsSource>) -> Arc<dyn MetricsSource>,
+    ) -> Self {
+        self.deps.metrics = wrap(self.deps.metrics.clone());
         self
     }
 
