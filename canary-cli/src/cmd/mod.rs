@@ -16,6 +16,7 @@ mod control;
 mod dashboard;
 mod deploy;
 mod logs;
+mod replay;
 mod run;
 mod smoke;
 mod status;
@@ -42,6 +43,7 @@ pub(crate) async fn dispatch(cli: &Cli, p: &Printer) -> CliResult<u8> {
         Command::Resume => control::control(g, canary_core::Command::Resume, p).await,
         Command::Logs(a) => logs::logs(g, a, p).await,
         Command::Dashboard(a) => dashboard::dashboard(g, a, p).await,
+        Command::Replay(a) => replay::replay(g, a, p).await,
     }
 }
 
