@@ -82,7 +82,11 @@ pub struct Decision {
 
 /// How a replayed (or recorded) rollout ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", tag = "result")]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "result"
+)]
 pub enum ReplayOutcome {
     /// It would have promoted: promotion began `at_ms` after the canary got traffic.
     Promoted {
@@ -487,7 +491,16 @@ pub fn differences(recorded: &[Decision], replayed: &[Decision]) -> Vec<String> 
                 ea.kind, ea.message, eb.message
             ));
         } else if ea.analysis != eb.analysis {
-            out.push(format!("decision {n} ({:?}): the figures differ", ea.kind));
+            let (a, b) = (
+                serde_json::to_value(&ea.analysis).unwrap_or_default(),
+                serde_json::to_value(&eb.analysis).unwrap_or_default(),
+            );
+            let at =
+                first_difference(&a, &b, "analysis".into()).unwrap_or_else(|| "analysis".into());
+            out.push(format!(
+                "decision {n} ({:?}): the figures differ at {at}",
+                ea.kind
+            ));
         }
         if a.since_step_ms.abs_diff(b.since_step_ms) > 1000 {
             out.push(format!(
@@ -504,6 +517,28 @@ pub fn differences(recorded: &[Decision], replayed: &[Decision]) -> Vec<String> 
         ));
     }
     out
+}
+
+/// The path of the first place `a` and `b` differ, with both values.
+fn first_difference(a: &serde_json::Value, b: &serde_json::Value, at: String) -> Option<String> {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.keys()
+                .chain(y.keys())
+                .find_map(|k| match (x.get(k), y.get(k)) {
+                    (Some(p), Some(q)) => first_difference(p, q, format!("{at}.{k}")),
+                    _ => Some(format!("{at}.{k}")),
+                })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, format!("{at}[{i}]"))),
+        _ if a == b => None,
+        _ => Some(format!("{at}: recorded {a}, replayed {b}")),
+    }
 }
 
 /// `2026-11-30T20:53:02Z` (RFC 3339, UTC) or Unix seconds, as Unix seconds.
