@@ -27,6 +27,9 @@ apps:
     stableImage: shop-api:v1
     port: 8080
     rule: "Host(`shop.localhost`)"
+    canaryEnv: {API_TOKEN: s3cr3t-env-value}
+hooks:
+  preRollout: [{name: gate, url: "http://ops:pw-in-url@127.0.0.1:9/gate?token=hook-token", metadata: {auth: meta-secret}}]
 traffic:
   steps: [20, 50]
   interval: 10s
@@ -142,6 +145,9 @@ fn a_recorded_rollout_replays_to_the_same_decisions_and_a_what_if_decides_otherw
         text.starts_with("{\"format\":\"canary-recording\",\"version\":1,"),
         "{text}"
     );
+    for secret in ["s3cr3t-env-value", "pw-in-url", "hook-token", "meta-secret"] {
+        assert!(!text.contains(secret), "{secret} was recorded");
+    }
     assert!(
         text.contains("\"kind\":\"unanswered\""),
         "the hung query is recorded as such"

@@ -19,7 +19,8 @@
 //! ```
 //!
 //! `spec` is the validated spec the run used, with every default (what `canary replay` runs
-//! again unless told otherwise). Every other line is an [`Entry`], `t` being milliseconds since
+//! again unless told otherwise), its secrets replaced by `(redacted)`: the canary's environment
+//! values, hook URLs and hook metadata values (a replay starts no container and calls no hook). Every other line is an [`Entry`], `t` being milliseconds since
 //! the recording started on a monotonic clock:
 //!
 //! ```json
@@ -61,7 +62,7 @@ mod write;
 
 pub use read::{Lookup, Recording, StepSpan, TIME_TOLERANCE_MS};
 pub use replay::{RecordedMetrics, ReplayEnd};
-pub use write::{Following, Recorder};
+pub use write::{Following, Recorder, REDACTED};
 
 /// The `format` of a recording's header.
 pub const FORMAT: &str = "canary-recording";

@@ -63,8 +63,7 @@ impl Recorder {
             version: VERSION,
             group: spec.group.to_string(),
             started_ms: now_ms(),
-            spec: serde_json::to_value(spec)
-                .map_err(|e| Error::Internal(format!("the spec does not serialize: {e}")))?,
+            spec: redacted(spec)?,
         };
         let r = Arc::new(Recorder {
             sink: Mutex::new(Sink {
@@ -226,6 +225,39 @@ impl Recorder {
             }
         }
     }
+}
+
+/// What stands in for a secret in a recording.
+pub const REDACTED: &str = "(redacted)";
+
+/// `spec` as a recording keeps it: the canary's environment values, hook URLs and hook metadata
+/// values (where credentials live) replaced, since a replay calls no hook and starts no
+/// container.
+fn redacted(spec: &Spec) -> Result<serde_json::Value> {
+    use serde_json::Value;
+    let mut tree = serde_json::to_value(spec)
+        .map_err(|e| Error::Internal(format!("the spec does not serialize: {e}")))?;
+    let hide = |v: Option<&mut Value>| {
+        if let Some(Value::Object(m)) = v {
+            m.values_mut().for_each(|v| *v = Value::from(REDACTED));
+        }
+    };
+    if let Some(Value::Array(apps)) = tree.get_mut("apps") {
+        for app in apps {
+            hide(app.get_mut("canaryEnv"));
+        }
+    }
+    if let Some(Value::Object(hooks)) = tree.get_mut("hooks") {
+        for list in hooks.values_mut() {
+            for hook in list.as_array_mut().into_iter().flatten() {
+                if let Some(url) = hook.get_mut("url") {
+                    *url = Value::from("http://redacted.invalid/");
+                }
+                hide(hook.get_mut("metadata"));
+            }
+        }
+    }
+    Ok(tree)
 }
 
 /// The task [`Recorder::follow`] started.
