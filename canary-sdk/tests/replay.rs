@@ -242,3 +242,70 @@ fn a_recorded_rollout_replays_to_the_same_decisions_and_a_what_if_decides_otherw
 
     let _ = std::fs::remove_file(&path);
 }
+
+/// The recordings shipped in `examples/replay` (the demo's bad canary, recorded by
+/// `bench/continuous/run.sh` on the real stack): replayed, each gives its recorded decisions back,
+/// figures included; with looser thresholds the step-1 verdict passes and the rollout moves on.
+#[test]
+fn the_shipped_recordings_of_the_bad_canary_replay_exactly_and_a_looser_threshold_moves_on() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../examples/replay");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // (file, when the recorded run decided to roll back, in ms after the canary got traffic)
+    for (file, decided) in [
+        ("neotix-bad.jsonl", 10_000..10_200),
+        ("neotix-bad-every-1s.jsonl", 2_000..2_200),
+    ] {
+        let path = dir.join(file);
+        let report = rt
+            .block_on(replay(
+                None,
+                ReplayOptions {
+                    recording: Some(path.clone()),
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
+        assert_eq!(report.differences, Vec::<String>::new(), "{file}: {report:#?}");
+        let recorded = report.recorded.clone().unwrap();
+        assert_eq!(report.decisions.len(), recorded.decisions.len(), "{file}");
+        let ReplayOutcome::RolledBack { at_ms, cause } = &report.outcome else {
+            panic!("{file}: {report:#?}")
+        };
+        assert!(cause.contains("success-rate"), "{file}: {cause}");
+        let ReplayOutcome::RolledBack { at_ms: was, .. } = recorded.outcome else {
+            panic!("{file}: {recorded:#?}")
+        };
+        assert!(decided.contains(&was), "{file}: recorded at {was} ms");
+        // On the paused clock the decision falls on the analysis' schedule, to the millisecond.
+        assert_eq!(*at_ms, decided.start as i64, "{file}");
+
+        let what_if = rt
+            .block_on(replay(
+                None,
+                ReplayOptions {
+                    recording: Some(path),
+                    overrides: vec![
+                        Override::set("analysis.checks[0].min", 0.5),
+                        Override::set("analysis.checks[1].relative.tolerance", 0.5),
+                    ],
+                    ..Default::default()
+                },
+            ))
+            .unwrap();
+        assert!(!what_if.differences.is_empty(), "{file}");
+        assert!(
+            !what_if
+                .decisions
+                .iter()
+                .any(|d| d.event.kind == EventKind::RollingBack),
+            "{file}: {what_if:#?}"
+        );
+        let ReplayOutcome::Undecided { step, why, .. } = &what_if.outcome else {
+            panic!("{file}: {what_if:#?}")
+        };
+        // Once per step the passing verdict moves to step 2 (not recorded); continuously the
+        // next analysis asks past the recorded step 1.
+        assert!(why.contains("the recording"), "{file}: {why}");
+        assert!(*step <= 1, "{file}");
+    }
+}
