@@ -563,12 +563,22 @@ pub fn parse_time(field: &str, s: &str) -> Result<f64> {
 /// runs on a runtime of its own while this thread waits, so it takes no replayed time.
 struct PrometheusAt {
     prometheus: canary_traefik::PrometheusMetrics,
-    io: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (a runtime dropped inside the replay's runtime panics: it is
+    /// shut down in the background instead).
+    io: Option<tokio::runtime::Runtime>,
     from: f64,
     to: f64,
     start: Instant,
     end: Arc<ReplayEnd>,
     timeout: Duration,
+}
+
+impl Drop for PrometheusAt {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            io.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for PrometheusAt {
@@ -607,7 +617,7 @@ impl PrometheusAt {
             .map_err(|e| Error::Internal(format!("cannot start the replay's IO runtime: {e}")))?;
         Ok(PrometheusAt {
             prometheus: b.build()?,
-            io,
+            io: Some(io),
             from,
             to,
             start: Instant::now(),
@@ -633,7 +643,11 @@ impl PrometheusAt {
         f: impl std::future::Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.io.spawn(async move {
+        let io = self
+            .io
+            .as_ref()
+            .ok_or_else(|| Error::Internal("the replay's IO runtime is gone".into()))?;
+        io.spawn(async move {
             let _ = tx.send(f.await);
         });
         rx.recv_timeout(self.timeout + Duration::from_secs(1))
