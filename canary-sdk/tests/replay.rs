@@ -265,7 +265,11 @@ fn the_shipped_recordings_of_the_bad_canary_replay_exactly_and_a_looser_threshol
                 },
             ))
             .unwrap();
-        assert_eq!(report.differences, Vec::<String>::new(), "{file}: {report:#?}");
+        assert_eq!(
+            report.differences,
+            Vec::<String>::new(),
+            "{file}: {report:#?}"
+        );
         let recorded = report.recorded.clone().unwrap();
         assert_eq!(report.decisions.len(), recorded.decisions.len(), "{file}");
         let ReplayOutcome::RolledBack { at_ms, cause } = &report.outcome else {
@@ -277,7 +281,7 @@ fn the_shipped_recordings_of_the_bad_canary_replay_exactly_and_a_looser_threshol
         };
         assert!(decided.contains(&was), "{file}: recorded at {was} ms");
         // On the paused clock the decision falls on the analysis' schedule, to the millisecond.
-        assert_eq!(*at_ms, decided.start as i64, "{file}");
+        assert_eq!(*at_ms, decided.start, "{file}");
 
         let what_if = rt
             .block_on(replay(
