@@ -32,12 +32,12 @@
 //! ```
 //!
 //! - `op` is `value` or `samples` (the two calls of the trait); `query` is a
-//!   [`MetricQuery`](crate::MetricQuery) (`window` in ms);
+//!   [`MetricQuery`] (`window` in ms);
 //! - `answer` is `{"kind":"value","value":x}`, `{"kind":"noData"}`, `{"kind":"samples","values":[...]}`
 //!   or `{"kind":"error","error":{...}}` ([`RecordedError`]: the error's code and fields, so a
 //!   replay gives back the same error, with the same words), or `{"kind":"unanswered"}` when the
 //!   analysis stopped waiting first (a replay then waits the same deadline);
-//! - `event` is an [`Event`](crate::Event) as the rollout sent it;
+//! - `event` is an [`Event`] as the rollout sent it;
 //! - `end` is written when the recording is closed; a recording without it was cut (the
 //!   recorder killed), and is still read.
 //!
@@ -46,7 +46,7 @@
 //! written: a value that is not finite is recorded as `noData`, and samples drop them (the
 //! analysis treats both so anyway).
 //!
-//! **Bounds** when read ([`read`]): a file of at most 64 MiB, lines of at most 1 MiB, at most
+//! **Bounds** when read ([`Recording::parse`]): a file of at most 64 MiB, lines of at most 1 MiB, at most
 //! 1,000,000 entries and 100,000 samples per answer, `t` at most 7 days. A later version is
 //! refused with the version this build reads; unknown fields are refused too.
 
