@@ -164,8 +164,9 @@ pub fn score(app: &str, judge: &JudgeSpec, metrics: Vec<JudgedMetric>) -> JudgeR
     };
     let total: f64 = judged().map(|m| m.weight).sum();
     let passing: f64 = judged().filter(|m| m.passed).map(|m| m.weight).sum();
+    // `+ 0.0`: an empty float sum is -0.0, which printed "score -0".
     let score = if total > 0.0 {
-        100.0 * passing / total
+        100.0 * passing / total + 0.0
     } else {
         0.0
     };
@@ -545,6 +546,11 @@ mod tests {
         assert_eq!(marginal.score, 75.0);
         assert_eq!(marginal.verdict, Verdict::Inconclusive);
         assert!(marginal.reason.contains("(b high)"), "{}", marginal.reason);
+
+        // Nothing passes: score 0, printed without a sign (an empty float sum is -0.0).
+        let none = score("api", &j, vec![judged("a", High, false, 1.0, true)]);
+        assert!(none.score == 0.0 && none.score.is_sign_positive());
+        assert!(none.reason.starts_with("score 0 ("), "{}", none.reason);
 
         // 2 of 3: 66.7 → fail.
         let fail = score(
