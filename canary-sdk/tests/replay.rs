@@ -241,6 +241,9 @@ fn a_recorded_rollout_replays_to_the_same_decisions_and_a_what_if_decides_otherw
     assert_eq!(kinds, [EventKind::WeightSet], "{what_if:#?}");
 
     let _ = std::fs::remove_file(&path);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 /// The recordings shipped in `examples/replay` (the demo's bad canary, recorded by
