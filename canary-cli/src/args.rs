@@ -267,6 +267,9 @@ pub(crate) enum Command {
     /// Prometheus) on a paused clock: every decision with its figures, and when it would have
     /// rolled back or promoted. With `--set` (or any override flag): a what-if.
     Replay(ReplayArgs),
+    /// Send one test message to each of the spec's notifications (Slack, Teams, Discord, JSON)
+    /// and say what each answered. Needs no Docker. Exit code 1 when one was not delivered.
+    NotifyTest,
 }
 
 /// `canary replay`.

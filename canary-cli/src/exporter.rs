@@ -8,16 +8,19 @@
 //! | `canary_steps` | `group` | the number of steps |
 //! | `canary_phase` | `group`, `phase` | 1 for the current phase, 0 for the others |
 //! | `canary_analysis_verdict` | `group` | last analysis: 1 pass, 0 inconclusive, -1 fail |
-//! | `canary_check_value` | `group`, `app`, `check`, `track` | the value each check measured |
-//! | `canary_check_verdict` | `group`, `app`, `check` | 1 pass, 0 inconclusive, -1 fail |
+//! | `canary_check_value` | `group`, `app`, `check`, `track` (and `dry_run="true"`) | the value each check measured |
+//! | `canary_check_verdict` | `group`, `app`, `check` (and `dry_run="true"`) | 1 pass, 0 inconclusive, -1 fail |
 //! | `canary_backend_info` | `group`, `app`, `track`, `service` | 1: the Traefik service (`service` label of `traefik_service_*`) of each app's track |
 //! | `canary_events_total` | `group`, `kind` | events so far (counter) |
 //! | `canary_last_event_timestamp_seconds` | `group` | Unix time of the last event |
 //!
+//! A dry-run check (`dryRun: true`) carries the label `dry_run="true"`: its figures are there to
+//! be watched, and `canary_analysis_verdict` never counted them.
+//!
 //! The server is a plain Tokio listener answering `GET /metrics` (anything else is a 404), one
 //! request per connection.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -70,6 +73,8 @@ struct Gauges {
     values: BTreeMap<(String, String, String), f64>,
     /// (app, check) → verdict.
     checks: BTreeMap<(String, String), Verdict>,
+    /// (app, check) of the dry runs.
+    dry: BTreeSet<(String, String)>,
     events: BTreeMap<String, u64>,
     last_ms: u64,
     /// (app, track, Traefik service).
@@ -120,6 +125,7 @@ impl Exporter {
             g.verdict = Some(r.verdict);
             g.values.clear();
             g.checks.clear();
+            g.dry.clear();
             for c in &r.checks {
                 for (track, v) in [("canary", c.canary), ("stable", c.stable)] {
                     if let Some(v) = v {
@@ -128,6 +134,9 @@ impl Exporter {
                     }
                 }
                 g.checks.insert((c.app.clone(), c.name.clone()), c.verdict);
+                if c.dry_run {
+                    g.dry.insert((c.app.clone(), c.name.clone()));
+                }
             }
         }
     }
@@ -204,9 +213,10 @@ impl Exporter {
             for ((app, check, track), v) in &g.values {
                 let _ = writeln!(
                     s,
-                    "canary_check_value{{group=\"{grp}\",app=\"{}\",check=\"{}\",track=\"{track}\"}} {v}",
+                    "canary_check_value{{group=\"{grp}\",app=\"{}\",check=\"{}\",track=\"{track}\"{}}} {v}",
                     escape(app),
-                    escape(check)
+                    escape(check),
+                    dry_label(&g.dry, app, check)
                 );
             }
         }
@@ -220,9 +230,10 @@ impl Exporter {
             for ((app, check), v) in &g.checks {
                 let _ = writeln!(
                     s,
-                    "canary_check_verdict{{group=\"{grp}\",app=\"{}\",check=\"{}\"}} {}",
+                    "canary_check_verdict{{group=\"{grp}\",app=\"{}\",check=\"{}\"{}}} {}",
                     escape(app),
                     escape(check),
+                    dry_label(&g.dry, app, check),
                     verdict_value(*v)
                 );
             }
@@ -335,6 +346,15 @@ impl Exporter {
     }
 }
 
+/// `,dry_run="true"` for a dry-run check, nothing for the others.
+fn dry_label(dry: &BTreeSet<(String, String)>, app: &str, check: &str) -> &'static str {
+    if dry.contains(&(app.to_string(), check.to_string())) {
+        ",dry_run=\"true\""
+    } else {
+        ""
+    }
+}
+
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
@@ -374,16 +394,30 @@ mod tests {
         a.analysis = Some(AnalysisReport {
             verdict: Verdict::Fail,
             critical_failure: true,
-            checks: vec![CheckResult {
-                name: "errors".into(),
-                app: "gcp".into(),
-                metric: "errorRate".into(),
-                canary: Some(0.3),
-                stable: Some(0.0),
-                verdict: Verdict::Fail,
-                critical: true,
-                reason: "x".into(),
-            }],
+            checks: vec![
+                CheckResult {
+                    name: "errors".into(),
+                    app: "gcp".into(),
+                    metric: "errorRate".into(),
+                    canary: Some(0.3),
+                    stable: Some(0.0),
+                    verdict: Verdict::Fail,
+                    critical: true,
+                    dry_run: false,
+                    reason: "x".into(),
+                },
+                CheckResult {
+                    name: "p99-budget".into(),
+                    app: "gcp".into(),
+                    metric: "web".into(),
+                    canary: Some(2.5),
+                    stable: None,
+                    verdict: Verdict::Fail,
+                    critical: false,
+                    dry_run: true,
+                    reason: "web 2.500 > max 0.5".into(),
+                },
+            ],
             judges: Vec::new(),
             summary: "bad".into(),
         });
@@ -399,6 +433,8 @@ mod tests {
             "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"errors\",track=\"canary\"} 0.3",
             "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"errors\",track=\"stable\"} 0",
             "canary_check_verdict{group=\"neotix\",app=\"gcp\",check=\"errors\"} -1",
+            "canary_check_value{group=\"neotix\",app=\"gcp\",check=\"p99-budget\",track=\"canary\",dry_run=\"true\"} 2.5",
+            "canary_check_verdict{group=\"neotix\",app=\"gcp\",check=\"p99-budget\",dry_run=\"true\"} -1",
             "canary_events_total{group=\"neotix\",kind=\"analysis\"} 1",
             "canary_backend_info{group=\"neotix\",app=\"gcp\",track=\"canary\",service=\"canary-neotix--gcp--tasks@file\"} 1",
         ] {

@@ -251,26 +251,32 @@ pub(crate) fn human_report(report: &AnalysisReport, indent: &str) -> String {
     let mut s = String::new();
     for c in &report.checks {
         s.push_str(&format!(
-            "\n{indent}{:<app_w$}  {:<name_w$}  {:<12} {}{}",
+            "\n{indent}{:<app_w$}  {:<name_w$}  {:<12} {}{}{}",
             c.app,
             c.name,
             verdict_word(c.verdict),
             c.reason,
             if c.critical { " (critical)" } else { "" },
+            if c.dry_run { " (dry run)" } else { "" },
         ));
     }
     for j in &report.judges {
         s.push_str(&format!(
-            "\n{indent}{:<app_w$}  judge score {:.0}: {} {}",
+            "\n{indent}{:<app_w$}  judge score {:.0}: {} {}{}",
             j.app,
             j.score,
             verdict_word(j.verdict),
-            j.reason
+            j.reason,
+            if j.dry_run { " (dry run)" } else { "" },
         ));
         for m in &j.metrics {
             s.push_str(&format!(
-                "\n{indent}{:<app_w$}    {} {:?}: {}",
-                "", m.name, m.classification, m.reason
+                "\n{indent}{:<app_w$}    {} {:?}: {}{}",
+                "",
+                m.name,
+                m.classification,
+                m.reason,
+                if m.dry_run { " (dry run)" } else { "" },
             ));
         }
     }
@@ -304,6 +310,54 @@ mod tests {
         assert!(
             line.contains("+12.3s") && line.contains("step 2/3") && line.contains(" 50%"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn dry_run_checks_are_marked() {
+        use canary_core::analysis::CheckResult;
+        let check = |name: &str, verdict, dry_run| CheckResult {
+            name: name.into(),
+            app: "api".into(),
+            metric: "web".into(),
+            canary: Some(2.5),
+            stable: None,
+            verdict,
+            critical: true,
+            dry_run,
+            reason: format!("{name} figures"),
+        };
+        let ev = Event {
+            at_ms: 1,
+            group: "g".into(),
+            kind: EventKind::Analysis,
+            phase: Phase::Progressing,
+            step: 0,
+            steps: 1,
+            weight: 50,
+            message: "analysis passed at weight 50: ... (failures 0/0, inconclusive 0/2)".into(),
+            analysis: Some(AnalysisReport {
+                verdict: Verdict::Pass,
+                critical_failure: false,
+                checks: vec![
+                    check("errors", Verdict::Pass, false),
+                    check("p99-budget", Verdict::Fail, true),
+                ],
+                judges: Vec::new(),
+                summary: String::new(),
+            }),
+        };
+        let text = human_event(&ev, Duration::ZERO);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].contains("analysis at weight 50%: pass"), "{text}");
+        assert!(
+            lines[1].contains("errors") && lines[1].ends_with("errors figures (critical)"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("FAIL")
+                && lines[2].ends_with("p99-budget figures (critical) (dry run)"),
+            "{text}"
         );
     }
 }

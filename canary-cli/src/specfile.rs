@@ -207,7 +207,10 @@ mod tests {
         );
         assert_eq!(spec.traffic.interval.get().as_secs(), 2);
         assert!(spec.traffic.header_route.is_none());
-        assert!(spec.apps.iter().all(|a| a.canary_replicas == 2));
+        assert!(spec
+            .apps
+            .iter()
+            .all(|a| a.canary_replicas == canary_core::spec::CanaryReplicas::Fixed(2)));
         assert_eq!(spec.analysis.min_requests, 5);
     }
 

@@ -99,3 +99,111 @@ fn usage_errors_exit_1_because_2_means_rolled_back() {
     let out = canary(&["build", "-f", "x.yaml"]);
     assert_eq!(out.status.code(), Some(1), "--track is required");
 }
+
+/// A server on 127.0.0.1 answering `status` to `n` POSTs on a thread; returns its URL and the
+/// bodies it got.
+fn post_server(status: u16, n: usize) -> (String, std::thread::JoinHandle<Vec<serde_json::Value>>) {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/services/T0/B0/s3cr3t", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let mut bodies = Vec::new();
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 8192];
+            let body = loop {
+                let k = s.read(&mut buf).unwrap();
+                assert!(k > 0, "connection closed early");
+                req.extend_from_slice(&buf[..k]);
+                let text = String::from_utf8_lossy(&req).to_string();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break body.to_string();
+                    }
+                }
+            };
+            bodies.push(serde_json::from_str(&body).unwrap());
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+            );
+        }
+        bodies
+    });
+    (url, h)
+}
+
+#[test]
+fn notify_test_sends_one_message_per_notification_without_docker() {
+    let out = canary(&["--help"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("  notify-test "));
+    let (ok_url, ok) = post_server(200, 1);
+    let (bad_url, bad) = post_server(404, 1);
+    let spec = spec_file(
+        "notify.yaml",
+        &format!(
+            "{SPEC}notifications:\n  - {{name: team, kind: slack, url: '{ok_url}', events: [promoted]}}\n  - {{name: gone, kind: discord, url: '{bad_url}'}}\n  - {{name: later, kind: json, urlFrom: {{env: CANARY_CLI_TEST_NEVER_SET}}}}\n"
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_canary"))
+        .args(["notify-test", "-o", "json", "-f", spec.to_str().unwrap()])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .env_remove("CANARY_CLI_TEST_NEVER_SET")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        !stdout.contains("s3cr3t") && !stderr.contains("s3cr3t"),
+        "{stdout}{stderr}"
+    );
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines[0]["name"], "team");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[1]["name"], "gone");
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("HTTP 404"),
+        "{stdout}"
+    );
+    assert_eq!(lines[2]["target"], "$CANARY_CLI_TEST_NEVER_SET");
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains("is not set"),
+        "{stdout}"
+    );
+    assert_eq!(
+        lines[3],
+        serde_json::json!({"type": "notificationTest", "group": "shop", "sent": 1, "failed": 2})
+    );
+    // The messages really arrived, in each service's format, whatever the events filter.
+    let slack = ok.join().unwrap();
+    assert_eq!(
+        slack[0]["blocks"][0]["text"]["text"],
+        "canary shop: test notification"
+    );
+    let discord = bad.join().unwrap();
+    assert_eq!(
+        discord[0]["embeds"][0]["title"],
+        "canary shop: test notification"
+    );
+
+    let plain = spec_file("plain.yaml", SPEC);
+    let out = canary(&["notify-test", "-f", plain.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("has no notifications"));
+}

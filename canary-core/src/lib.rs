@@ -42,11 +42,11 @@ pub use engine::{
 pub use error::{Error, Result};
 pub use memory::MemoryStateStore;
 pub use model::{
-    AppRef, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleValue, ServiceName, Track,
-    TrafficSplit, Weight,
+    AppRef, CookieName, CookieValue, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleRegex,
+    RuleValue, ServiceName, Track, TrafficSplit, Weight,
 };
 pub use spec::{Spec, SpecFile};
-pub use state::{Command, Phase, RolloutState};
+pub use state::{Command, Gate, Phase, RolloutState};
 pub use traits::{
     AppRoute, AppSplit, CanaryService, GroupRef, HookContext, HookOutcome, HookPoint, HookRunner,
     LogLine, LogOptions, MetricQuery, MetricsSource, Observation, Orchestrator, RouteConfig,

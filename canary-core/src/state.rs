@@ -72,6 +72,12 @@ pub struct RolloutState {
     /// Why the rollout is rolling back, rolled back, paused or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// The gate the rollout holds at, if any (a `pause` step whose analysis passed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+    /// The last step whose gate was opened (so a step run again is not held twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate_passed: Option<usize>,
     /// The last analysis.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_analysis: Option<AnalysisReport>,
@@ -83,6 +89,17 @@ pub struct RolloutState {
     pub started_ms: u64,
     /// Unix time (ms) of the last transition.
     pub updated_ms: u64,
+}
+
+/// A gate step holding the rollout at its weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gate {
+    /// The step it holds at.
+    pub step: usize,
+    /// Unix time (ms) it opens by itself; `None` waits for `canary resume` or `promote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
 }
 
 /// How many events the saved state keeps.
@@ -110,6 +127,8 @@ impl RolloutState {
             command: None,
             command_by: None,
             cause: None,
+            gate: None,
+            gate_passed: None,
             last_analysis: None,
             history: Vec::new(),
             started_ms: now_ms,

@@ -259,7 +259,9 @@ impl Router for MemoryRouter {
         )])
     }
     async fn apply(&self, config: &RouteConfig) -> Result<()> {
-        let note = if config.canary_routed {
+        let note = if config.stable_detached {
+            "route detached".to_string()
+        } else if config.canary_routed {
             format!("route {}", config.canary_weight.get())
         } else {
             "route out".to_string()

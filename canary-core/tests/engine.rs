@@ -43,7 +43,7 @@ async fn good_canary_is_promoted_step_by_step() {
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
 
     // Traffic went 0 (canary up, header route) -> 10 -> 50 -> out.
-    assert_eq!(w.router.weights(), vec![0, 10, 50, 0]);
+    assert_eq!(w.router.weights(), vec![0, 10, 50, 100, 0]);
     let last = w.router.last().unwrap();
     assert!(!last.canary_routed && last.header_route.is_none());
     // Stable runs exactly the canary's image, by ID; the canary is at 0 replicas.
@@ -57,6 +57,14 @@ async fn good_canary_is_promoted_step_by_step() {
             < log.last_position("route out").unwrap()
     );
     assert!(log.last_position("route out").unwrap() < log.position("scale api-canary 0").unwrap());
+    // Stable left the routing (the canary serving everything) before it took the image, and came
+    // back only after: nothing the router had loaded named stable while its tasks were replaced.
+    let detached = log.position("route detached").expect("stable detached");
+    assert!(detached < log.position(&format!("set_image api {PINNED}")).unwrap());
+    let configs = w.router.applied.lock().unwrap().clone();
+    let handover = configs.iter().find(|c| c.stable_detached).unwrap();
+    assert_eq!(handover.canary_weight.get(), 100);
+    assert!(handover.apps.iter().all(|a| !a.canary_endpoints.is_empty()));
     // The stable service got the router's labels, the canary its own.
     assert_eq!(w.orch.get("api").unwrap().labels["router"], "api");
     assert_eq!(
@@ -160,7 +168,7 @@ async fn failure_limit_tolerates_a_failure() {
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
     assert_eq!(saved(&w, "shop").await.failures, 1);
     // The failed step was analysed again at the same weight.
-    assert_eq!(w.router.weights(), vec![0, 10, 10, 50, 0]);
+    assert_eq!(w.router.weights(), vec![0, 10, 10, 50, 100, 0]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -379,16 +387,28 @@ async fn seed_state(w: &World, phase: Phase, step: usize, weight: u8) {
 #[tokio::test(start_paused = true)]
 async fn resumes_from_every_saved_state() {
     let cases = [
-        (Phase::Pending, 0, 0, Outcome::Promoted, vec![0, 10, 50, 0]),
+        (
+            Phase::Pending,
+            0,
+            0,
+            Outcome::Promoted,
+            vec![0, 10, 50, 100, 0],
+        ),
         (
             Phase::Progressing,
             0,
             10,
             Outcome::Promoted,
-            vec![10, 50, 0],
+            vec![10, 50, 100, 0],
         ),
-        (Phase::Progressing, 1, 50, Outcome::Promoted, vec![50, 0]),
-        (Phase::Promoting, 1, 50, Outcome::Promoted, vec![0]),
+        (
+            Phase::Progressing,
+            1,
+            50,
+            Outcome::Promoted,
+            vec![50, 100, 0],
+        ),
+        (Phase::Promoting, 1, 50, Outcome::Promoted, vec![100, 0]),
         (
             Phase::RollingBack,
             1,
@@ -609,6 +629,15 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
         .await
         .unwrap();
     assert_eq!(out, Outcome::Promoted);
+    // The canary of that promotion is gone: stable took the image in place, never detached.
+    assert!(!w
+        .router
+        .applied
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|c| c.stable_detached));
+    assert_eq!(w.orch.get("api").unwrap().image, PINNED);
 }
 
 #[tokio::test(start_paused = true)]
@@ -706,7 +735,7 @@ async fn confirm_promotion_holds_until_it_says_yes() {
     );
     assert_eq!(asks.load(std::sync::atomic::Ordering::SeqCst), 3);
     // Held at the last step meanwhile.
-    assert_eq!(w.router.weights(), vec![0, 10, 50, 50, 50, 0]);
+    assert_eq!(w.router.weights(), vec![0, 10, 50, 50, 50, 100, 0]);
 }
 
 #[tokio::test(start_paused = true)]

@@ -77,7 +77,11 @@ async fn the_in_memory_world_runs_a_rollout() {
         .await
         .unwrap();
     assert_eq!(out, Outcome::Promoted);
-    assert_eq!(router.weights(), vec![0, 10, 50, 0]);
+    // The promotion's handover: the canary grew to stable's 2 tasks and served everything.
+    assert_eq!(router.weights(), vec![0, 10, 50, 100, 0]);
+    assert!(orch
+        .operations()
+        .contains(&"scale api-canary 2".to_string()));
     assert_eq!(orch.service("api").unwrap().image, PINNED);
     assert!(orch
         .operations()

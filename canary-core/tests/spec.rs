@@ -35,7 +35,10 @@ fn defaults_fill_in() {
         vec![10, 20, 30, 40, 50]
     );
     let h = s.traffic.header_route.as_ref().unwrap();
-    assert_eq!((h.name.as_str(), h.value.as_str()), ("X-Canary", "true"));
+    assert_eq!(
+        h.request_header(),
+        Some(("X-Canary".to_string(), "true".to_string()))
+    );
     let app = &s.app_refs()[0];
     assert_eq!(
         (app.stable.as_str(), app.canary.as_str()),
@@ -130,7 +133,8 @@ fn every_kind_of_bad_spec_names_field_and_reason() {
     let cases: Vec<(String, &str, &str)> = vec![
         (with("traffic:\n  steps: [10, 50, 120]\n"), "traffic.steps[2]", "120 is above 100"),
         (with("traffic:\n  steps: [10, 5]\n"), "traffic.steps[1]", "5 is not above the step before (10)"),
-        (with("traffic:\n  steps: [0, 5]\n"), "traffic.steps[0]", "a step needs a weight above 0"),
+        (with("traffic:\n  steps: [0, 0]\n"), "traffic.steps[1]", "only the first step can have weight 0"),
+        (with("traffic:\n  steps: [0, 5]\n  headerRoute: null\n"), "traffic.steps[0]", "reaches the canary only through headerRoute"),
         (with("traffic:\n  steps: []\n"), "traffic.steps", "needs at least one step"),
         (with("traffic:\n  steps: [10]\n  stepWeight: 5\n"), "traffic.steps", "not both"),
         (with("traffic:\n  stepWeight: 30\n  maxWeight: 20\n"), "traffic.maxWeight", "20 is below stepWeight 30"),
@@ -194,6 +198,118 @@ fn every_kind_of_bad_spec_names_field_and_reason() {
 }
 
 #[test]
+fn notifications_load_with_defaults() {
+    use canary_core::spec::NotificationKind;
+    use canary_core::EventKind;
+    let s = Spec::from_yaml(&format!(
+        "{BASE}notifications:\n  - name: team\n    kind: slack\n    urlFrom: {{env: SLACK_URL}}\n  - name: audit\n    kind: json\n    url: https://audit.example/hook?token=s3cret\n    events: [weightSet, analysis]\n    timeout: 2s\n    allowLinkLocal: true\n"
+    ))
+    .unwrap();
+    let [team, audit] = s.notifications.as_slice() else {
+        panic!("{:?}", s.notifications)
+    };
+    assert_eq!(team.kind, NotificationKind::Slack);
+    assert_eq!(team.timeout.get(), std::time::Duration::from_secs(5));
+    assert!(!team.allow_link_local);
+    assert_eq!(
+        team.events,
+        vec![
+            EventKind::Started,
+            EventKind::Paused,
+            EventKind::Promoting,
+            EventKind::Promoted,
+            EventKind::RollingBack,
+            EventKind::RolledBack,
+            EventKind::CanaryLost,
+            EventKind::Failed
+        ]
+    );
+    assert_eq!(
+        audit.events,
+        vec![EventKind::WeightSet, EventKind::Analysis]
+    );
+    assert!(audit.allow_link_local);
+    assert_eq!(
+        audit.url.as_ref().unwrap().expose(),
+        "https://audit.example/hook?token=s3cret"
+    );
+    // The spec's Debug (logged by callers) never shows the URL's secret part.
+    let debug = format!("{s:?}");
+    assert!(
+        !debug.contains("s3cret") && debug.contains("https://audit.example"),
+        "{debug}"
+    );
+    // A spec round-trips through JSON with its URL whole.
+    let again = Spec::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+    assert_eq!(again, s);
+    // No notifications: nothing in the serialized spec.
+    let plain = serde_json::to_value(Spec::from_yaml(BASE).unwrap()).unwrap();
+    assert!(plain.get("notifications").is_none());
+}
+
+#[test]
+fn bad_notifications_name_the_field_and_never_quote_the_url() {
+    let n = |body: &str| format!("{BASE}notifications:\n  - name: team\n{body}");
+    let cases: Vec<(String, &str, &str)> = vec![
+        (n("    kind: slack\n"), "notifications[0].url", "give url or urlFrom"),
+        (
+            n("    kind: slack\n    url: https://h/s3cret\n    urlFrom: {env: X}\n"),
+            "notifications[0].url",
+            "not both",
+        ),
+        (n("    kind: slack\n    url: ftp://h/s3cret\n"), "notifications[0].url", "not an http(s) URL"),
+        (n("    kind: slack\n    url: \"https://h/s3 cret\"\n"), "notifications[0].url", "space"),
+        (n("    kind: slack\n    url: https:///s3cret\n"), "notifications[0].url", "no host"),
+        (n("    kind: email\n    url: https://h/s3cret\n"), "notifications[0].kind", "unknown variant"),
+        (n("    kind: slack\n    urlFrom: {env: \"A-B\"}\n"), "notifications[0].urlFrom.env", "not an environment variable name"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    events: []\n"), "notifications[0].events", "at least one"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    events: [exploded]\n"), "notifications[0].events[0]", "unknown variant"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    timeout: 0s\n"), "notifications[0].timeout", "not between 100ms and 1m"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    timeout: 2m\n"), "notifications[0].timeout", "not between 100ms and 1m"),
+        (n("    kind: slack\n    url: https://h/s3cret\n    colour: red\n"), "notifications[0].colour", "unknown field"),
+        (
+            n("    kind: slack\n    url: https://h/s3cret\n  - name: team\n    kind: json\n    url: https://h/x\n"),
+            "notifications[1].name",
+            "used by another notification",
+        ),
+        (
+            format!("{BASE}notifications:\n  - name: \"\"\n    kind: json\n    url: https://h/x\n"),
+            "notifications[0].name",
+            "cannot be empty",
+        ),
+        (
+            format!("{BASE}notifications:\n  - name: {}\n    kind: json\n    url: https://h/x\n", "n".repeat(65)),
+            "notifications[0].name",
+            "65 characters is above the limit of 64",
+        ),
+        (
+            n(&format!("    kind: json\n    url: https://h/{}\n", "s3cret".repeat(400))),
+            "notifications[0].url",
+            "bytes is above the limit of 2048",
+        ),
+        (
+            format!(
+                "{BASE}notifications:\n{}",
+                (0..17)
+                    .map(|i| format!("  - name: n{i}\n    kind: json\n    url: https://h/x\n"))
+                    .collect::<String>()
+            ),
+            "notifications",
+            "17 notifications is above the limit of 16",
+        ),
+    ];
+    for (yaml, field, reason) in cases {
+        let (f, r) = reject(&yaml);
+        assert_eq!(f, field, "field for {reason:?} (got reason {r:?})");
+        assert!(
+            r.contains(reason),
+            "reason for {field}: expected {reason:?} in {r:?}"
+        );
+        assert!(!r.contains("s3cret"), "the URL leaked into {r:?}");
+    }
+}
+
+#[test]
 fn shipped_examples_load() {
     for f in [
         "examples/neotix/canary.yaml",
@@ -240,6 +356,16 @@ fn schema_accepts_the_examples_and_rejects_bad_ones() {
     let bad: serde_json::Value =
         canary_core::yaml::from_str(&format!("{BASE}traffic:\n  steps: [120]\n")).unwrap();
     assert!(!validator.is_valid(&bad));
+    let notify = |n: &str| -> serde_json::Value {
+        canary_core::yaml::from_str(&format!("{BASE}notifications:\n  - name: t\n{n}")).unwrap()
+    };
+    assert!(validator.is_valid(&notify(
+        "    kind: teams\n    urlFrom: {env: TEAMS_URL}\n    events: [promoted, rolledBack]\n"
+    )));
+    assert!(!validator.is_valid(&notify("    kind: pager\n    url: https://h/x\n")));
+    assert!(!validator.is_valid(&notify(
+        "    kind: json\n    url: https://h/x\n    events: [nope]\n"
+    )));
 }
 
 #[test]
@@ -282,4 +408,131 @@ fn build_requests_per_track() {
         .build_request(Track::Stable, dir)
         .unwrap_err();
     assert!(e.to_string().contains("needs stableImage"), "{e}");
+}
+
+/// A spec with one check whose metric is `web:` followed by `body` (indented by 8 spaces).
+fn web_check(body: &str) -> String {
+    format!("{BASE}analysis:\n  checks:\n    - name: errors\n      max: 0.05\n      metric:\n        web:\n{body}")
+}
+
+#[test]
+fn web_metrics_read_in_every_form() {
+    use canary_core::spec::{WebHeader, WebMethod};
+    let s = Spec::from_yaml(&web_check(
+        "          url: \"https://metrics.example/v1/errors?app={{app}}&track={{track}}&w={{window}}\"
+          method: POST
+          body: '{\"service\": \"{{service}}\", \"seconds\": {{windowSeconds}}}'
+          headers:
+            Authorization: {env: METRICS_TOKEN}
+            Accept: application/json
+            X-Version: 2
+          jsonPath: $.data.errorRate
+          timeout: 2s
+",
+    ))
+    .unwrap();
+    let MetricKind::Web(w) = &s.analysis.checks[0].metric else {
+        panic!("{:?}", s.analysis.checks[0].metric)
+    };
+    assert_eq!(w.method, WebMethod::Post);
+    assert_eq!(w.json_path, "$.data.errorRate");
+    assert_eq!(
+        w.headers["Authorization"],
+        WebHeader::Env {
+            env: "METRICS_TOKEN".into()
+        }
+    );
+    assert_eq!(w.headers["X-Version"], WebHeader::Value("2".into()));
+    assert_eq!(w.timeout.unwrap().get(), std::time::Duration::from_secs(2));
+    assert_eq!(s.analysis.checks[0].metric.label(), "web");
+    // The YAML tag form, and JSON; GET is the default method.
+    let tagged = Spec::from_yaml(&format!(
+        "{BASE}analysis:\n  checks:\n    - name: errors\n      max: 0.05\n      metric: !web {{url: \"http://127.0.0.1:9/x\", jsonPath: $.v}}\n"
+    ))
+    .unwrap();
+    let MetricKind::Web(t) = &tagged.analysis.checks[0].metric else {
+        panic!()
+    };
+    assert_eq!(
+        (t.method, t.url.as_str()),
+        (WebMethod::Get, "http://127.0.0.1:9/x")
+    );
+    let json = r#"{"group":"shop","apps":[{"name":"api","image":"api:v2","port":8080,"rule":"Host(`a`)"}],
+        "analysis":{"checks":[{"name":"e","max":1,"dryRun":true,"metric":{"web":{"url":"http://h/x","jsonPath":"$.v","headers":{"X-Key":{"env":"KEY"}}}}}]}}"#;
+    let j = Spec::from_json(json).unwrap();
+    assert!(j.analysis.checks[0].dry_run);
+    let MetricKind::Web(jw) = &j.analysis.checks[0].metric else {
+        panic!()
+    };
+    assert_eq!(jw.headers["X-Key"], WebHeader::Env { env: "KEY".into() });
+    // It writes back to the same spec (the saved state and `canary spec` print it).
+    let back = serde_json::to_value(&j).unwrap();
+    assert_eq!(
+        back["analysis"]["checks"][0]["metric"]["web"]["headers"]["X-Key"]["env"],
+        "KEY"
+    );
+    assert_eq!(Spec::from_value(back).unwrap(), j);
+    // The schema takes it.
+    let schema = Spec::json_schema();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert!(validator.is_valid(&value));
+    let bad: serde_json::Value =
+        serde_json::from_str(&json.replace(r#"{"env":"KEY"}"#, r#"{"env":"KEY","x":1}"#)).unwrap();
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn every_bad_web_field_is_named() {
+    let web = |lines: &str| web_check(lines);
+    let ok_url = "          url: http://127.0.0.1:9/x?app={{app}}\n";
+    let ok_path = "          jsonPath: $.v\n";
+    let cases: Vec<(String, &str, &str)> = vec![
+        (web(&format!("          url: ftp://h/x\n{ok_path}")), "analysis.checks[0].metric.web.url", "not an http(s) URL"),
+        (web(&format!("          url: nowhere\n{ok_path}")), "analysis.checks[0].metric.web.url", "not a URL"),
+        (web(&format!("          url: \"http://{{{{app}}}}.example/x\"\n{ok_path}")), "analysis.checks[0].metric.web.url", "not its host"),
+        (web(&format!("          url: \"http://h/x?a={{{{nope}}}}\"\n{ok_path}")), "analysis.checks[0].metric.web.url", "unknown placeholder {{nope}}"),
+        (web(&format!("          url: http://user:pw@h/x\n{ok_path}")), "analysis.checks[0].metric.web.url", "not in the URL"),
+        (web(&format!("          url: \"http://h/{}\"\n{ok_path}", "x".repeat(2100))), "analysis.checks[0].metric.web.url", "above the limit of 2048"),
+        (web(&format!("{ok_url}{ok_path}          method: DELETE\n")), "analysis.checks[0].metric.web.method", "unknown variant"),
+        (web(&format!("{ok_url}{ok_path}          body: '{{}}'\n")), "analysis.checks[0].metric.web.body", "needs method: POST"),
+        (web(&format!("{ok_url}{ok_path}          method: POST\n          body: \"{}\"\n", "x".repeat(17 * 1024))), "analysis.checks[0].metric.web.body", "above the limit of 16384"),
+        (web(&format!("{ok_url}{ok_path}          headers:\n            Authorization: Bearer s3cret\n")), "analysis.checks[0].metric.web.headers.Authorization", "{env: VARIABLE}"),
+        (web(&format!("{ok_url}{ok_path}          headers:\n            Host: evil\n")), "analysis.checks[0].metric.web.headers.Host", "set by the HTTP client"),
+        (web(&format!("{ok_url}{ok_path}          headers:\n            \"X Bad\": v\n")), "analysis.checks[0].metric.web.headers.X Bad", "not a header name"),
+        (web(&format!("{ok_url}{ok_path}          headers:\n            X-Key: {{env: \"not a var\"}}\n")), "analysis.checks[0].metric.web.headers.X-Key", "not an environment variable name"),
+        (web(&format!("{ok_url}{ok_path}          headers:\n            X-Key: {{vault: x}}\n")), "analysis.checks[0].metric.web.headers.X-Key", "unknown field `vault`"),
+        (web(&format!("{ok_url}{ok_path}          headers:\n{}", (0..33).map(|i| format!("            X-H{i}: v\n")).collect::<String>())), "analysis.checks[0].metric.web.headers", "33 headers is above the limit of 32"),
+        (web(&format!("{ok_url}          jsonPath: \"$.a[\"\n")), "analysis.checks[0].metric.web.jsonPath", "not a JSONPath"),
+        (web(&format!("{ok_url}          jsonPath: data.value\n")), "analysis.checks[0].metric.web.jsonPath", "not a JSONPath"),
+        (web(&format!("{ok_url}          jsonPath: \"$.{}\"\n", "a".repeat(520))), "analysis.checks[0].metric.web.jsonPath", "above the limit of 512"),
+        (web(ok_url), "analysis.checks[0].metric.web", "missing field `jsonPath`"),
+        (web(&format!("{ok_url}{ok_path}          timeout: 50ms\n")), "analysis.checks[0].metric.web.timeout", "not between 100ms and 1m"),
+        (web(&format!("{ok_url}{ok_path}          timeout: 2m\n")), "analysis.checks[0].metric.web.timeout", "not between 100ms and 1m"),
+        (format!("{}timeouts:\n  call: 5s\n", web(&format!("{ok_url}{ok_path}          timeout: 10s\n"))), "analysis.checks[0].metric.web.timeout", "above timeouts.call 5s"),
+        (web(&format!("{ok_url}{ok_path}          jsonpath: $.v\n")), "analysis.checks[0].metric.web.jsonpath", "unknown field `jsonpath`"),
+        (format!("{BASE}analysis:\n  judge:\n    metrics:\n      - name: e\n        metric: {{web: {{url: \"http://h/x\", jsonPath: \"$[\"}}}}\n"), "analysis.judge.metrics[0].metric.web.jsonPath", "not a JSONPath"),
+    ];
+    for (yaml, field, reason) in cases {
+        let (f, r) = reject(&yaml);
+        assert_eq!(f, field, "field for {reason:?} (got reason {r:?})");
+        assert!(
+            r.contains(reason),
+            "reason for {field}: expected {reason:?} in {r:?}"
+        );
+        assert!(!r.contains("s3cret"), "{r}");
+    }
+}
+
+#[test]
+fn dry_run_is_read_on_checks_and_judge_metrics() {
+    let s = Spec::from_yaml(&format!(
+        "{BASE}analysis:\n  checks:\n    - name: p99\n      metric: {{latency: 0.99}}\n      max: 0.25\n      dryRun: true\n  judge:\n    metrics:\n      - name: e\n        metric: errorRate\n        dryRun: true\n"
+    ))
+    .unwrap();
+    assert!(s.analysis.checks[0].dry_run);
+    assert!(s.analysis.judge.as_ref().unwrap().metrics[0].dry_run);
+    let plain = Spec::from_yaml(BASE).unwrap();
+    let v = serde_json::to_value(&plain).unwrap();
+    assert!(!v.to_string().contains("dryRun"), "false is not written");
 }

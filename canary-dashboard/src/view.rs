@@ -482,6 +482,7 @@ mod tests {
                 direction: None,
             }),
             critical: false,
+            dry_run: false,
         }
     }
 

@@ -57,6 +57,7 @@ fn check(name: &str, canary: f64, stable: Option<f64>, verdict: Verdict) -> Chec
         stable,
         verdict,
         critical: name == "success-rate",
+        dry_run: false,
         reason: format!("{name} was {canary}"),
     }
 }

@@ -8,7 +8,7 @@
 //! | module | owns |
 //! |---|---|
 //! | `settings` | [`Settings`]: where Docker, Traefik and Prometheus are; checked once |
-//! | `session` | [`Canary`]: a group's backends and its operations |
+//! | `session` | [`Canary`]: a group's backends and its operations, its rollouts' notifications |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
 //! | `samples` | [`SamplesFrom`]: the judge's samples from Traefik's access log, values from the rest |
 //! | `replay` | [`replay()`]: the engine run again on a recording or a Prometheus range, on a paused clock |
@@ -37,6 +37,6 @@ mod stack;
 
 pub use replay::{replay, ReplayOptions, ReplayOutcome, ReplayReport};
 pub use samples::SamplesFrom;
-pub use session::{state_store, Backend, Canary};
+pub use session::{state_store, test_notifications_of, Backend, Canary, NotificationTest};
 pub use settings::{MetricsBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

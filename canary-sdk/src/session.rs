@@ -1,13 +1,17 @@
 //! [`Canary`]: one group's spec with its backends wired from [`Settings`], and every operation a
 //! front end offers (deploy, smoke test, rollout, status, commands, logs, builds). The CLI, the
 //! Python package and the Node package each call these and only print or convert.
+//!
+//! Every rollout made here posts the spec's notifications ([`canary_traefik::Notifier`]) from the
+//! moment it is made until it is dropped, so no front end has code of its own for them.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canary_core::ops::{self, DeployOptions, DeployStep, SmokeOptions, SmokeReport};
+use canary_core::spec::{MetricKind, WebMetric};
 use canary_core::traits::{BuildEvent, LogLine, LogOptions};
 use canary_core::{
     AppRoute, Command, CommandOutcome, Deps, Error, HookRunner, MetricsSource, Orchestrator,
@@ -15,8 +19,8 @@ use canary_core::{
 };
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
-    BackendNames, PrometheusMetrics, ProviderVersion, ScrapeTask, TraefikAccessLog, TraefikRouter,
-    TraefikScrapeMetrics, WebhookRunner,
+    BackendNames, Notifier, NotifierTask, PrometheusMetrics, ProviderVersion, ScrapeTask,
+    TraefikAccessLog, TraefikRouter, TraefikScrapeMetrics, WebMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -31,6 +35,28 @@ pub struct Canary {
     routes: Vec<AppRoute>,
     deps: Deps,
     _scrape: Option<ScrapeTask>,
+    notifier: Notifier,
+    /// The runtime the group was made on: rollouts made outside one (a binding's synchronous
+    /// call) still get their notifier.
+    runtime: Option<tokio::runtime::Handle>,
+    /// The notifiers of the rollouts made here, until they finish.
+    notifying: Mutex<Vec<NotifierTask>>,
+}
+
+/// What a test notification got ([`Canary::test_notifications`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationTest {
+    /// The notification's name.
+    pub name: String,
+    /// Its kind: `slack`, `teams`, `discord`, `json`.
+    pub kind: String,
+    /// Where it goes: `scheme://host[:port]`, or `$VAR` for a URL read from the environment.
+    pub target: String,
+    /// The HTTP status, when it was delivered.
+    pub status: Option<u16>,
+    /// Why not, when it was not (never holds the URL).
+    pub error: Option<String>,
 }
 
 /// `(app, track, Traefik service)` of every app: the names Traefik's metrics carry.
@@ -58,12 +84,62 @@ pub async fn state_store(settings: &Settings) -> Result<Arc<dyn canary_core::Sta
     Ok(Arc::new(swarm.state_store()))
 }
 
+/// The spec's `web` metrics, each with the path of its `metric` field.
+fn web_metrics(spec: &Spec) -> Vec<(String, &WebMetric)> {
+    let a = &spec.analysis;
+    let checks = a
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (format!("analysis.checks[{i}].metric"), &c.metric));
+    let judged = a.judge.iter().flat_map(|j| {
+        j.metrics
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (format!("analysis.judge.metrics[{i}].metric"), &m.metric))
+    });
+    checks
+        .chain(judged)
+        .filter_map(|(field, m)| match m {
+            MetricKind::Web(w) => Some((field, w)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuses, when the group is set up rather than at its first analysis, a web metric this build
+/// cannot call (`https://` without canary-traefik's `rustls` feature).
+fn check_web(spec: &Spec) -> Result<()> {
+    for (field, w) in web_metrics(spec) {
+        WebMetrics::can_call(w).map_err(|e| match e {
+            Error::InvalidInput { reason, .. } => {
+                Error::invalid(format!("{field}.web.url"), reason)
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+/// `metrics`, with the spec's `web` metrics answered by HTTP ([`WebMetrics`]) when it has any,
+/// so every front end reads them from the spec alone. A call without a timeout of its own gets
+/// the spec's call timeout, at most 30s.
+fn with_web(spec: &Spec, metrics: Arc<dyn MetricsSource>) -> Arc<dyn MetricsSource> {
+    if web_metrics(spec).is_empty() {
+        return metrics;
+    }
+    Arc::new(
+        WebMetrics::new(metrics).timeout(spec.timeouts.call.get().min(Duration::from_secs(30))),
+    )
+}
+
 impl Canary {
     /// Connects to Docker (negotiating the API version), builds the router, the metrics source
-    /// (reading each app's stable labels for backend names) and the webhook runner, and checks the
-    /// settings first.
+    /// (reading each app's stable labels for backend names; `web` metrics by HTTP) and the
+    /// webhook runner, and checks the settings first.
     pub async fn connect(spec: Spec, settings: Settings) -> Result<Self> {
         settings.validate()?;
+        check_web(&spec)?;
         let mut options = ConnectOptions::from_env();
         if let Some(h) = settings.docker_host.as_ref().filter(|h| !h.is_empty()) {
             options.host = h.clone();
@@ -108,32 +184,41 @@ impl Canary {
         let deps = Deps {
             orchestrator: Arc::new(swarm.clone()),
             router: Arc::new(router),
-            metrics,
+            metrics: with_web(&spec, metrics),
             store: Arc::new(swarm.state_store()),
             hooks: Arc::new(WebhookRunner::new()?),
         };
         Ok(Canary {
+            notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
             settings,
             routes,
             deps,
             _scrape: scrape,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            notifying: Mutex::new(Vec::new()),
         })
     }
 
     /// A group over backends the caller built (other implementations of the traits, test
-    /// fakes). The routes are read from `deps.orchestrator`.
-    pub async fn from_deps(spec: Spec, settings: Settings, deps: Deps) -> Result<Self> {
+    /// fakes). The routes are read from `deps.orchestrator`. The spec's `web` metrics, if any,
+    /// are answered by HTTP in front of `deps.metrics`.
+    pub async fn from_deps(spec: Spec, settings: Settings, mut deps: Deps) -> Result<Self> {
         settings.validate()?;
+        check_web(&spec)?;
+        deps.metrics = with_web(&spec, deps.metrics);
         let routes = ops::routes::app_routes(&spec, deps.orchestrator.as_ref()).await?;
         Ok(Canary {
+            notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
             settings,
             routes,
             deps,
             _scrape: None,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            notifying: Mutex::new(Vec::new()),
         })
     }
 
@@ -144,10 +229,11 @@ impl Canary {
         self
     }
 
-    /// Reads metrics from `metrics` instead (a source written in Python or JavaScript).
+    /// Reads metrics from `metrics` instead (a source written in Python or JavaScript); the
+    /// spec's `web` metrics are still answered by HTTP.
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
-        self.deps.metrics = metrics;
+        self.deps.metrics = with_web(&self.spec, metrics);
         self._scrape = None;
         self
     }
@@ -226,14 +312,66 @@ impl Canary {
         ops::smoke_test(&self.spec, &self.deps, options).await
     }
 
-    /// A rollout of the group; the lease is the settings' unless `options` set one.
+    /// A rollout of the group; the lease is the settings' unless `options` set one. The spec's
+    /// notifications are posted for every event it emits from now until it is dropped (see
+    /// [`Canary::flush_notifications`] before a process exits).
     pub fn rollout(&self, options: RolloutOptions) -> Result<Rollout> {
-        Rollout::new(self.spec.clone(), self.deps.clone(), options)
+        let rollout = Rollout::new(self.spec.clone(), self.deps.clone(), options)?;
+        if !self.notifier.is_empty() {
+            // Subscribed before the rollout is handed out, so no event is missed.
+            let events = rollout.subscribe();
+            let rt = tokio::runtime::Handle::try_current()
+                .ok()
+                .or_else(|| self.runtime.clone());
+            match rt {
+                Some(rt) => {
+                    let task = self.notifier.start_on(&rt, events);
+                    let mut tasks = self.notifying.lock().unwrap_or_else(|p| p.into_inner());
+                    tasks.retain(|t| !t.is_finished());
+                    tasks.push(task);
+                }
+                None => tracing::warn!(
+                    group = %self.spec.group,
+                    "no Tokio runtime to post notifications on: this rollout sends none"
+                ),
+            }
+        }
+        Ok(rollout)
+    }
+
+    /// Waits, at most `within`, until the notifications of the rollouts made here that were
+    /// dropped have all been posted; returns whether they have. A process calls it before it
+    /// exits, so the last events (promoted, rolled back) are not lost with the runtime. Rollouts
+    /// still alive keep their notifiers open, and are waited for until `within`.
+    pub async fn flush_notifications(&self, within: Duration) -> bool {
+        let mut tasks =
+            std::mem::take(&mut *self.notifying.lock().unwrap_or_else(|p| p.into_inner()));
+        let deadline = tokio::time::Instant::now() + within;
+        let mut all = true;
+        for t in &mut tasks {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            all &= t.finish(left).await;
+        }
+        tasks.retain(|t| !t.is_finished());
+        self.notifying
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(tasks);
+        all
+    }
+
+    /// Sends one test notification to each of the spec's notifications, whatever events they
+    /// filter, and says what each got. Nothing else is touched.
+    pub async fn test_notifications(&self) -> Vec<NotificationTest> {
+        test_notifications(&self.notifier).await
     }
 
     /// The rollout's saved state, the split in force and the services.
     pub async fn status(&self) -> Result<Status> {
-        self.rollout(self.controller())?.status().await
+        // Reads only: no events, so no notifier.
+        Rollout::new(self.spec.clone(), self.deps.clone(), self.controller())?
+            .status()
+            .await
     }
 
     /// A manual control, from `by` (`cli:host/pid`, `python:...`).
@@ -330,6 +468,29 @@ impl Canary {
     pub(crate) fn orchestrator(&self) -> &dyn Orchestrator {
         self.deps.orchestrator.as_ref()
     }
+}
+
+/// [`Canary::test_notifications`] for a spec alone: needs no Docker, Traefik or Prometheus.
+pub async fn test_notifications_of(spec: &Spec) -> Result<Vec<NotificationTest>> {
+    Ok(test_notifications(&Notifier::new(spec)?).await)
+}
+
+async fn test_notifications(notifier: &Notifier) -> Vec<NotificationTest> {
+    let note = notifier.test_note();
+    let sends = notifier.notifications().iter().enumerate().map(|(i, n)| {
+        let note = &note;
+        async move {
+            let r = notifier.send(i, note).await;
+            NotificationTest {
+                name: n.name.clone(),
+                kind: n.kind.to_string(),
+                target: n.target(),
+                status: r.as_ref().ok().map(|d| d.status),
+                error: r.err().map(|e| e.to_string()),
+            }
+        }
+    });
+    futures::future::join_all(sends).await
 }
 
 #[cfg(feature = "testing")]

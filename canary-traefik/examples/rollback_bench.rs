@@ -76,6 +76,7 @@ async fn scenario(stack: &Stack, way: Way, action: Action) -> Figures {
         header_route: Some(HeaderRoute::default()),
         sticky: false,
         mirror: Weight::ZERO,
+        stable_detached: false,
     };
     router.apply(&config).await.expect("weight 50");
     let load = Load::start(stack.web_port, &a.host, 4, Duration::from_millis(2));

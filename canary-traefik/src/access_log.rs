@@ -470,10 +470,10 @@ impl TraefikAccessLog {
     }
 
     async fn window(&self, query: &MetricQuery) -> Result<(Vec<Request>, bool)> {
-        if let MetricKind::Query(_) = query.metric {
+        if let MetricKind::Query(_) | MetricKind::Web(_) = query.metric {
             return Err(Error::invalid(
                 "metric",
-                "custom PromQL needs Prometheus (PrometheusMetrics); the access log has built-in metrics only",
+                "custom PromQL needs Prometheus and a web metric its URL; the access log has built-in metrics only",
             ));
         }
         self.refresh().await?;
@@ -543,7 +543,7 @@ pub fn samples_of(
             }
             counts
         }
-        MetricKind::Query(_) => Vec::new(),
+        MetricKind::Query(_) | MetricKind::Web(_) => Vec::new(),
     };
     if all.len() <= max {
         return all;

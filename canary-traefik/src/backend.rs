@@ -44,6 +44,14 @@ impl ProviderVersion {
         }
     }
 
+    /// The matcher of a header by regex.
+    pub fn header_regexp_matcher(self) -> &'static str {
+        match self {
+            ProviderVersion::V3 => "HeaderRegexp",
+            ProviderVersion::V2 => "HeadersRegexp",
+        }
+    }
+
     /// The label that tells Traefik which network reaches the tasks.
     pub fn network_label(self) -> &'static str {
         match self {

@@ -1,7 +1,7 @@
-//! Where this crate's outgoing requests to user-given URLs (webhooks) may go. A hook URL comes
-//! from a spec file, and a spec file can be written by someone who should not reach the
-//! machine's cloud metadata service: link-local and metadata addresses are refused unless the
-//! spec allows them for that hook. The names are resolved here and the connection is pinned to
+//! Where this crate's outgoing requests to user-given URLs (webhooks, notifications, `web` metrics) may go. Such
+//! a URL comes from a spec file, and a spec file can be written by someone who should not reach
+//! the machine's cloud metadata service: link-local and metadata addresses are refused unless
+//! the spec allows them for that hook (web metrics never may). The names are resolved here and the connection is pinned to
 //! the addresses checked, so a name cannot resolve elsewhere between the check and the request.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -31,20 +31,23 @@ fn guarded_v4(v4: Ipv4Addr) -> bool {
 }
 
 /// The addresses `url` reaches, resolved now, or an error when one of them is guarded and
-/// `allow_guarded` is false (the error names the host, never the query).
+/// `allow_guarded` is false (the error names the host, never the query, and ends with `hint`).
+/// `field` names the URL's field in errors about the URL itself.
 pub(crate) async fn resolve_checked(
     url: &reqwest::Url,
     allow_guarded: bool,
+    field: &str,
+    hint: &str,
 ) -> Result<(String, Vec<SocketAddr>)> {
     let host = url
         .host_str()
-        .ok_or_else(|| Error::invalid("hook.url", "the URL has no host"))?
+        .ok_or_else(|| Error::invalid(field, "the URL has no host"))?
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_string();
     let port = url
         .port_or_known_default()
-        .ok_or_else(|| Error::invalid("hook.url", "the URL has no port"))?;
+        .ok_or_else(|| Error::invalid(field, "the URL has no port"))?;
     let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
@@ -61,7 +64,7 @@ pub(crate) async fn resolve_checked(
             return Err(Error::Rejected {
                 by: "canary".into(),
                 message: format!(
-                    "{host} resolves to {}, a link-local or metadata address; set allowLinkLocal on the hook to call it",
+                    "{host} resolves to {}, a link-local or metadata address{hint}",
                     a.ip()
                 ),
             });
@@ -103,13 +106,17 @@ mod tests {
     #[tokio::test]
     async fn literal_addresses_are_checked_without_dns() {
         let u = reqwest::Url::parse("http://169.254.169.254/latest/meta-data?token=x").unwrap();
-        let e = resolve_checked(&u, false).await.unwrap_err();
+        let e = resolve_checked(&u, false, "u", "; hint").await.unwrap_err();
         assert!(e.to_string().contains("169.254.169.254"), "{e}");
+        assert!(e.to_string().ends_with("; hint"), "{e}");
         assert!(!e.to_string().contains("token"), "{e}");
-        assert!(resolve_checked(&u, true).await.is_ok());
+        assert!(resolve_checked(&u, true, "u", "").await.is_ok());
         let u = reqwest::Url::parse("http://[fe80::1]:8080/x").unwrap();
-        assert!(resolve_checked(&u, false).await.is_err());
+        assert!(resolve_checked(&u, false, "u", "").await.is_err());
         let u = reqwest::Url::parse("http://127.0.0.1:9/x").unwrap();
-        assert_eq!(resolve_checked(&u, false).await.unwrap().1.len(), 1);
+        assert_eq!(
+            resolve_checked(&u, false, "u", "").await.unwrap().1.len(),
+            1
+        );
     }
 }

@@ -96,8 +96,9 @@ impl BaseUrl {
     }
 }
 
-/// A client with a connect timeout; per-request deadlines are set by the callers.
-pub(crate) fn client() -> Result<reqwest::Client> {
+/// A client builder with a connect timeout, its TLS provider installed; per-request deadlines
+/// are set by the callers.
+pub(crate) fn client_builder() -> reqwest::ClientBuilder {
     #[cfg(feature = "rustls")]
     {
         // reqwest is built without a provider of its own; install ring unless the host program
@@ -106,9 +107,25 @@ pub(crate) fn client() -> Result<reqwest::Client> {
     }
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("canary/", env!("CARGO_PKG_VERSION")))
+}
+
+/// A client with a connect timeout; per-request deadlines are set by the callers.
+pub(crate) fn client() -> Result<reqwest::Client> {
+    client_builder()
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
         .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))
+}
+
+/// The URL without user info or query (they may hold secrets), for messages.
+pub(crate) fn shown_url(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + url.path()
 }
 
 /// A failed send: a deadline becomes [`Error::Timeout`], anything else [`Error::Unavailable`].

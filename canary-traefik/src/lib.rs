@@ -9,6 +9,8 @@
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
 //! | [`TraefikAccessLog`] | [`canary_core::MetricsSource`] | Traefik's JSON access log: every request's duration and status, the raw samples the statistical judge compares ([`access_log`] says why not the histograms) |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
+//! | [`WebMetrics`] | [`canary_core::MetricsSource`] | `web` metrics (a number by JSONPath from an HTTP endpoint's JSON) over any other source |
+//! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background ([`notify`], [`notify::payload`]) |
 //!
 //! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
 //! its pure rendering), [`backend`] (Traefik names of Swarm services), [`api`] (Traefik API
@@ -100,7 +102,7 @@
 //!
 //! ## Features
 //!
-//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks) through rustls with
+//! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks, notifications, web metrics) through rustls with
 //!   the ring provider. Off by default.
 
 pub mod access_log;
@@ -111,6 +113,7 @@ mod egress;
 pub mod exposition;
 pub mod histogram;
 mod http;
+pub mod notify;
 mod probe;
 pub mod prometheus;
 pub mod promql;
@@ -121,14 +124,17 @@ pub mod scrape;
 mod static_config;
 #[cfg(test)]
 mod testutil;
+pub mod web;
 mod webhook;
 
 pub use access_log::{TraefikAccessLog, TraefikAccessLogBuilder};
 pub use backend::{AppBackends, BackendNames, ProviderVersion};
 pub use http::Auth;
+pub use notify::{Notifier, NotifierTask};
 pub use prometheus::{PrometheusMetrics, PrometheusMetricsBuilder};
 pub use replicas::plan_replicas;
 pub use router::{TraefikRouter, TraefikRouterBuilder};
 pub use scrape::{ScrapeTask, TraefikScrapeMetrics, TraefikScrapeMetricsBuilder};
 pub use static_config::StaticConfig;
+pub use web::{WebMetrics, MAX_ANSWER};
 pub use webhook::{HookBody, WebhookRunner};

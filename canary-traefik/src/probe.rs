@@ -42,8 +42,8 @@ impl Prober {
         if let Some(h) = &host {
             req = req.header("Host", h.as_str());
         }
-        if let Some(h) = header {
-            req = req.header(h.name.as_str(), h.value.as_str());
+        if let Some((name, value)) = header.and_then(HeaderRoute::request_header) {
+            req = req.header(name, value);
         }
         let mut answer = ProbeAnswer {
             url,

@@ -199,6 +199,14 @@ pub fn series_values(data: &QueryData, query: &str) -> Result<Vec<f64>> {
     }
 }
 
+/// A `web` metric reached a source that does not call URLs: it is [`crate::WebMetrics`]'s.
+pub(crate) fn web_elsewhere() -> Error {
+    Error::invalid(
+        "metric",
+        "a web metric is answered by WebMetrics (canary-sdk wires it for every spec that has one)",
+    )
+}
+
 /// Builds a [`PrometheusMetrics`].
 #[derive(Debug, Clone)]
 #[must_use]
@@ -413,7 +421,9 @@ impl PrometheusMetrics {
                     window: range,
                 },
             ),
-            kind => Ok(promql::builtin(kind, &service, range).expect("built-in kind")),
+            MetricKind::Web(_) => Err(web_elsewhere()),
+            kind => promql::builtin(kind, &service, range)
+                .ok_or_else(|| Error::Internal(format!("no PromQL for {}", kind.label()))),
         }
     }
 

@@ -44,7 +44,7 @@ pub fn format_range(d: Duration) -> String {
 }
 
 /// The built-in query of `kind` for the Traefik service `service` over `range`; `None` for a
-/// custom query.
+/// custom query or a web metric.
 pub fn builtin(kind: &MetricKind, service: &str, range: Duration) -> Option<String> {
     let sel = format!("{{service=\"{}\"}}", escape_string(service));
     let sel_5xx = format!("{{service=\"{}\",code=~\"5..\"}}", escape_string(service));
@@ -64,7 +64,7 @@ pub fn builtin(kind: &MetricKind, service: &str, range: Duration) -> Option<Stri
         MetricKind::Latency(q) => {
             format!("histogram_quantile({q}, sum by (le) (rate({DURATION_BUCKETS}{sel}[{r}])))")
         }
-        MetricKind::Query(_) => return None,
+        MetricKind::Query(_) | MetricKind::Web(_) => return None,
     })
 }
 

@@ -3,7 +3,8 @@
 //! them (the header router), ranks them (priorities) and reads the host and path a client would
 //! send (probes).
 
-use canary_core::{Error, HeaderName, Result, RuleValue};
+use canary_core::spec::HeaderRoute;
+use canary_core::{CookieName, CookieValue, Error, HeaderName, Result, RuleRegex, RuleValue};
 
 use crate::backend::ProviderVersion;
 use crate::dynamic::PRIORITY_BASE;
@@ -58,23 +59,62 @@ pub fn check_rule(rule: &str) -> Result<()> {
     Ok(())
 }
 
-/// The header router's rule: ``(<rule>) && Header(`name`, `value`)`` (`Headers` for v2). Name and
-/// value are validated again (a backtick, quote or backslash is refused, never escaped).
-pub fn header_rule(
-    rule: &str,
-    name: &HeaderName,
-    value: &RuleValue,
-    version: ProviderVersion,
-) -> Result<String> {
+/// The header router's rule: ``(<rule>) && <match>``, where the match is
+/// ``Header(`name`, `value`)``, ``HeaderRegexp(`name`, `regex`)``, or for a cookie
+/// ``HeaderRegexp(`Cookie`, `(^|;\s*)name=value(;|$)`)`` with name and value escaped (v2 spells
+/// them `Headers`, `HeadersRegexp`). Every part is validated again: a backtick is refused, never
+/// escaped.
+pub fn header_rule(rule: &str, route: &HeaderRoute, version: ProviderVersion) -> Result<String> {
     check_rule(rule)?;
-    let name = HeaderName::parse(name.as_str())
-        .map_err(|e| Error::invalid("headerRoute.name", e.to_string()))?;
-    let value = RuleValue::parse(value.as_str())
-        .map_err(|e| Error::invalid("headerRoute.value", e.to_string()))?;
-    Ok(format!(
-        "({rule}) && {}(`{name}`, `{value}`)",
-        version.header_matcher()
-    ))
+    let (matcher, name, value) = match route {
+        HeaderRoute::Exact { name, value } => {
+            let name = HeaderName::parse(name.as_str())
+                .map_err(|e| Error::invalid("headerRoute.name", e.to_string()))?;
+            let value = RuleValue::parse(value.as_str())
+                .map_err(|e| Error::invalid("headerRoute.value", e.to_string()))?;
+            (
+                version.header_matcher(),
+                name.to_string(),
+                value.to_string(),
+            )
+        }
+        HeaderRoute::Regex { name, regex, .. } => {
+            let name = HeaderName::parse(name.as_str())
+                .map_err(|e| Error::invalid("headerRoute.name", e.to_string()))?;
+            let regex = RuleRegex::parse(regex.as_str())
+                .map_err(|e| Error::invalid("headerRoute.regex", e.to_string()))?;
+            (
+                version.header_regexp_matcher(),
+                name.to_string(),
+                regex.to_string(),
+            )
+        }
+        HeaderRoute::Cookie { cookie, value } => {
+            let cookie = CookieName::parse(cookie.as_str())
+                .map_err(|e| Error::invalid("headerRoute.cookie", e.to_string()))?;
+            let value = CookieValue::parse(value.as_str())
+                .map_err(|e| Error::invalid("headerRoute.value", e.to_string()))?;
+            let pair = format!(
+                r"(^|;\s*){}={}(;|$)",
+                regex_escape(cookie.as_str()),
+                regex_escape(value.as_str())
+            );
+            (version.header_regexp_matcher(), "Cookie".to_string(), pair)
+        }
+    };
+    Ok(format!("({rule}) && {matcher}(`{name}`, `{value}`)"))
+}
+
+/// `s` with every character Go's regexp treats specially escaped (`regexp.QuoteMeta`).
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for c in s.chars() {
+        if r"\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The priority of an app router.
@@ -133,5 +173,28 @@ mod tests {
         );
         assert_eq!(rule_arg("PathPrefix(`/api/`)", "Path"), None);
         assert_eq!(probe_path("PathPrefix(`/api/`)", "/health"), "/api/health");
+    }
+
+    #[test]
+    fn header_rules_of_each_form() {
+        let load = |y: &str| canary_core::yaml::from_str::<HeaderRoute>(y).unwrap();
+        let v3 = ProviderVersion::V3;
+        assert_eq!(
+            header_rule("Host(`a`)", &HeaderRoute::default(), v3).unwrap(),
+            "(Host(`a`)) && Header(`X-Canary`, `true`)"
+        );
+        assert_eq!(
+            header_rule("Host(`a`)", &load("{name: X-User, regex: '^(a|b)$'}"), v3).unwrap(),
+            "(Host(`a`)) && HeaderRegexp(`X-User`, `^(a|b)$`)"
+        );
+        assert_eq!(
+            header_rule(
+                "Host(`a`)",
+                &load("{cookie: canary.v, value: a+b}"),
+                ProviderVersion::V2
+            )
+            .unwrap(),
+            r"(Host(`a`)) && HeadersRegexp(`Cookie`, `(^|;\s*)canary\.v=a\+b(;|$)`)"
+        );
     }
 }

@@ -160,6 +160,7 @@ impl Increase {
                     "custom PromQL needs Prometheus (PrometheusMetrics); Traefik's /metrics has built-in metrics only",
                 ))
             }
+            MetricKind::Web(_) => return Err(crate::prometheus::web_elsewhere()),
         };
         Ok(Observation::from_f64(v))
     }
@@ -484,7 +485,7 @@ impl TraefikScrapeMetrics {
 #[async_trait]
 impl MetricsSource for TraefikScrapeMetrics {
     async fn value(&self, query: &MetricQuery) -> Result<Observation> {
-        if let MetricKind::Query(_) = query.metric {
+        if let MetricKind::Query(_) | MetricKind::Web(_) = query.metric {
             return Increase::default().metric(&query.metric);
         }
         let snaps = self.fresh_window(query.window).await?;
@@ -501,7 +502,7 @@ impl MetricsSource for TraefikScrapeMetrics {
     }
 
     async fn samples(&self, query: &MetricQuery) -> Result<Vec<f64>> {
-        if let MetricKind::Query(_) = query.metric {
+        if let MetricKind::Query(_) | MetricKind::Web(_) = query.metric {
             return Increase::default()
                 .metric(&query.metric)
                 .map(|_| Vec::new());

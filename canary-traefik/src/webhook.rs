@@ -97,9 +97,15 @@ impl HookRunner for WebhookRunner {
             ));
         }
         let timeout = hook.timeout.get();
-        let what = format!("hook {} ({})", hook.name, redact(&url));
+        let what = format!("hook {} ({})", hook.name, http::shown_url(&url));
         // Resolved and checked here, and the connection pinned to what was checked.
-        let (host, addrs) = egress::resolve_checked(&url, hook.allow_link_local).await?;
+        let (host, addrs) = egress::resolve_checked(
+            &url,
+            hook.allow_link_local,
+            "hook.url",
+            "; set allowLinkLocal on the hook to call it",
+        )
+        .await?;
         let client = self
             .builder()
             .resolve_to_addrs(&host, &addrs)
@@ -147,16 +153,6 @@ impl HookRunner for WebhookRunner {
         tracing::info!(hook = %hook.name, status = status.as_u16(), ok, "hook answered");
         Ok(HookOutcome { ok, message })
     }
-}
-
-/// The URL without user info or query (they may hold secrets), for messages.
-fn redact(url: &reqwest::Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    ) + url.path()
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ fn config(group: &str, mode: TrafficMode, apps: &[&App], weight: u64) -> RouteCo
         header_route: Some(HeaderRoute::default()),
         sticky: false,
         mirror: Weight::ZERO,
+        stable_detached: false,
     }
 }
 

@@ -28,15 +28,20 @@ pub(crate) async fn control(g: &Global, cmd: Command, p: &Printer) -> CliResult<
     let mut events = rollout.subscribe();
     let mut last = None;
     let what = word(cmd);
-    let outcome = match with_events(
+    let driven = with_events(
         rollout.command_by(cmd, &by),
         &mut events,
         p,
         None,
         &mut last,
     )
-    .await?
-    {
+    .await?;
+    // A command carried out here (a rollback) emits events the notifications are posting.
+    drop(rollout);
+    if !canary.flush_notifications(super::NOTIFY_FLUSH).await {
+        p.note("some notifications were still being sent when canary exited");
+    }
+    let outcome = match driven {
         Driven::Done(r) => {
             r.map_err(|e| crate::error::CliError::from(e).context(format!("{what} {group}")))?
         }

@@ -16,6 +16,7 @@ mod control;
 mod dashboard;
 mod deploy;
 mod logs;
+mod notify;
 mod replay;
 mod run;
 mod smoke;
@@ -44,8 +45,13 @@ pub(crate) async fn dispatch(cli: &Cli, p: &Printer) -> CliResult<u8> {
         Command::Logs(a) => logs::logs(g, a, p).await,
         Command::Dashboard(a) => dashboard::dashboard(g, a, p).await,
         Command::Replay(a) => replay::replay(g, a, p).await,
+        Command::NotifyTest => notify::notify_test(g, p).await,
     }
 }
+
+/// How long a command that drove a rollout waits, before it exits, for the notifications of
+/// its last events (each post has its own timeout, 5s by default).
+pub(crate) const NOTIFY_FLUSH: Duration = Duration::from_secs(10);
 
 /// How waiting for a rollout future ended.
 pub(crate) enum Driven<T> {

@@ -82,6 +82,18 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
             Err(e) => p.note(format!("{}: {e}", path.display())),
         }
     }
+    // Hand the lease back so the next `canary run` resumes at once; if that fails the lease
+    // simply expires.
+    let released = match driven {
+        Driven::Interrupted { .. } => rollout.release().await.is_ok(),
+        Driven::Done(_) => true,
+    };
+    // The rollout's last events (promoted, rolled back) may still be on their way to the
+    // notifications: let them go before the process does.
+    drop(rollout);
+    if !canary.flush_notifications(super::NOTIFY_FLUSH).await {
+        p.note("some notifications were still being sent when canary exited");
+    }
     let elapsed = p.elapsed();
     let spec_path = g.spec.display();
     // The saved rollout of these images had already ended: nothing was run.
@@ -95,9 +107,6 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
     }
     match driven {
         Driven::Interrupted { signal, code } => {
-            // Hand the lease back so the next `canary run` resumes at once; if that fails the
-            // lease simply expires.
-            let released = rollout.release().await.is_ok();
             let at = last
                 .as_ref()
                 .map(|e| {

@@ -18,6 +18,11 @@
 //! either). A score at or above `passScore` passes, at or above `marginalScore` is inconclusive,
 //! below it fails. Then: any NoData metric caps the verdict at inconclusive (never promote on
 //! missing data), and a critical metric that failed makes the verdict fail with a critical failure.
+//!
+//! A `dryRun` metric is judged and reported but left out of the score, the no-data cap and the
+//! critical failure; its class is named in the reason after `dry run:`. When every metric is a
+//! dry run, the judge is scored over all of them and its report is marked `dry_run`, so the
+//! analysis does not count it.
 
 use super::stats::{mann_whitney_u, median};
 use super::{fmt_num, Classification, JudgeReport, JudgedMetric, Verdict};
@@ -66,6 +71,7 @@ pub fn judge_metric(
         samples: (canary.len(), stable.len()),
         weight: metric.weight,
         critical: metric.critical,
+        dry_run: metric.dry_run,
         reason: String::new(),
     };
     if canary.len() < judge.min_samples || stable.len() < judge.min_samples {
@@ -151,27 +157,27 @@ pub fn no_data(metric: &JudgeMetric, reason: impl Into<String>) -> JudgedMetric 
         samples: (0, 0),
         weight: metric.weight,
         critical: metric.critical,
+        dry_run: metric.dry_run,
         reason: reason.into(),
     }
 }
 
 /// Weighs judged metrics into the judge's score and verdict for one app (see the module docs).
 pub fn score(app: &str, judge: &JudgeSpec, metrics: Vec<JudgedMetric>) -> JudgeReport {
-    let judged = || {
-        metrics
-            .iter()
-            .filter(|m| m.classification != Classification::NoData)
-    };
-    let total: f64 = judged().map(|m| m.weight).sum();
-    let passing: f64 = judged().filter(|m| m.passed).map(|m| m.weight).sum();
-    // `+ 0.0`: an empty float sum is -0.0, which printed "score -0".
+    // Dry-run metrics are left out, unless every metric is one: then the judge is itself a dry
+    // run, scored over all of them so its report says what it would have decided.
+    let dry_run = !metrics.is_empty() && metrics.iter().all(|m| m.dry_run);
+    let counted = || metrics.iter().filter(|m| dry_run || !m.dry_run);
+    let judged = || counted().filter(|m| m.classification != Classification::NoData);
+    // Folded from +0.0: an empty float `sum()` is -0.0, which would print as "score -0".
+    let total = judged().fold(0.0, |a, m| a + m.weight);
+    let passing = judged().filter(|m| m.passed).fold(0.0, |a, m| a + m.weight);
     let score = if total > 0.0 {
-        100.0 * passing / total + 0.0
+        100.0 * passing / total
     } else {
         0.0
     };
-    let no_data: Vec<&str> = metrics
-        .iter()
+    let no_data: Vec<&str> = counted()
         .filter(|m| m.classification == Classification::NoData)
         .map(|m| m.name.as_str())
         .collect();
@@ -225,6 +231,14 @@ pub fn score(app: &str, judge: &JudgeSpec, metrics: Vec<JudgedMetric>) -> JudgeR
             verdict
         }
     };
+    let dry: Vec<String> = metrics
+        .iter()
+        .filter(|m| m.dry_run && !dry_run)
+        .map(|m| format!("{} {}", m.name, class_word(m.classification)))
+        .collect();
+    if !dry.is_empty() {
+        reason.push_str(&format!("; dry run: {}", dry.join(", ")));
+    }
     JudgeReport {
         app: app.to_string(),
         metrics,
@@ -232,6 +246,7 @@ pub fn score(app: &str, judge: &JudgeSpec, metrics: Vec<JudgedMetric>) -> JudgeR
         verdict,
         reason,
         critical_failure,
+        dry_run,
     }
 }
 
@@ -307,6 +322,7 @@ mod tests {
             direction: None,
             weight: 1.0,
             critical: false,
+            dry_run: false,
         }
     }
 
@@ -509,6 +525,7 @@ mod tests {
             samples: (10, 10),
             weight,
             critical,
+            dry_run: false,
             reason: String::new(),
         }
     }
@@ -628,6 +645,51 @@ mod tests {
         let e = no_data(&metric("lat", MetricKind::Latency(0.9)), "timed out");
         assert_eq!(e.classification, NoData);
         assert_eq!(e.reason, "timed out");
+    }
+
+    #[test]
+    fn dry_run_metrics_are_judged_but_not_counted() {
+        use Classification::*;
+        let j = spec(vec![]);
+        let dry = |name: &str, class, passed, critical| JudgedMetric {
+            dry_run: true,
+            ..judged(name, class, passed, 1.0, critical)
+        };
+        // A critical dry-run metric that fails, and one without data: the score, the verdict and
+        // the critical flag are the deciding metric's alone.
+        let r = score(
+            "api",
+            &j,
+            vec![
+                judged("a", Pass, true, 1.0, false),
+                dry("lat", High, false, true),
+                dry("new", NoData, false, false),
+            ],
+        );
+        assert_eq!(r.score, 100.0);
+        assert_eq!(r.verdict, Verdict::Pass);
+        assert!(!r.critical_failure && !r.dry_run);
+        assert!(
+            r.reason.contains("dry run: lat high, new no data"),
+            "{}",
+            r.reason
+        );
+        assert_eq!(r.metrics.iter().filter(|m| m.dry_run).count(), 2);
+        // Every metric a dry run: scored over them, and the report is a dry run.
+        let all = score(
+            "api",
+            &j,
+            vec![dry("lat", High, false, true), dry("b", Pass, true, false)],
+        );
+        assert!(all.dry_run);
+        assert_eq!(all.score, 50.0);
+        assert_eq!(all.verdict, Verdict::Fail);
+        assert!(all.critical_failure, "what it would have decided");
+        // judge_metric carries the flag from the spec.
+        let mut m = metric("lat", MetricKind::Latency(0.9));
+        m.dry_run = true;
+        assert!(judge_metric(&j, &m, &around(5.0), &around(3.0)).dry_run);
+        assert!(no_data(&m, "x").dry_run);
     }
 
     #[test]

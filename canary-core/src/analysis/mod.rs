@@ -10,8 +10,9 @@
 //!    `minRequests: 0` turns this gate off.
 //! 2. **Checks** (`analysis.checks`): `min`/`max` thresholds on the canary's value, and `relative`
 //!    comparisons of the canary with stable over the same window (a move in the bad direction by
-//!    more than `tolerance` fails). **Default**: with neither checks nor a judge in the spec, each
-//!    app gets one check, `successRate` with `min: 0.99` (not critical); see [`default_checks`].
+//!    more than `tolerance` fails). **Default**: when no check and no judge metric decides (none
+//!    in the spec, or only dry runs), each app also gets one check, `successRate` with
+//!    `min: 0.99` (not critical); see [`default_checks`].
 //! 3. **The judge** (`analysis.judge`), if configured: see [`judge`].
 //!
 //! Every metrics call runs under the spec's call timeout. An error, a timeout or no data makes the
@@ -20,6 +21,30 @@
 //! The overall verdict: a failed critical check or judge metric fails the analysis with
 //! `critical_failure` (roll back at once); otherwise any failure fails it; otherwise anything
 //! inconclusive makes it inconclusive; otherwise it passes.
+//!
+//! ## Dry runs
+//!
+//! A check or judge metric with `dryRun: true` is measured and judged like any other and reported
+//! everywhere a result goes ([`CheckResult::dry_run`], [`JudgedMetric::dry_run`]: the analysis
+//! event, the saved state's last analysis, `canary status`, the exporter's `dry_run="true"`
+//! label), but it decides nothing: it is left out of the verdict, of `critical_failure` (a
+//! critical dry-run check that fails does not roll back) and of the judge's score. The summary
+//! states the decision first and adds what the dry runs found after it, marked `dry run`. A
+//! judge whose metrics are all dry runs is scored over them and reported as a dry run
+//! ([`JudgeReport::dry_run`]). This is how a new check is tried on real canaries without risking
+//! a false rollback (Argo Rollouts' `dryRun` metrics).
+//!
+//! ```yaml
+//! analysis:
+//!   checks:
+//!     - name: successRate
+//!       metric: successRate
+//!       min: 0.99
+//!     - name: p99-budget          # being tried: shown, never decides
+//!       metric: {latency: 0.99}
+//!       max: 0.25
+//!       dryRun: true
+//! ```
 
 use std::time::Duration;
 
@@ -61,6 +86,7 @@ pub fn default_checks() -> Vec<CheckSpec> {
         max: None,
         relative: None,
         critical: false,
+        dry_run: false,
     }]
 }
 
@@ -93,8 +119,10 @@ pub async fn analyse(
     let critical_failure = outcomes.iter().any(|o| {
         o.checks
             .iter()
-            .any(|c| c.critical && c.verdict == Verdict::Fail)
-            || o.judge.as_ref().is_some_and(|j| j.critical_failure)
+            .any(|c| c.critical && !c.dry_run && c.verdict == Verdict::Fail)
+            || o.judge
+                .as_ref()
+                .is_some_and(|j| j.critical_failure && !j.dry_run)
     });
     let verdict = if critical_failure {
         Verdict::Fail
@@ -174,12 +202,21 @@ async fn analyse_app(spec: &Spec, app: &AppRef, ctx: &Ctx<'_>) -> AppOutcome {
             return finish(app, checks, None);
         }
     }
+    // Dry runs decide nothing, so a spec whose checks are all dry runs keeps the default check.
+    let deciding = analysis.checks.iter().any(|c| !c.dry_run)
+        || analysis
+            .judge
+            .as_ref()
+            .is_some_and(|j| j.metrics.iter().any(|m| !m.dry_run));
     let defaults;
-    let specs: &[CheckSpec] = if analysis.checks.is_empty() && analysis.judge.is_none() {
-        defaults = default_checks();
-        &defaults
-    } else {
+    let specs: &[CheckSpec] = if deciding {
         &analysis.checks
+    } else {
+        defaults = default_checks()
+            .into_iter()
+            .chain(analysis.checks.iter().cloned())
+            .collect::<Vec<_>>();
+        &defaults
     };
     let judge = async {
         match &analysis.judge {
@@ -195,23 +232,24 @@ async fn analyse_app(spec: &Spec, app: &AppRef, ctx: &Ctx<'_>) -> AppOutcome {
     finish(app, checks, judge)
 }
 
-/// Puts an app's results together: its verdict and its part of the summary.
+/// Puts an app's results together: its verdict and its part of the summary. Dry runs are left
+/// out of both, then added to the summary after the decision.
 fn finish(app: &AppRef, checks: Vec<CheckResult>, judge: Option<JudgeReport>) -> AppOutcome {
+    let deciding = || checks.iter().filter(|c| !c.dry_run);
+    let deciding_judge = judge.as_ref().filter(|j| !j.dry_run);
     let verdict = combine(
-        checks
-            .iter()
+        deciding()
             .map(|c| c.verdict)
-            .chain(judge.iter().map(|j| j.verdict)),
+            .chain(deciding_judge.iter().map(|j| j.verdict)),
     );
-    let summary = if verdict == Verdict::Pass {
-        let mut figures: Vec<String> = checks.iter().map(pass_figure).collect();
-        if let Some(j) = &judge {
+    let mut summary = if verdict == Verdict::Pass {
+        let mut figures: Vec<String> = deciding().map(pass_figure).collect();
+        if let Some(j) = deciding_judge {
             figures.push(format!("judge score {}", judge::fmt_score(j.score)));
         }
         format!("{}: pass ({})", app.name, figures.join(", "))
     } else {
-        let mut problems: Vec<String> = checks
-            .iter()
+        let mut problems: Vec<String> = deciding()
             .filter(|c| c.verdict != Verdict::Pass)
             .map(|c| {
                 let mut s = c.reason.clone();
@@ -224,11 +262,25 @@ fn finish(app: &AppRef, checks: Vec<CheckResult>, judge: Option<JudgeReport>) ->
                 s
             })
             .collect();
-        if let Some(j) = judge.as_ref().filter(|j| j.verdict != Verdict::Pass) {
+        if let Some(j) = deciding_judge.filter(|j| j.verdict != Verdict::Pass) {
             problems.push(format!("judge {}", j.reason));
         }
         format!("{}: {}", app.name, problems.join(", "))
     };
+    let dry: Vec<String> = checks
+        .iter()
+        .filter(|c| c.dry_run)
+        .map(|c| format!("{} {} ({})", c.name, verdict_word(c.verdict), c.reason))
+        .chain(
+            judge
+                .iter()
+                .filter(|j| j.dry_run)
+                .map(|j| format!("judge {} ({})", verdict_word(j.verdict), j.reason)),
+        )
+        .collect();
+    if !dry.is_empty() {
+        summary.push_str(&format!("; dry run: {}", dry.join(", ")));
+    }
     AppOutcome {
         checks,
         judge,
@@ -256,6 +308,15 @@ fn pass_figure(c: &CheckResult) -> String {
     }
 }
 
+/// `pass`, `fail`, `inconclusive`: how a dry run's outcome reads in a summary.
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "fail",
+        Verdict::Inconclusive => "inconclusive",
+    }
+}
+
 /// Any failure fails; otherwise anything inconclusive is inconclusive; otherwise pass.
 fn combine(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
     let mut out = Verdict::Pass;
@@ -279,6 +340,7 @@ async fn requests_gate(app: &AppRef, ctx: &Ctx<'_>, min: u64) -> CheckResult {
         stable: None,
         verdict: Verdict::Inconclusive,
         critical: false,
+        dry_run: false,
         reason: String::new(),
     };
     match ctx.value(app, Track::Canary, &metric).await {
@@ -369,6 +431,7 @@ async fn run_check(check: &CheckSpec, app: &AppRef, ctx: &Ctx<'_>) -> CheckResul
         stable: stable_value,
         verdict,
         critical: check.critical,
+        dry_run: check.dry_run,
         reason,
     }
 }

@@ -12,7 +12,7 @@ use crate::analysis::{self, AnalysisReport, Verdict};
 use crate::error::{Error, Result};
 use crate::model::EventKind;
 use crate::model::{ImageRef, Track, Weight};
-use crate::spec::{InconclusiveAction, TrafficMode};
+use crate::spec::{InconclusiveAction, Strategy, TrafficMode};
 use crate::state::{Command, Phase};
 use crate::traits::{CanaryService, HookPoint};
 
@@ -134,9 +134,11 @@ impl Rollout {
                 })
                 .await?;
             }
-            let replicas = match self.spec.traffic.mode {
-                TrafficMode::Weighted => spec_app.canary_replicas,
-                TrafficMode::Replicas => 0,
+            let replicas = match (self.spec.traffic.mode, self.spec.strategy) {
+                (TrafficMode::Replicas, _) => 0,
+                // Blue/green: the new version at stable's full size, ready to take everything.
+                (TrafficMode::Weighted, Strategy::BlueGreen) => self.stable_size(app).await?,
+                (TrafficMode::Weighted, Strategy::Canary) => spec_app.canary_replicas.initial(),
             };
             let image = match pinned.get(app.name.as_str()) {
                 Some(p) => ImageRef::parse(p)?,
@@ -192,12 +194,21 @@ impl Rollout {
     }
 
     pub(super) async fn progress(&self, step: usize) -> Result<()> {
-        let weight = self.steps[step.min(self.steps.len() - 1)];
+        let step = step.min(self.steps.len() - 1);
+        let weight = self.steps[step];
+        if !self.confirm_step(step).await? {
+            return Ok(());
+        }
+        // Capacity first: the canary's tasks are up before its share grows.
+        self.follow_weight(weight, true).await?;
         let effective = self.set_weight(weight).await?;
         self.save(|s| s.weight = effective.get()).await?;
+        self.follow_weight(weight, false).await?;
         let st = self.state().await;
         let note = if effective != weight {
             format!(" (replicas give {effective})")
+        } else if weight.get() == 0 && self.spec.traffic.header_route.is_some() {
+            " (header route only)".to_string()
         } else {
             String::new()
         };
@@ -216,23 +227,8 @@ impl Rollout {
                 since.get_or_insert_with(tokio::time::Instant::now);
             }
         }
-        match self.wait(self.spec.traffic.interval.get(), true).await? {
-            Waited::Command(cmd) => return self.handle_command(cmd, None).await,
-            Waited::CanaryLost(why) => return self.judge(step, lost_report(why)).await,
-            Waited::Critical(report) => {
-                let st = self.state().await;
-                self.emit(
-                    EventKind::Analysis,
-                    &st,
-                    format!(
-                        "continuous analysis at weight {}: a critical check failed mid-step",
-                        st.weight
-                    ),
-                    Some(report.clone()),
-                );
-                return self.judge(step, report).await;
-            }
-            Waited::Elapsed => {}
+        if !self.hold(step, self.spec.traffic.interval.get()).await? {
+            return Ok(());
         }
         if self.spec.skip_analysis {
             return self.judge(step, skipped_report()).await;
@@ -300,32 +296,12 @@ impl Rollout {
         );
         match verdict {
             Verdict::Pass => {
-                if step + 1 < self.steps.len() {
-                    self.save(|s| s.step = step + 1).await
-                } else {
-                    for hook in &self.spec.hooks.confirm_promotion {
-                        let (ok, msg) =
-                            self.call_hook(hook, HookPoint::ConfirmPromotion, &st).await;
-                        if !ok {
-                            self.emit(
-                                EventKind::Waiting,
-                                &st,
-                                format!(
-                                    "waiting for promotion to be confirmed: hook {} said {msg}",
-                                    hook.name
-                                ),
-                                None,
-                            );
-                            return Ok(());
-                        }
+                if let Some(pause) = self.plan[step].pause {
+                    if st.gate_passed != Some(step) {
+                        return self.enter_gate(step, pause).await;
                     }
-                    let why = if self.spec.skip_analysis {
-                        "analysis skipped at every step (skipAnalysis)"
-                    } else {
-                        "analysis passed at every step"
-                    };
-                    self.begin_promotion(why).await
                 }
+                self.next_step(step).await
             }
             Verdict::Fail if critical || st.failures > a.failure_limit => {
                 let why = if critical {
@@ -359,6 +335,9 @@ impl Rollout {
     }
 
     pub(super) async fn paused(&self) -> Result<()> {
+        if let Some(gate) = self.state().await.gate {
+            return self.at_gate(gate).await;
+        }
         loop {
             match self.wait(Duration::from_secs(3600), false).await? {
                 Waited::Command(cmd) => return self.handle_command(cmd, None).await,
@@ -410,6 +389,9 @@ impl Rollout {
                 self.emit(EventKind::Paused, &st, "paused by a person".into(), None);
                 Ok(())
             }
+            (Command::Resume, Phase::Paused) if st.gate.is_some() => {
+                self.open_gate(&format!("resumed{from}")).await
+            }
             (Command::Resume, Phase::Paused) => {
                 self.save(|s| {
                     s.phase = Phase::Progressing;
@@ -423,6 +405,7 @@ impl Rollout {
                     self.save(|s| {
                         s.phase = Phase::Progressing;
                         s.cause = None;
+                        s.gate = None;
                         s.step += 1;
                     })
                     .await
@@ -473,6 +456,7 @@ impl Rollout {
         self.save(|s| {
             s.phase = Phase::Promoting;
             s.cause = None;
+            s.gate = None;
         })
         .await?;
         let st = self.state().await;
@@ -484,6 +468,7 @@ impl Rollout {
         self.save(|s| {
             s.phase = Phase::RollingBack;
             s.cause = Some(cause.clone());
+            s.gate = None;
         })
         .await?;
         let st = self.state().await;
@@ -517,7 +502,7 @@ pub(super) fn validate_command(cmd: Command, phase: Phase) -> Result<()> {
 }
 
 /// A canary that lost its tasks, as a failed analysis: the failure limit decides.
-fn lost_report(why: String) -> AnalysisReport {
+pub(super) fn lost_report(why: String) -> AnalysisReport {
     AnalysisReport {
         verdict: Verdict::Fail,
         critical_failure: false,

@@ -7,7 +7,7 @@ use super::Rollout;
 use crate::error::{Error, Result};
 use crate::model::EventKind;
 use crate::model::{ImageRef, ServiceName, Weight};
-use crate::spec::{PromoteStrategy, TrafficMode};
+use crate::spec::{Strategy, TrafficMode};
 use crate::state::Phase;
 use crate::traits::HookPoint;
 
@@ -52,9 +52,25 @@ impl Rollout {
                 .collect()
         })
         .await?;
-        if self.spec.promote.strategy == PromoteStrategy::ShiftThenUpdate {
-            self.set_weight(Weight::FULL).await?;
-            self.save(|s| s.weight = 100).await?;
+        // Weighted mode: stable out of the routing while its tasks are replaced (see handover).
+        // A canary that cannot serve everything (gone, no room to grow) leaves the update in
+        // place, as `docker service update` would do it: never worse than no canary.
+        let mut detach = self.spec.traffic.mode == TrafficMode::Weighted;
+        if detach {
+            if let Err(e) = self.detach_stable(&stable_labels).await {
+                if matches!(e, Error::Conflict(_)) {
+                    // A lost lease: the controller that holds it now decides.
+                    return Err(e);
+                }
+                detach = false;
+                let st = self.state().await;
+                self.emit(
+                    EventKind::Handover,
+                    &st,
+                    format!("stable takes the new version in place, in the routing: {e}"),
+                    None,
+                );
+            }
         }
         for app in &self.apps {
             let image = &pinned[app.name.as_str()];
@@ -73,7 +89,11 @@ impl Rollout {
                 .await?;
             }
         }
-        if let Err(e) = self.wait_all(&stables, converge).await {
+        let converged = match self.wait_all(&stables, converge).await {
+            Ok(()) if detach => self.await_stable(&stable_labels).await,
+            other => other,
+        };
+        if let Err(e) = converged {
             return self
                 .begin_rollback(format!("stable did not take the canary's version: {e}"))
                 .await;
@@ -147,6 +167,21 @@ impl Rollout {
         }
         if !restored.is_empty() {
             self.wait_all(&restored, converge).await?;
+        }
+        let keep = self.spec.blue_green.abort_scale_down_delay.get();
+        if self.spec.strategy == Strategy::BlueGreen && !keep.is_zero() {
+            // Out of the routing but still running, to look at (Argo's abortScaleDownDelay).
+            let st = self.state().await;
+            self.emit(
+                EventKind::Waiting,
+                &st,
+                format!(
+                    "the new version stays up out of the routing for {} (blueGreen.abortScaleDownDelay)",
+                    self.spec.blue_green.abort_scale_down_delay
+                ),
+                None,
+            );
+            tokio::time::sleep(keep).await;
         }
         for app in &self.apps {
             self.scale_down_canary(&app.canary).await?;

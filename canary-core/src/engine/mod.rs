@@ -22,6 +22,7 @@
 //! | `lease` | who drives a rollout: acquiring, taking over and handing back the lease |
 //! | `persist` | the saved state: loading, compare-and-set saves, commands from other processes |
 //! | `drive` | the state machine: start, steps, analysis verdicts, pauses and commands |
+//! | `gates` | gate steps (`pause`), confirm hooks and the canary's capacity following its weight |
 //! | `finish` | promotion and rollback |
 //! | `routing` | the route configs and weights put in force |
 //! | `calls` | external calls with deadlines and retries, waits, hooks |
@@ -35,7 +36,7 @@ use tokio::sync::{broadcast, Mutex, Notify};
 
 use crate::error::{with_timeout, Error, Result};
 use crate::model::{AppRef, Weight};
-use crate::spec::Spec;
+use crate::spec::{Spec, StepSpec};
 use crate::state::{Command, Phase};
 use crate::traits::{HookRunner, MetricsSource, Orchestrator, Router, StateStore, Versioned};
 
@@ -43,6 +44,8 @@ mod calls;
 mod drive;
 mod events;
 mod finish;
+mod gates;
+mod handover;
 mod lease;
 mod options;
 mod persist;
@@ -79,6 +82,8 @@ pub struct Rollout {
     opts: RolloutOptions,
     apps: Vec<AppRef>,
     steps: Vec<Weight>,
+    /// The steps with their gates.
+    plan: Vec<StepSpec>,
     events: broadcast::Sender<Event>,
     cur: Mutex<Option<Versioned>>,
     /// Events emitted since the last save, added to the state's history by the next one.
@@ -107,7 +112,8 @@ impl Rollout {
     pub fn new(spec: Spec, deps: Deps, opts: RolloutOptions) -> Result<Self> {
         opts.validate()?;
         let apps = spec.app_refs();
-        let steps = spec.steps();
+        let plan = spec.plan();
+        let steps = plan.iter().map(|s| s.weight).collect();
         let (events, _) = broadcast::channel(1024);
         Ok(Rollout {
             spec: Arc::new(spec),
@@ -115,6 +121,7 @@ impl Rollout {
             opts,
             apps,
             steps,
+            plan,
             events,
             cur: Mutex::new(None),
             unsaved: std::sync::Mutex::new(Vec::new()),

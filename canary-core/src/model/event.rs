@@ -1,12 +1,14 @@
 //! What happened in a rollout: [`Event`], with the figures and the reason behind it. Sent to
 //! subscribers as it happens and kept, the last few, in the saved state.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{AnalysisReport, Phase};
 
+// A JSON Schema too: a spec's notifications name the kinds they send.
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum EventKind {
     /// A new rollout began.
@@ -45,6 +47,14 @@ pub enum EventKind {
     CanaryLost,
     /// The canary's image tag now names another image (nothing changes).
     TagMoved,
+    /// A gate step holds the rollout, or opened.
+    Gate,
+    /// The canary's task count changed to follow its weight (`canaryReplicas: auto`) or to
+    /// carry stable's load while stable takes the new version.
+    CanaryScaled,
+    /// A promotion's handover: stable left the routing while it takes the new version (the
+    /// canary serving everything), or takes it in place when the canary cannot serve everything.
+    Handover,
 }
 
 /// One event of a rollout; each carries the figures and the reason behind it.

@@ -4,7 +4,7 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | `names` | [`ServiceName`], [`HeaderName`], [`RuleValue`] |
+//! | `names` | [`ServiceName`], [`HeaderName`], [`RuleValue`], [`RuleRegex`], [`CookieName`], [`CookieValue`] |
 //! | `image` | [`ImageRef`] |
 //! | `weight` | [`Weight`], [`TrafficSplit`], [`ReplicaPlan`] |
 //! | `duration` | [`HumanDuration`] |
@@ -31,7 +31,7 @@ pub use build::{BuildEvent, BuildRequest};
 pub use duration::HumanDuration;
 pub use event::{Event, EventKind};
 pub use image::ImageRef;
-pub use names::{HeaderName, RuleValue, ServiceName};
+pub use names::{CookieName, CookieValue, HeaderName, RuleRegex, RuleValue, ServiceName};
 pub use phase::{Command, Phase};
 pub use report::{AnalysisReport, CheckResult, Classification, JudgeReport, JudgedMetric, Verdict};
 pub use service::{

@@ -47,6 +47,9 @@ pub struct CheckResult {
     pub verdict: Verdict,
     /// Whether the check is critical.
     pub critical: bool,
+    /// A dry-run check: measured and reported, never counted in the analysis' verdict.
+    #[serde(default)]
+    pub dry_run: bool,
     /// Why, in words.
     pub reason: String,
 }
@@ -75,6 +78,9 @@ pub struct JudgedMetric {
     pub weight: f64,
     /// Whether critical.
     pub critical: bool,
+    /// A dry-run metric: judged and reported, never counted in the score or the verdict.
+    #[serde(default)]
+    pub dry_run: bool,
     /// Why this class: medians, shift, p-value against alpha; or the error that left no data.
     #[serde(default)]
     pub reason: String,
@@ -97,6 +103,10 @@ pub struct JudgeReport {
     /// True when a critical metric failed.
     #[serde(default)]
     pub critical_failure: bool,
+    /// Every metric of this judge is a dry run: the judge is scored over all of them and
+    /// reported, and its verdict is not counted in the analysis' verdict.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// The analysis of one step.

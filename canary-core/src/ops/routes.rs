@@ -53,6 +53,7 @@ pub fn route_config(
         } else {
             Weight::ZERO
         },
+        stable_detached: false,
     }
 }
 

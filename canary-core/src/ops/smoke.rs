@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Deps;
 use crate::error::{with_timeout, Error, Result};
 use crate::ops::routes::app_routes;
-use crate::spec::Spec;
+use crate::spec::{HeaderRoute, Spec};
 
 /// The most requests per app and variant.
 pub const MAX_REQUESTS: u32 = 1_000;
@@ -115,14 +115,22 @@ pub async fn smoke_test(spec: &Spec, deps: &Deps, options: &SmokeOptions) -> Res
             .is_none_or(|n| n == r.app.name.as_str())
     }) {
         let mut variants = vec![None];
-        if let Some(h) = &spec.traffic.header_route {
+        // A regex route without an `example` has no request known to match: plain only.
+        if let Some(h) = spec
+            .traffic
+            .header_route
+            .as_ref()
+            .filter(|h| h.request_header().is_some())
+        {
             variants.push(Some(h));
         }
         for header in variants {
             let mut t = SmokeTally {
                 app: route.app.name.to_string(),
                 variant: if header.is_some() { "header" } else { "plain" }.into(),
-                header: header.map(|h| format!("{}: {}", h.name, h.value)),
+                header: header
+                    .and_then(HeaderRoute::request_header)
+                    .map(|(n, v)| format!("{n}: {v}")),
                 requests: options.requests,
                 ok: true,
                 ..SmokeTally::default()

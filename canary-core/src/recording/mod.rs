@@ -140,8 +140,8 @@ pub enum Entry {
         t: u64,
         /// Which call.
         op: Op,
-        /// The query.
-        query: MetricQuery,
+        /// The query (boxed: a web metric's is large).
+        query: Box<MetricQuery>,
         /// The answer.
         answer: Answer,
     },

@@ -181,7 +181,7 @@ impl Recorder {
         self.write(&Entry::Query {
             t,
             op,
-            query: query.clone(),
+            query: Box::new(query.clone()),
             answer,
         });
     }

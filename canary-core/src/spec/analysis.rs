@@ -65,6 +65,10 @@ pub struct CheckSpec {
     /// A failed critical check rolls back at once, whatever the failure limit.
     #[serde(default)]
     pub critical: bool,
+    /// Run the check and report it (events, status, the exporter) without letting it decide
+    /// anything: a way to try a new check without risking a false rollback. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// A metric the statistical judge compares between canary and stable samples.
@@ -84,6 +88,10 @@ pub struct JudgeMetric {
     /// A critical metric that fails fails the whole analysis.
     #[serde(default)]
     pub critical: bool,
+    /// Judge the metric and report its class without counting it in the score or the verdict.
+    /// Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// The statistical judge (Mann-Whitney U, as Spinnaker Kayenta does).

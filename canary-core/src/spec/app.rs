@@ -6,7 +6,8 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::defaults::{default_dockerfile, default_health_path, one, two, yes};
+use super::defaults::{default_dockerfile, default_health_path, two, yes};
+use super::CanaryReplicas;
 use crate::error::{Error, Result};
 use crate::model::{BuildRequest, ImageRef, ServiceName, Track};
 
@@ -32,9 +33,11 @@ pub struct AppSpec {
     pub port: u16,
     /// The Traefik rule that selects the app's traffic, e.g. ``Host(`api.localhost`) && PathPrefix(`/api`)``.
     pub rule: String,
-    /// Canary tasks to run, independent of its traffic weight. Default 1.
-    #[serde(default = "one")]
-    pub canary_replicas: u64,
+    /// Canary tasks: a count whatever the weight (default 1), `auto` (the count follows the
+    /// weight: ceil(stable × weight / 100), scaled up before a weight rises), or `{min, max}`
+    /// (auto within bounds). Blue/green runs the canary at stable's size instead.
+    #[serde(default)]
+    pub canary_replicas: CanaryReplicas,
     /// Stable tasks when the group is first deployed. Default 2.
     #[serde(default = "two")]
     pub stable_replicas: u64,

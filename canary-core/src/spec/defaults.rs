@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::HeaderRoute;
-use crate::model::HumanDuration;
+use crate::model::{EventKind, HumanDuration};
 
 pub(super) fn one() -> u64 {
     1
@@ -32,6 +32,12 @@ pub(super) fn default_interval() -> HumanDuration {
 }
 pub(super) fn default_header_route() -> Option<HeaderRoute> {
     Some(HeaderRoute::default())
+}
+pub(super) fn default_scale_down_delay() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
+}
+pub(super) fn default_abort_scale_down_delay() -> HumanDuration {
+    HumanDuration(Duration::from_secs(30))
 }
 pub(super) fn default_entry_points() -> Vec<String> {
     vec!["web".into()]
@@ -68,4 +74,20 @@ pub(super) fn default_rollback_timeout() -> HumanDuration {
 }
 pub(super) fn default_watch() -> HumanDuration {
     HumanDuration(Duration::from_millis(250))
+}
+pub(super) fn default_notify_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(5))
+}
+/// The events a person wants to hear of: the rollout's beginning, its pauses and its end.
+pub(super) fn default_notify_events() -> Vec<EventKind> {
+    vec![
+        EventKind::Started,
+        EventKind::Paused,
+        EventKind::Promoting,
+        EventKind::Promoted,
+        EventKind::RollingBack,
+        EventKind::RolledBack,
+        EventKind::CanaryLost,
+        EventKind::Failed,
+    ]
 }

@@ -14,13 +14,15 @@
 //! | `analysis.failureLimit`, `inconclusiveLimit` | up to 1,000 |
 //! | `analysis.minRequests` | up to 10^12 |
 //! | `analysis.checks` | up to 256; names up to 256 characters; queries up to 16 KiB |
+//! | each `web` metric | `url` up to 2,048 bytes, `body` up to 16 KiB, up to 32 `headers` (names up to 256 bytes, values and variable names up to 8 KiB), `jsonPath` up to 512 bytes |
 //! | `analysis.judge.metrics` | up to 64; `minSamples` up to 1,000,000 |
 //! | each hook list | up to 32; URLs up to 2,048 characters; `metadata` up to 64 entries |
+//! | `notifications` | up to 16; names up to 64 characters; URLs up to 2,048 bytes; `events` up to 32; `urlFrom.env` up to 256 characters; `timeout` 100ms to 1m |
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{MetricKind, Spec};
+use super::{CanaryReplicas, MetricKind, Spec, WebHeader, MAX_URL_LEN};
 use crate::error::{Error, Result};
 use crate::model::MAX_REPLICAS;
 
@@ -71,7 +73,15 @@ impl Spec {
         at_most("apps", self.apps.len() as u64, 64, "apps")?;
         for (i, app) in self.apps.iter().enumerate() {
             let f = |k: &str| format!("apps[{i}].{k}");
-            at_most(f("canaryReplicas"), app.canary_replicas, max, "replicas")?;
+            match app.canary_replicas {
+                CanaryReplicas::Fixed(n) => at_most(f("canaryReplicas"), n, max, "replicas")?,
+                CanaryReplicas::Auto { min, max: top } => {
+                    at_most(f("canaryReplicas.min"), min, max, "replicas")?;
+                    if let Some(top) = top {
+                        at_most(f("canaryReplicas.max"), top, max, "replicas")?;
+                    }
+                }
+            }
             at_most(f("stableReplicas"), app.stable_replicas, max, "replicas")?;
             at_most(
                 f("canaryEnv"),
@@ -104,6 +114,9 @@ impl Spec {
         let t = &self.traffic;
         if let Some(total) = t.total_replicas {
             at_most("traffic.totalReplicas", total, max, "replicas")?;
+        }
+        if let Some(steps) = &t.steps {
+            at_most("traffic.steps", steps.len() as u64, 100, "steps")?;
         }
         at_most(
             "traffic.entryPoints",
@@ -164,21 +177,82 @@ impl Spec {
             ("postRollout", &self.hooks.post_rollout),
             ("rollback", &self.hooks.rollback),
         ];
+        let step_hooks = t
+            .steps
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, s)| (format!("traffic.steps[{i}].confirm"), &s.confirm));
+        let hooks = hooks
+            .into_iter()
+            .map(|(k, l)| (format!("hooks.{k}"), l))
+            .chain(step_hooks);
         for (kind, list) in hooks {
-            at_most(format!("hooks.{kind}"), list.len() as u64, 32, "hooks")?;
+            at_most(kind.clone(), list.len() as u64, 32, "hooks")?;
             for (i, h) in list.iter().enumerate() {
-                let f = |k: &str| format!("hooks.{kind}[{i}].{k}");
+                let f = |k: &str| format!("{kind}[{i}].{k}");
                 at_most(f("url"), h.url.len() as u64, 2048, "characters")?;
                 at_most(f("metadata"), h.metadata.len() as u64, 64, "entries")?;
             }
+        }
+        at_most(
+            "notifications",
+            self.notifications.len() as u64,
+            16,
+            "notifications",
+        )?;
+        for (i, n) in self.notifications.iter().enumerate() {
+            let f = |k: &str| format!("notifications[{i}].{k}");
+            at_most(f("name"), n.name.chars().count() as u64, 64, "characters")?;
+            if let Some(u) = &n.url {
+                // The URL is a secret: its length is given, never its text.
+                at_most(
+                    f("url"),
+                    u.expose().len() as u64,
+                    MAX_URL_LEN as u64,
+                    "bytes",
+                )?;
+            }
+            if let Some(from) = &n.url_from {
+                at_most(
+                    f("urlFrom.env"),
+                    from.env.chars().count() as u64,
+                    256,
+                    "characters",
+                )?;
+            }
+            at_most(f("events"), n.events.len() as u64, 32, "events")?;
         }
         Ok(())
     }
 }
 
 fn check_metric(field: &str, m: &MetricKind) -> Result<()> {
-    if let MetricKind::Query(q) = m {
-        at_most(field, q.len() as u64, 16 * 1024, "bytes of query")?;
+    match m {
+        MetricKind::Query(q) => at_most(field, q.len() as u64, 16 * 1024, "bytes of query")?,
+        MetricKind::Web(w) => {
+            let f = |k: &str| format!("{field}.web.{k}");
+            at_most(f("url"), w.url.len() as u64, 2048, "bytes")?;
+            if let Some(b) = &w.body {
+                at_most(f("body"), b.len() as u64, 16 * 1024, "bytes")?;
+            }
+            at_most(f("headers"), w.headers.len() as u64, 32, "headers")?;
+            for (name, value) in &w.headers {
+                at_most(f("headers"), name.len() as u64, 256, "bytes of header name")?;
+                let text = match value {
+                    WebHeader::Value(v) => v,
+                    WebHeader::Env { env } => env,
+                };
+                at_most(
+                    f(&format!("headers.{name}")),
+                    text.len() as u64,
+                    8 * 1024,
+                    "bytes",
+                )?;
+            }
+            at_most(f("jsonPath"), w.json_path.len() as u64, 512, "bytes")?;
+        }
+        _ => {}
     }
     Ok(())
 }

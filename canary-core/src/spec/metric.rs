@@ -1,11 +1,14 @@
-//! What a check measures: [`MetricKind`], written `successRate`, `{latency: 0.99}` or
-//! `{query: "..."}` (or, in YAML, the tag form `!latency 0.99`); serde's derived reading
-//! accepts all of them from YAML and the first three from JSON.
+//! What a check measures: [`MetricKind`], written `successRate`, `{latency: 0.99}`,
+//! `{query: "..."}` or `{web: {url, jsonPath, ...}}` (or, in YAML, the tag forms `!latency 0.99`,
+//! `!web {...}`); the same reading takes the name and map forms from JSON.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// A metric of one track of an app: `successRate`, or `{latency: 0.99}`, or `{query: "..."}`.
+use super::web::WebMetric;
+
+/// A metric of one track of an app: `successRate`, or `{latency: 0.99}`, or `{query: "..."}`,
+/// or `{web: {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MetricKind {
@@ -24,6 +27,9 @@ pub enum MetricKind {
     /// A custom query (PromQL for Prometheus) with placeholders `{{service}}`, `{{app}}`,
     /// `{{track}}`, `{{window}}`; substituted values are escaped.
     Query(String),
+    /// A number read by JSONPath from an HTTP endpoint's JSON answer, e.g.
+    /// `{web: {url: "https://metrics.example/errors?app={{app}}", jsonPath: "$.rate"}}`.
+    Web(WebMetric),
 }
 
 // Read as an enum, so YAML's three forms and JSON's two all arrive through `visit_enum`; by hand
@@ -38,13 +44,14 @@ impl<'de> Deserialize<'de> for MetricKind {
             "errorRate",
             "latency",
             "query",
+            "web",
         ];
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = MetricKind;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(
-                    "a metric name such as successRate, or {latency: 0.99}, or {query: \"...\"}",
+                    "a metric name such as successRate, or {latency: 0.99}, or {query: \"...\"}, or {web: {url: ..., jsonPath: ...}}",
                 )
             }
             fn visit_enum<A: serde::de::EnumAccess<'de>>(
@@ -72,6 +79,8 @@ impl<'de> Deserialize<'de> for MetricKind {
                             .newtype_variant()
                             .map_err(|e| needs("a query text", e))?,
                     ),
+                    // Its own errors name the field at fault (`jsonPath`, `unknown field`).
+                    "web" => MetricKind::Web(variant.newtype_variant()?),
                     other => return Err(A::Error::unknown_variant(other, ALL)),
                 })
             }
@@ -99,6 +108,7 @@ impl MetricKind {
             MetricKind::ErrorRate => "errorRate".into(),
             MetricKind::Latency(q) => format!("latency(p{})", q * 100.0),
             MetricKind::Query(_) => "query".into(),
+            MetricKind::Web(_) => "web".into(),
         }
     }
 }

@@ -7,10 +7,16 @@
 //! | module | owns |
 //! |---|---|
 //! | `app` | [`AppSpec`], [`BuildSpec`]: one app and its service names |
-//! | `traffic` | [`TrafficSpec`], [`TrafficMode`], [`HeaderRoute`] |
+//! | `capacity` | [`CanaryReplicas`]: the canary's task count, fixed or following the weight |
+//! | `traffic` | [`TrafficSpec`], [`TrafficMode`] |
+//! | `steps` | [`StepSpec`], [`Pause`]: the steps and their gates |
+//! | `strategy` | [`Strategy`], [`BlueGreenSpec`]: canary or blue/green |
+//! | `header_route` | [`HeaderRoute`]: exact header, header by regex, or cookie |
 //! | `metric` | [`MetricKind`] and the forms it is written in |
+//! | `web` | [`WebMetric`]: the `web` metric's shape, rules and placeholders |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
+//! | `notify` | [`NotificationSpec`]: where events are posted, which ones, the URL kept secret |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
 //! | `limits` | the range of every number and the size of every list ([`LimitsSpec`]) |
 //! | `defaults` | the default of every optional field |
@@ -28,27 +34,39 @@ use crate::model::{AppRef, ServiceName, Weight};
 
 mod analysis;
 mod app;
+mod capacity;
 mod defaults;
 mod file;
+mod header_route;
 mod hooks;
 mod limits;
 mod load;
 mod metric;
+mod notify;
 pub mod overrides;
 mod promote;
+mod steps;
+mod strategy;
 mod traffic;
 mod validate;
+mod web;
 
 pub use analysis::{
     AnalysisSpec, CheckSpec, Direction, InconclusiveAction, JudgeMetric, JudgeSpec, RelativeCheck,
 };
 pub use app::{AppSpec, BuildSpec};
+pub use capacity::CanaryReplicas;
 pub use file::SpecFile;
+pub use header_route::HeaderRoute;
 pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
+pub use notify::{check_url, NotificationKind, NotificationSpec, NotifyUrl, UrlFrom, MAX_URL_LEN};
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
-pub use traffic::{HeaderRoute, TrafficMode, TrafficSpec};
+pub use steps::{Pause, StepSpec};
+pub use strategy::{BlueGreenSpec, Strategy};
+pub use traffic::{TrafficMode, TrafficSpec};
+pub use web::{WebHeader, WebMethod, WebMetric, WebVars, WEB_TIMEOUT_RANGE};
 
 /// A canary group: one or more apps canaried, analysed and promoted (or rolled back) together.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -66,6 +84,12 @@ pub struct Spec {
     pub stack: Option<ServiceName>,
     /// The apps of the group (at least one).
     pub apps: Vec<AppSpec>,
+    /// Canary (default: a growing share, step by step) or blue/green (all at once after a preview).
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Blue/green settings, with `strategy: blueGreen`.
+    #[serde(default)]
+    pub blue_green: BlueGreenSpec,
     /// How traffic moves from stable to canary.
     #[serde(default)]
     pub traffic: TrafficSpec,
@@ -89,6 +113,10 @@ pub struct Spec {
     /// state say so. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skip_analysis: bool,
+    /// Where the rollout's events are posted (Slack, Microsoft Teams, Discord, plain JSON).
+    /// Failures are logged, never acted on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationSpec>,
 }
 
 impl Spec {
@@ -99,6 +127,27 @@ impl Spec {
 
     /// The canary weights of the steps, in order.
     pub fn steps(&self) -> Vec<Weight> {
+        self.plan().into_iter().map(|s| s.weight).collect()
+    }
+
+    /// The steps with their gates, in order. Blue/green is two steps: the preview at weight 0
+    /// (held until `canary resume` without `blueGreen.autoPromotion`), then all traffic at once,
+    /// held for `blueGreen.scaleDownDelay` before the old version is replaced.
+    pub fn plan(&self) -> Vec<StepSpec> {
+        if self.strategy == Strategy::BlueGreen {
+            let bg = &self.blue_green;
+            let delay = bg.scale_down_delay;
+            return vec![
+                StepSpec {
+                    pause: (!bg.auto_promotion).then_some(Pause::UntilResumed),
+                    ..StepSpec::of(Weight::ZERO)
+                },
+                StepSpec {
+                    pause: (!delay.get().is_zero()).then_some(Pause::For(delay)),
+                    ..StepSpec::of(Weight::FULL)
+                },
+            ];
+        }
         let t = &self.traffic;
         if let Some(steps) = &t.steps {
             return steps.clone();
@@ -108,10 +157,10 @@ impl Spec {
         let mut out = Vec::new();
         let mut w = step;
         while w < max {
-            out.push(Weight::new(w).expect("below max"));
+            out.push(StepSpec::of(Weight::new(w).expect("below max")));
             w += step;
         }
-        out.push(Weight::new(max).expect("max is a weight"));
+        out.push(StepSpec::of(Weight::new(max).expect("max is a weight")));
         out
     }
 

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::defaults::{
     default_entry_points, default_header_route, default_interval, default_watch,
 };
-use crate::model::{HeaderName, HumanDuration, RuleValue, Weight};
+use super::{HeaderRoute, StepSpec};
+use crate::model::{HumanDuration, Weight};
 
 /// How traffic is divided while the canary runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
@@ -19,25 +20,6 @@ pub enum TrafficMode {
     Replicas,
 }
 
-/// A header that sends a request straight to the canary, whatever the weights.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HeaderRoute {
-    /// Header name. Default `X-Canary`.
-    pub name: HeaderName,
-    /// Header value. Default `true`.
-    pub value: RuleValue,
-}
-
-impl Default for HeaderRoute {
-    fn default() -> Self {
-        HeaderRoute {
-            name: HeaderName::parse("X-Canary").expect("valid"),
-            value: RuleValue::parse("true").expect("valid"),
-        }
-    }
-}
-
 /// How traffic shifts, step by step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -45,10 +27,13 @@ pub struct TrafficSpec {
     /// Weighted (default) or replicas.
     #[serde(default)]
     pub mode: TrafficMode,
-    /// The canary weights of the steps, ascending, e.g. `[5, 10, 25, 50]`. Exclusive with
+    /// The steps, ascending, e.g. `[5, 10, 25, 50]`; a step may be a gate,
+    /// `{weight: 25, pause: true}` (until `canary resume`), `{weight: 25, pause: 30s}`, or
+    /// `{weight: 50, confirm: [hooks]}` (asked before the weight is set). A first step of 0 is
+    /// a header-only phase: the canary is reached only through `headerRoute`. Exclusive with
     /// `stepWeight`/`maxWeight`. Default: 10, 20, 30, 40, 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steps: Option<Vec<Weight>>,
+    pub steps: Option<Vec<StepSpec>>,
     /// Weight added at each step (with `maxWeight`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_weight: Option<Weight>,
@@ -62,7 +47,8 @@ pub struct TrafficSpec {
     /// loses its tasks is out of the routing within about this long. 100ms to 10s; default 250ms.
     #[serde(default = "default_watch")]
     pub watch: HumanDuration,
-    /// Requests with this header go to the canary. Default `X-Canary: true`; `null` turns it off.
+    /// Requests that match go to the canary whatever the weights: a header's exact value, a
+    /// header by regex, or a cookie. Default `X-Canary: true`; `null` turns it off.
     #[serde(default = "default_header_route")]
     pub header_route: Option<HeaderRoute>,
     /// Keep a client on the version it first reached (a cookie on the weighted service).

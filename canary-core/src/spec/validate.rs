@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{MetricKind, Spec, TrafficMode};
+use super::notify::check_env_name;
+use super::{check_url, CanaryReplicas, HookSpec, MetricKind, Pause, Spec, Strategy, TrafficMode};
 use crate::error::{Error, Result};
 
 impl Spec {
@@ -48,11 +49,29 @@ impl Spec {
                 return Err(Error::invalid(f("port"), "0 is not a port"));
             }
             validate_rule(&app.rule).map_err(|r| Error::invalid(f("rule"), r))?;
-            if app.canary_replicas == 0 {
-                return Err(Error::invalid(
-                    f("canaryReplicas"),
-                    "the canary needs at least 1 replica",
-                ));
+            match app.canary_replicas {
+                CanaryReplicas::Fixed(0) | CanaryReplicas::Auto { min: 0, .. } => {
+                    return Err(Error::invalid(
+                        f("canaryReplicas"),
+                        "the canary needs at least 1 replica",
+                    ));
+                }
+                CanaryReplicas::Auto {
+                    min,
+                    max: Some(max),
+                } if max < min => {
+                    return Err(Error::invalid(
+                        f("canaryReplicas.max"),
+                        format!("{max} is below min {min}"),
+                    ));
+                }
+                CanaryReplicas::Auto { .. } if self.traffic.mode == TrafficMode::Replicas => {
+                    return Err(Error::invalid(
+                        f("canaryReplicas"),
+                        "`auto` needs weighted mode (replicas mode sets the counts itself)",
+                    ));
+                }
+                _ => {}
             }
             if app.stable_replicas == 0 {
                 return Err(Error::invalid(
@@ -88,22 +107,43 @@ impl Spec {
             if steps.is_empty() {
                 return Err(Error::invalid("traffic.steps", "needs at least one step"));
             }
-            for (i, w) in steps.iter().enumerate() {
-                if w.get() == 0 {
+            for (i, step) in steps.iter().enumerate() {
+                let w = step.weight;
+                if w.get() == 0 && i > 0 {
                     return Err(Error::invalid(
                         format!("traffic.steps[{i}]"),
-                        "a step needs a weight above 0",
+                        "only the first step can have weight 0 (a header-only phase)",
                     ));
                 }
-                if i > 0 && *w <= steps[i - 1] {
+                if w.get() == 0 && t.header_route.is_none() {
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        "a step of weight 0 reaches the canary only through headerRoute, which is off",
+                    ));
+                }
+                if w.get() == 0 && t.mode == TrafficMode::Replicas {
+                    return Err(Error::invalid(
+                        format!("traffic.steps[{i}]"),
+                        "a header-only phase needs weighted mode",
+                    ));
+                }
+                if i > 0 && w <= steps[i - 1].weight {
                     return Err(Error::invalid(
                         format!("traffic.steps[{i}]"),
                         format!(
                             "{} is not above the step before ({})",
                             w.get(),
-                            steps[i - 1].get()
+                            steps[i - 1].weight.get()
                         ),
                     ));
+                }
+                if let Some(Pause::For(d)) = step.pause {
+                    if d.get() < Duration::from_millis(100) {
+                        return Err(Error::invalid(
+                            format!("traffic.steps[{i}].pause"),
+                            "must be at least 100ms (or false)",
+                        ));
+                    }
                 }
             }
         }
@@ -201,7 +241,7 @@ impl Spec {
             if c.name.trim().is_empty() {
                 return Err(Error::invalid(f("name"), "cannot be empty"));
             }
-            validate_metric(&c.metric).map_err(|r| Error::invalid(f("metric"), r))?;
+            validate_metric(&f("metric"), &c.metric, self.timeouts.call.get())?;
             if c.min.is_none() && c.max.is_none() && c.relative.is_none() {
                 return Err(Error::invalid(
                     f("name"),
@@ -268,22 +308,55 @@ impl Spec {
             }
             for (i, m) in j.metrics.iter().enumerate() {
                 let f = |k: &str| format!("analysis.judge.metrics[{i}].{k}");
-                validate_metric(&m.metric).map_err(|r| Error::invalid(f("metric"), r))?;
+                validate_metric(&f("metric"), &m.metric, self.timeouts.call.get())?;
                 if !(m.weight > 0.0 && m.weight.is_finite()) {
                     return Err(Error::invalid(f("weight"), "must be above 0"));
                 }
             }
         }
-        let hooks = [
-            ("preRollout", &self.hooks.pre_rollout),
-            ("step", &self.hooks.step),
-            ("confirmPromotion", &self.hooks.confirm_promotion),
-            ("postRollout", &self.hooks.post_rollout),
-            ("rollback", &self.hooks.rollback),
-        ];
+        if self.strategy == Strategy::BlueGreen {
+            for (given, field) in [
+                (t.steps.is_some(), "traffic.steps"),
+                (t.step_weight.is_some(), "traffic.stepWeight"),
+                (t.max_weight.is_some(), "traffic.maxWeight"),
+            ] {
+                if given {
+                    return Err(Error::invalid(
+                        field,
+                        "blue/green has no steps: a preview at weight 0, then all traffic at once",
+                    ));
+                }
+            }
+            if t.mode == TrafficMode::Replicas {
+                return Err(Error::invalid("strategy", "blue/green needs weighted mode"));
+            }
+            if t.header_route.is_none() {
+                return Err(Error::invalid(
+                    "traffic.headerRoute",
+                    "blue/green previews the new version through the header route, which is off",
+                ));
+            }
+        }
+        let step_hooks = t
+            .steps
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, s)| (format!("traffic.steps[{i}].confirm"), &s.confirm));
+        let mut hooks: Vec<(String, &Vec<HookSpec>)> = [
+            ("hooks.preRollout", &self.hooks.pre_rollout),
+            ("hooks.step", &self.hooks.step),
+            ("hooks.confirmPromotion", &self.hooks.confirm_promotion),
+            ("hooks.postRollout", &self.hooks.post_rollout),
+            ("hooks.rollback", &self.hooks.rollback),
+        ]
+        .into_iter()
+        .map(|(k, l)| (k.to_string(), l))
+        .collect();
+        hooks.extend(step_hooks);
         for (kind, list) in hooks {
             for (i, h) in list.iter().enumerate() {
-                let f = |k: &str| format!("hooks.{kind}[{i}].{k}");
+                let f = |k: &str| format!("{kind}[{i}].{k}");
                 if h.name.trim().is_empty() {
                     return Err(Error::invalid(f("name"), "cannot be empty"));
                 }
@@ -300,6 +373,7 @@ impl Spec {
                 }
             }
         }
+        self.validate_notifications()?;
         if self.timeouts.call.get() < Duration::from_millis(100) {
             return Err(Error::invalid("timeouts.call", "must be at least 100ms"));
         }
@@ -313,12 +387,85 @@ impl Spec {
     }
 }
 
-fn validate_metric(m: &MetricKind) -> std::result::Result<(), String> {
-    match m {
-        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => {
-            Err(format!("latency quantile {q} is not between 0 and 1"))
+impl Spec {
+    /// Names unique and printable, exactly one of `url` and `urlFrom`, URLs of the right shape
+    /// (the error never quotes one: it may hold a token), events given, a sane timeout.
+    fn validate_notifications(&self) -> Result<()> {
+        let mut names = std::collections::BTreeSet::new();
+        for (i, n) in self.notifications.iter().enumerate() {
+            let f = |k: &str| format!("notifications[{i}].{k}");
+            if n.name.trim().is_empty() {
+                return Err(Error::invalid(f("name"), "cannot be empty"));
+            }
+            if n.name.chars().any(char::is_control) {
+                return Err(Error::invalid(f("name"), "has a control character"));
+            }
+            if !names.insert(n.name.as_str()) {
+                return Err(Error::invalid(
+                    f("name"),
+                    format!("{:?} is used by another notification", n.name),
+                ));
+            }
+            match (&n.url, &n.url_from) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::invalid(
+                        f("url"),
+                        "give either url or urlFrom, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(Error::invalid(f("url"), "give url or urlFrom"));
+                }
+                (Some(u), None) => {
+                    check_url(u.expose()).map_err(|r| Error::invalid(f("url"), r))?;
+                }
+                (None, Some(from)) => {
+                    check_env_name(&from.env).map_err(|r| Error::invalid(f("urlFrom.env"), r))?;
+                }
+            }
+            if n.events.is_empty() {
+                return Err(Error::invalid(
+                    f("events"),
+                    "needs at least one event kind (remove the notification to send nothing)",
+                ));
+            }
+            let t = n.timeout.get();
+            if t < Duration::from_millis(100) || t > Duration::from_secs(60) {
+                return Err(Error::invalid(
+                    f("timeout"),
+                    format!("{} is not between 100ms and 1m", n.timeout),
+                ));
+            }
         }
-        MetricKind::Query(q) if q.trim().is_empty() => Err("the query is empty".into()),
+        Ok(())
+    }
+}
+
+/// A metric's own rules; `field` is the metric's path (`analysis.checks[0].metric`), `call` the
+/// spec's `timeouts.call`, which bounds every metrics call.
+fn validate_metric(field: &str, m: &MetricKind, call: Duration) -> Result<()> {
+    match m {
+        MetricKind::Latency(q) if !(*q > 0.0 && *q < 1.0) => Err(Error::invalid(
+            field,
+            format!("latency quantile {q} is not between 0 and 1"),
+        )),
+        MetricKind::Query(q) if q.trim().is_empty() => {
+            Err(Error::invalid(field, "the query is empty"))
+        }
+        MetricKind::Web(w) => {
+            w.check()
+                .map_err(|(sub, reason)| Error::invalid(format!("{field}.web.{sub}"), reason))?;
+            match w.timeout {
+                Some(t) if t.get() > call => Err(Error::invalid(
+                    format!("{field}.web.timeout"),
+                    format!(
+                        "{t} is above timeouts.call {}, which would cut the call first",
+                        crate::model::HumanDuration(call)
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        }
         _ => Ok(()),
     }
 }

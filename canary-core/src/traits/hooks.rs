@@ -21,6 +21,8 @@ pub enum HookPoint {
     PreRollout,
     /// At each step.
     Step,
+    /// Before a step's weight is set (the step's `confirm` hooks).
+    ConfirmTrafficIncrease,
     /// Before promotion.
     ConfirmPromotion,
     /// After promotion.

@@ -1,4 +1,4 @@
-//! [`MetricsSource`]: reads metrics (Prometheus, or Traefik's `/metrics`).
+//! [`MetricsSource`]: reads metrics (Prometheus, Traefik's `/metrics`, JSON from web endpoints).
 
 use std::time::Duration;
 

@@ -62,6 +62,13 @@ pub struct RouteConfig {
     pub sticky: bool,
     /// Percent of stable traffic mirrored to the canary.
     pub mirror: Weight,
+    /// Stable out of the routing altogether: every request goes to the canary's tasks, and
+    /// nothing the router loads names stable's backend. What a promotion puts in force while
+    /// stable's tasks are replaced, since a router that discovers stable by itself (Traefik's
+    /// swarm provider) may lose it for a moment then, and with it every route naming it.
+    /// Needs the canary routed and with tasks (weighted mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stable_detached: bool,
 }
 
 /// The split of one app as the router really has it in force.
@@ -111,6 +118,14 @@ pub trait Router: Send + Sync + Debug + 'static {
     /// stable's share down (its slot falls back to stable). Default: [`Router::apply`].
     async fn write(&self, config: &RouteConfig) -> Result<()> {
         self.apply(config).await
+    }
+    /// Waits until the router sends `route`'s stable traffic to exactly `endpoints`, stable's
+    /// running tasks (after a promotion replaced them): a router that discovers stable by itself
+    /// lags behind the orchestrator, and naming stable before it caught up would send requests
+    /// to tasks that are gone. Default: nothing to wait for.
+    async fn await_stable(&self, route: &AppRoute, endpoints: &[TaskEndpoint]) -> Result<()> {
+        let _ = (route, endpoints);
+        Ok(())
     }
     /// Reads the split actually in force, per app.
     async fn read(&self, config: &RouteConfig) -> Result<Vec<AppSplit>>;

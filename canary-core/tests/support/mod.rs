@@ -306,7 +306,9 @@ impl Router for FakeRouter {
                 return Err(e);
             }
         }
-        self.log.push(if config.canary_routed {
+        self.log.push(if config.stable_detached {
+            "route detached".to_string()
+        } else if config.canary_routed {
             format!("route {}", config.canary_weight.get())
         } else {
             "route out".to_string()

@@ -51,7 +51,7 @@ mod tests;
 
 pub use model::*;
 pub use names::{app_objects, canary_backend, file_name, object_prefix, AppObjects};
-pub use render::{render, AppExpectation, Rendered};
+pub use render::{render, stable_servers, AppExpectation, Rendered};
 
 /// Priority of the app routers: far above label routers (default priority = rule length, which no
 /// real rule reaches) and above hand-written priorities such as 1000. The app's rule length is added

@@ -103,6 +103,33 @@ fn task_url(endpoint: &TaskEndpoint, network: &str, port: u16) -> Option<String>
     })
 }
 
+/// Stable's backend as Traefik names it and the servers it must show when stable runs exactly
+/// `endpoints`: what a promotion waits for before it names stable again.
+pub fn stable_servers(
+    route: &AppRoute,
+    endpoints: &[TaskEndpoint],
+    version: ProviderVersion,
+    network: &str,
+) -> Result<(String, BTreeSet<String>)> {
+    let o = app_objects(&route.group, route, version)?;
+    let network = traefik_network(route, version, network);
+    let servers: BTreeSet<String> = endpoints
+        .iter()
+        .take(MAX_REPLICAS as usize)
+        .filter_map(|e| task_url(e, network, route.port))
+        .collect();
+    if servers.is_empty() {
+        return Err(Error::invalid(
+            "endpoints",
+            format!(
+                "stable {} has no running task with an address on {network}",
+                route.app.stable
+            ),
+        ));
+    }
+    Ok((o.stable_backend, servers))
+}
+
 /// The canary's servers (sorted, deduplicated) and the tasks skipped for want of an address.
 fn task_servers(
     route: &AppRoute,
@@ -196,6 +223,12 @@ pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> 
             "sticky sessions and mirroring need weighted mode",
         ));
     }
+    if config.stable_detached && !(routed && weighted_mode) {
+        return Err(Error::invalid(
+            "stableDetached",
+            "stable leaves the routing only for a routed canary in weighted mode",
+        ));
+    }
     for (i, route) in config.apps.iter().enumerate() {
         let field = |k: &str| format!("apps[{i}].{k}");
         if !seen.insert(route.app.name.clone()) {
@@ -231,7 +264,7 @@ pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> 
         let header_route = routed
             && config.header_route.is_some()
             && (weighted_mode || config.canary_weight.get() > 0);
-        let mirror = if routed && weighted_mode {
+        let mirror = if routed && weighted_mode && !config.stable_detached {
             config.mirror.get() as u64
         } else {
             0
@@ -262,7 +295,17 @@ pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> 
         let mut weights = None;
         let mut sticky_cookie = None;
         let mut router_middlewares = Vec::new();
-        let router_service = if weighted_mode {
+        let detached = config.stable_detached;
+        if detached && canary_servers.is_empty() {
+            return Err(Error::invalid(
+                field("canaryEndpoints"),
+                "stable cannot leave the routing while the canary has no task with an address",
+            ));
+        }
+        let router_service = if detached {
+            // Nothing names stable: the canary's tasks (behind their health check) serve all.
+            o.tasks.clone()
+        } else if weighted_mode {
             let stable_child = if mirror > 0 {
                 http.services.insert(
                     o.mirror.clone(),
@@ -319,9 +362,9 @@ pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> 
         );
         router.middlewares = router_middlewares.clone();
         http.routers.insert(o.router.clone(), router);
-        let header_rule = match (header_route, &config.header_route) {
+        let header_rule = match (header_route && !detached, &config.header_route) {
             (true, Some(h)) => Some(
-                header_rule(&route.rule, &h.name, &h.value, version)
+                header_rule(&route.rule, h, version)
                     .map_err(|e| Error::invalid(field("rule"), reason(&e)))?,
             ),
             _ => None,
@@ -338,7 +381,11 @@ pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> 
             );
         }
         apps.push(AppExpectation {
-            requires: vec![o.stable_backend.clone()],
+            requires: if detached {
+                Vec::new()
+            } else {
+                vec![o.stable_backend.clone()]
+            },
             objects: o,
             router_service,
             rule: route.rule.clone(),

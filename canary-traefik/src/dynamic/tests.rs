@@ -74,6 +74,7 @@ fn config(mode: TrafficMode, weight: u64, routed: bool, sticky: bool, mirror: u6
         header_route: Some(HeaderRoute::default()),
         sticky,
         mirror: Weight::new(mirror).unwrap(),
+        stable_detached: false,
     }
 }
 
@@ -528,6 +529,7 @@ fn renders_the_files_traefik_loaded_on_the_local_stack() {
         header_route: Some(HeaderRoute::default()),
         sticky: true,
         mirror: Weight::new(10).unwrap(),
+        stable_detached: false,
     };
     for (file, tasks) in [("canary-rt2.yml", true), ("canary-rt2.no-task.yml", false)] {
         if !tasks {
@@ -614,4 +616,65 @@ fn priorities_order_overlapping_rules() {
         short > 4096,
         "above any label router's default priority (rule length)"
     );
+}
+
+#[test]
+fn detached_stable_is_named_nowhere_and_the_canary_tasks_serve_all() {
+    let mut c = config(TrafficMode::Weighted, 100, true, true, 10);
+    c.stable_detached = true;
+    let r = render(&c, ProviderVersion::V3, NET).unwrap();
+    let text = r.config.to_yaml().unwrap();
+    assert!(!text.contains("@swarm"), "{text}");
+    let v = yaml_value(&r.config);
+    for a in &r.apps {
+        assert!(a.requires.is_empty(), "{:?}", a.requires);
+        assert_eq!(a.router_service, a.objects.tasks);
+        assert!(a.header_rule.is_none() && a.weights.is_none() && a.mirror == 0);
+        assert_eq!(
+            v["http"]["routers"][&a.objects.router]["service"],
+            json!(a.objects.tasks)
+        );
+        assert!(v["http"]["routers"][&a.objects.header_router].is_null());
+        assert!(v["http"]["services"][&a.objects.weighted].is_null());
+        let servers = &v["http"]["services"][&a.objects.tasks]["loadBalancer"]["servers"];
+        assert_eq!(servers.as_array().unwrap().len(), 2, "{servers}");
+    }
+}
+
+#[test]
+fn stable_detaches_only_for_a_routed_canary_with_tasks_in_weighted_mode() {
+    let detached = |mut c: RouteConfig| {
+        c.stable_detached = true;
+        render(&c, ProviderVersion::V3, NET).unwrap_err()
+    };
+    for e in [
+        detached(without_tasks(config(
+            TrafficMode::Weighted,
+            100,
+            true,
+            false,
+            0,
+        ))),
+        detached(config(TrafficMode::Weighted, 0, false, false, 0)),
+        detached(config(TrafficMode::Replicas, 100, true, false, 0)),
+    ] {
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e}");
+    }
+}
+
+#[test]
+fn stable_servers_are_its_task_addresses_on_traefiks_network() {
+    let route = app("web", "shop_web", &[]);
+    let eps = [
+        endpoint("s1", &[(NET, "10.0.1.20"), ("ingress", "10.0.0.20")]),
+        endpoint("s2", &[(NET, "10.0.1.21")]),
+        endpoint("s3", &[("other", "10.9.0.1")]),
+    ];
+    let (name, servers) = stable_servers(&route, &eps, ProviderVersion::V3, NET).unwrap();
+    assert_eq!(name, "shop-web@swarm");
+    assert_eq!(
+        servers.into_iter().collect::<Vec<_>>(),
+        ["http://10.0.1.20:8080", "http://10.0.1.21:8080"]
+    );
+    assert!(stable_servers(&route, &eps[2..], ProviderVersion::V3, NET).is_err());
 }

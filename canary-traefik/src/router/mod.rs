@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use canary_core::spec::HeaderRoute;
 use canary_core::spec::TrafficMode;
-use canary_core::traits::ProbeAnswer;
+use canary_core::traits::{ProbeAnswer, TaskEndpoint};
 use canary_core::{AppRoute, AppSplit, Error, Result, RouteConfig, Router, ServiceName, Track};
 
 use crate::api::{ServiceInfo, TraefikApi};
@@ -407,6 +407,42 @@ impl Router for TraefikRouter {
                 Err(e)
             }
             Err(e) => Err(e),
+        }
+    }
+
+    async fn await_stable(&self, route: &AppRoute, endpoints: &[TaskEndpoint]) -> Result<()> {
+        let (name, want) = dynamic::stable_servers(route, endpoints, self.version, &self.network)?;
+        let start = Instant::now();
+        loop {
+            let last = match self.api.service(&name).await {
+                Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => {
+                    let shown: BTreeSet<String> = s
+                        .load_balancer
+                        .iter()
+                        .flat_map(|lb| lb.servers.iter())
+                        .filter_map(|sv| sv.url.clone())
+                        .collect();
+                    if shown == want {
+                        return Ok(());
+                    }
+                    format!(
+                        "it sends to {} server(s), stable runs {} task(s)",
+                        shown.len(),
+                        want.len()
+                    )
+                }
+                Ok(Some(s)) => format!("it is {} ({})", s.status, s.error.join("; ")),
+                Ok(None) => "Traefik does not have it".to_string(),
+                Err(e) if e.is_retryable() => e.to_string(),
+                Err(e) => return Err(e),
+            };
+            if start.elapsed() >= self.confirm_timeout {
+                return Err(Error::Timeout {
+                    what: format!("Traefik to send {name} to stable's new tasks ({last})"),
+                    after: self.confirm_timeout,
+                });
+            }
+            tokio::time::sleep(self.poll_interval).await;
         }
     }
 

@@ -36,6 +36,16 @@ impl TraefikRouter {
         };
         match mode {
             TrafficMode::Weighted => {
+                if let Some(r) = router
+                    .as_ref()
+                    .filter(|r| same_name(&o.tasks, &r.service, file))
+                {
+                    // Stable detached (a promotion's handover): the canary's tasks serve all.
+                    split.stable = 0;
+                    split.canary = 100;
+                    split.healthy = is_enabled(&r.status, &r.error);
+                    return Ok(split);
+                }
                 let Some(s) = self.api.service(&format!("{}@file", o.weighted)).await? else {
                     return Ok(split);
                 };

@@ -62,6 +62,7 @@ fn config(weight: u64, tasks: bool) -> RouteConfig {
         header_route: Some(HeaderRoute::default()),
         sticky: true,
         mirror: Weight::new(10).unwrap(),
+        stable_detached: false,
     }
 }
 

@@ -1,0 +1,248 @@
+//! Every rollout made through `Canary::rollout` posts the spec's notifications: whole rollouts on
+//! the in-memory world, with notifications to HTTP servers on 127.0.0.1.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use canary_core::spec::{HookSpec, MetricKind};
+use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
+use canary_core::traits::{HookContext, HookOutcome, MetricQuery, Observation};
+use canary_core::{
+    Deps, HookRunner, ImageRef, MemoryStateStore, MetricsSource, Outcome, Result, RolloutOptions,
+    ServiceName, Spec, Track,
+};
+use canary_sdk::{Canary, Settings};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// A server on 127.0.0.1 answering 200 to every POST and keeping the JSON bodies in order.
+async fn server() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook/secret", l.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Value>>> = Default::default();
+    let record = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let n = match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    req.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&req).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            record
+                                .lock()
+                                .unwrap()
+                                .push(serde_json::from_str(body).unwrap());
+                            break;
+                        }
+                    }
+                }
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, got)
+}
+
+/// Plenty of requests, and the given canary success rate (stable 1.0).
+#[derive(Debug)]
+struct Metrics(f64);
+
+#[async_trait]
+impl MetricsSource for Metrics {
+    async fn value(&self, q: &MetricQuery) -> Result<Observation> {
+        Ok(Observation::Value(match (&q.metric, q.track) {
+            (MetricKind::RequestCount, _) => 1000.0,
+            (MetricKind::SuccessRate, Track::Canary) => self.0,
+            (MetricKind::SuccessRate, Track::Stable) => 1.0,
+            _ => 0.0,
+        }))
+    }
+    async fn samples(&self, _: &MetricQuery) -> Result<Vec<f64>> {
+        Ok(Vec::new())
+    }
+}
+
+#[derive(Debug)]
+struct NoHooks;
+
+#[async_trait]
+impl HookRunner for NoHooks {
+    async fn call(&self, _: &HookSpec, _: &HookContext) -> Result<HookOutcome> {
+        Ok(HookOutcome {
+            ok: true,
+            message: "ok".into(),
+        })
+    }
+}
+
+async fn group(json: &str, slack: &str, success: f64) -> Canary {
+    let spec = Spec::from_yaml(&format!(
+        r#"
+group: shop
+apps:
+  - name: api
+    image: api:v2
+    port: 8080
+    rule: "Host(`api.localhost`)"
+traffic:
+  steps: [10, 50]
+  interval: 100ms
+notifications:
+  - name: audit
+    kind: json
+    url: {json}
+  - name: team
+    kind: slack
+    url: {slack}
+    events: [started, analysis, promoted, rolledBack]
+"#
+    ))
+    .unwrap();
+    let orch = Arc::new(MemoryOrchestrator::new());
+    orch.add_service(
+        ServiceName::parse("api").unwrap(),
+        &ImageRef::parse("api:v1").unwrap(),
+        2,
+    );
+    let deps = Deps {
+        orchestrator: orch,
+        router: Arc::new(MemoryRouter::new()),
+        metrics: Arc::new(Metrics(success)),
+        store: Arc::new(MemoryStateStore::new()),
+        hooks: Arc::new(NoHooks),
+    };
+    Canary::from_deps(spec, Settings::default(), deps)
+        .await
+        .unwrap()
+}
+
+fn kinds(got: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_promoted_rollout_notifies_from_started_to_promoted() {
+    let (json_url, json) = server().await;
+    let (slack_url, slack) = server().await;
+    let canary = group(&json_url, &slack_url, 1.0).await;
+    let out = canary
+        .rollout(RolloutOptions::default().owner("test/1"))
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert_eq!(out, Outcome::Promoted);
+    assert!(canary.flush_notifications(Duration::from_secs(10)).await);
+
+    // The default kinds, in the engine's order.
+    assert_eq!(kinds(&json), vec!["started", "promoting", "promoted"]);
+    let bodies = json.lock().unwrap().clone();
+    assert!(bodies
+        .iter()
+        .all(|b| b["group"] == "shop" && b["notification"] == "audit"));
+    let last = &bodies[2]["lastAnalysis"];
+    assert_eq!(last["weight"], 50);
+    assert_eq!(last["report"]["verdict"], "pass");
+    assert_eq!(last["report"]["checks"][1]["name"], "successRate");
+    assert_eq!(last["report"]["checks"][1]["canary"], 1.0);
+
+    // Slack: one message per analysis, with the figure and its limit.
+    let texts: Vec<String> = slack
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["blocks"][0]["text"]["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            "canary shop: started",
+            "canary shop: analysis",
+            "canary shop: analysis",
+            "canary shop: promoted"
+        ]
+    );
+    let analysis = slack.lock().unwrap()[1].to_string();
+    assert!(
+        analysis.contains("successRate api: canary 1.000 vs min 0.990 (pass)")
+            && analysis.contains("*Weight*\\n10%"),
+        "{analysis}"
+    );
+}
+
+#[tokio::test]
+async fn a_rolled_back_rollout_says_which_figure_failed() {
+    let (json_url, json) = server().await;
+    let (slack_url, slack) = server().await;
+    let canary = group(&json_url, &slack_url, 0.5).await;
+    let out = canary
+        .rollout(RolloutOptions::default().owner("test/1"))
+        .unwrap()
+        .run()
+        .await
+        .unwrap();
+    assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");
+    assert!(canary.flush_notifications(Duration::from_secs(10)).await);
+    assert_eq!(kinds(&json), vec!["started", "rollingBack", "rolledBack"]);
+    let rolled_back = slack.lock().unwrap().last().unwrap().to_string();
+    assert!(
+        rolled_back.contains("canary shop: rolled back")
+            && rolled_back.contains("successRate api: canary 0.500 vs min 0.990 (fail)"),
+        "{rolled_back}"
+    );
+    // Status reads only: it starts no notifier and sends nothing.
+    let before = json.lock().unwrap().len();
+    canary.status().await.unwrap();
+    assert!(canary.flush_notifications(Duration::from_secs(1)).await);
+    assert_eq!(json.lock().unwrap().len(), before);
+}
+
+#[tokio::test]
+async fn test_notifications_reach_every_target_whatever_its_filter() {
+    let (json_url, json) = server().await;
+    let (slack_url, slack) = server().await;
+    let canary = group(&json_url, &slack_url, 1.0).await;
+    let results = canary.test_notifications().await;
+    assert_eq!(results.len(), 2);
+    for r in &results {
+        assert_eq!(r.status, Some(200), "{r:?}");
+        assert!(!r.target.contains("secret"), "{r:?}");
+    }
+    assert_eq!(json.lock().unwrap()[0]["test"], true);
+    assert_eq!(
+        slack.lock().unwrap()[0]["blocks"][0]["text"]["text"],
+        "canary shop: test notification"
+    );
+    // The same from the spec alone (the CLI's notify-test needs no Docker).
+    let again = canary_sdk::test_notifications_of(canary.spec())
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2);
+    assert_eq!(json.lock().unwrap().len(), 2);
+}
