@@ -251,6 +251,19 @@ export interface Status {
   services: ServiceState[]
   /** Whether a live controller holds the lease. */
   driven: boolean
+  /** Replicas mode: each step's replica counts and how close they come to its weight. */
+  replicaPlan?: StepPlan[]
+}
+
+/** One step of a replicas-mode rollout: its weight, the counts that come closest, how close. */
+export interface StepPlan {
+  weight: number
+  stable: number
+  canary: number
+  /** The canary's share of the tasks, rounded to a percent. */
+  effective: number
+  /** How far the counts are from the weight, in percentage points. */
+  off: number
 }
 
 export type EventKind =

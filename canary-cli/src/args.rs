@@ -385,6 +385,9 @@ pub(crate) struct RunArgs {
     /// `canary_core::recording`), for `canary replay`.
     #[arg(long, value_name = "FILE")]
     pub(crate) record: Option<PathBuf>,
+    /// With a compose file (-f): do not write the promoted image into it; print the patch.
+    #[arg(long, env = "CANARY_NO_WRITE")]
+    pub(crate) no_write: bool,
 }
 
 /// `canary promote`.
@@ -393,6 +396,10 @@ pub(crate) struct PromoteArgs {
     /// Promote now, skipping the remaining steps and analysis.
     #[arg(long)]
     pub(crate) full: bool,
+    /// With a compose file (-f), when the promotion is carried out here: do not write the
+    /// promoted image into it; print the patch.
+    #[arg(long, env = "CANARY_NO_WRITE")]
+    pub(crate) no_write: bool,
 }
 
 /// `canary logs`.

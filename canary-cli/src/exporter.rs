@@ -11,6 +11,7 @@
 //! | `canary_check_value` | `group`, `app`, `check`, `track` (and `dry_run="true"`) | the value each check measured |
 //! | `canary_check_verdict` | `group`, `app`, `check` (and `dry_run="true"`) | 1 pass, 0 inconclusive, -1 fail |
 //! | `canary_backend_info` | `group`, `app`, `track`, `service` | 1: the Traefik service (`service` label of `traefik_service_*`) of each app's track |
+//! | `canary_drift` | `group`, `app`, `against` | 1 when stable does not run the last promoted image (`against="promotion"`) or the image the compose file names (`against="file"`), else 0; from the check before the rollout (and after a promotion) |
 //! | `canary_events_total` | `group`, `kind` | events so far (counter) |
 //! | `canary_last_event_timestamp_seconds` | `group` | Unix time of the last event |
 //!
@@ -27,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use canary_core::analysis::Verdict;
+use canary_core::ops::{Drift, DriftAgainst};
 use canary_core::{Event, Phase};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -79,6 +81,8 @@ struct Gauges {
     last_ms: u64,
     /// (app, track, Traefik service).
     backends: Vec<(String, &'static str, String)>,
+    /// (app, against) → drifting; empty until checked.
+    drift: BTreeMap<(String, &'static str), bool>,
 }
 
 /// The engine's decisions, as gauges.
@@ -104,6 +108,23 @@ impl Exporter {
     /// Sets the Traefik services of each app's tracks.
     pub(crate) fn set_backends(&self, backends: Vec<(String, &'static str, String)>) {
         self.g.lock().expect("gauges lock").backends = backends;
+    }
+
+    /// Takes in the drift of stable (every app not in `drift` does not drift).
+    pub(crate) fn set_drift(&self, drift: &[Drift]) {
+        let mut g = self.g.lock().expect("gauges lock");
+        let apps = g.apps.clone();
+        g.drift.clear();
+        for app in apps {
+            let d = drift.iter().find(|d| d.app == app);
+            for (word, against) in [
+                ("promotion", DriftAgainst::Promotion),
+                ("file", DriftAgainst::File),
+            ] {
+                let on = d.is_some_and(|d| d.against.contains(&against));
+                g.drift.insert((app.clone(), word), on);
+            }
+        }
     }
 
     /// Takes in an event.
@@ -254,6 +275,22 @@ impl Exporter {
                 );
             }
         }
+        if !g.drift.is_empty() {
+            head(
+                &mut s,
+                "canary_drift",
+                "gauge",
+                "1 when stable does not run the last promoted image (against=promotion) or the compose file's (against=file).",
+            );
+            for ((app, against), on) in &g.drift {
+                let _ = writeln!(
+                    s,
+                    "canary_drift{{group=\"{grp}\",app=\"{}\",against=\"{against}\"}} {}",
+                    escape(app),
+                    u8::from(*on)
+                );
+            }
+        }
         head(
             &mut s,
             "canary_events_total",
@@ -379,6 +416,49 @@ mod tests {
             message: String::new(),
             analysis: None,
         }
+    }
+
+    #[test]
+    fn drift_is_a_gauge_per_app_and_source() {
+        use canary_core::ops::DriftWinner;
+        let x = Exporter::new("shop", vec!["api".into(), "web".into()], 1);
+        assert!(!x.render().contains("canary_drift"));
+        x.set_drift(&[Drift {
+            app: "api".into(),
+            service: "shop_api".into(),
+            running: "sha256:aa".into(),
+            promoted: Some("sha256:aa".into()),
+            declared: Some("api:v1".into()),
+            declared_line: Some(3),
+            deployed: None,
+            against: vec![DriftAgainst::File],
+            won: DriftWinner::Promotion,
+            message: String::new(),
+        }]);
+        let text = x.render();
+        for (line, want) in [
+            (
+                "canary_drift{group=\"shop\",app=\"api\",against=\"file\"}",
+                "1",
+            ),
+            (
+                "canary_drift{group=\"shop\",app=\"api\",against=\"promotion\"}",
+                "0",
+            ),
+            (
+                "canary_drift{group=\"shop\",app=\"web\",against=\"file\"}",
+                "0",
+            ),
+        ] {
+            assert!(
+                text.contains(&format!("{line} {want}\n")),
+                "{line} in\n{text}"
+            );
+        }
+        x.set_drift(&[]);
+        assert!(x
+            .render()
+            .contains("canary_drift{group=\"shop\",app=\"api\",against=\"file\"} 0\n"));
     }
 
     #[tokio::test]

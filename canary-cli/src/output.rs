@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use canary_core::analysis::{AnalysisReport, Verdict};
+use canary_core::ops::{Drift, WriteBack, WrittenAs};
 use canary_core::{Event, EventKind, Phase};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -281,6 +282,54 @@ pub(crate) fn human_report(report: &AnalysisReport, indent: &str) -> String {
         }
     }
     s
+}
+
+/// A promotion written back into the compose file (or, with `--no-write`, the patch).
+pub(crate) fn human_write_back(w: &WriteBack) -> String {
+    let mut s = String::new();
+    for i in w.images.iter() {
+        let how = match i.written_as {
+            WrittenAs::Digest => "the promoted registry digest".to_string(),
+            WrittenAs::Tag => format!("the canary's tag, which still names the promoted {}", i.promoted),
+            WrittenAs::Id => format!(
+                "the promoted image ID: no tag of the spec names {} any more, and an ID is only on nodes that have the image",
+                i.promoted
+            ),
+        };
+        let verb = match (i.changed, w.written) {
+            (false, _) => "already names",
+            (true, true) => "now names",
+            (true, false) => "would name",
+        };
+        s.push_str(&format!(
+            "{} line {}: services.{}.image {verb} {} ({how}){}\n",
+            w.file,
+            i.line,
+            i.service,
+            i.image,
+            if i.changed {
+                format!(", was {}", i.previous)
+            } else {
+                String::new()
+            },
+        ));
+    }
+    if !w.written && !w.patch.is_empty() {
+        s.push_str(&format!(
+            "not written (--no-write); apply with `git apply` or `patch -p1`:\n{}",
+            w.patch
+        ));
+    }
+    s.trim_end().to_string()
+}
+
+/// Drift of stable from the last promotion or the compose file, one line per app.
+pub(crate) fn human_drift(drift: &[Drift]) -> String {
+    drift
+        .iter()
+        .map(|d| format!("DRIFT {}", d.message))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -44,7 +44,7 @@ pub(crate) async fn connect(g: &Global) -> CliResult<(SpecFile, Canary)> {
     let canary = Canary::connect(file.spec.clone(), settings)
         .await
         .map_err(CliError::from)?
-        .with_spec_dir(&file.dir);
+        .with_source(&file);
     Ok((file, canary))
 }
 

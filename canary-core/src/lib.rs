@@ -43,7 +43,7 @@ pub use error::{Error, Result};
 pub use memory::MemoryStateStore;
 pub use model::{
     AppRef, CookieName, CookieValue, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleRegex,
-    RuleValue, ServiceName, Track, TrafficSplit, Weight,
+    RuleValue, ServiceName, StepPlan, Track, TrafficSplit, Weight,
 };
 pub use spec::{Spec, SpecFile};
 pub use state::{Command, Gate, Phase, RolloutState};

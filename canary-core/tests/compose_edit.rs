@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use canary_core::compose::{
-    set_image, set_image_with, ComposeOptions, ComposeSpec, SetImageOptions,
+    image_of, set_image, set_image_with, set_images, ComposeOptions, ComposeSpec, SetImageOptions,
 };
 use canary_core::{Error, ImageRef};
 use proptest::prelude::*;
@@ -13,6 +13,7 @@ use serde_json::Value;
 
 const SEED: &str = include_str!("fixtures/compose/seed/docker-compose.canary.yml");
 const SDK: &str = include_str!("fixtures/compose/sdk/docker-compose.yml");
+const PLATFORM: &str = include_str!("fixtures/compose/realworld/platform.yml");
 const DIGEST: &str =
     "registry:5000/neotix-api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
@@ -275,6 +276,172 @@ fn the_patch_is_a_unified_diff_that_applies() {
             );
         }
     }
+}
+
+#[test]
+fn several_images_make_one_patch_with_a_hunk_each() {
+    let v2 = img("gcp-deployment-api:v2");
+    let edits = set_images(
+        SEED,
+        &[("neotix-api", &img(DIGEST)), ("gcp-deployment-api", &v2)],
+    )
+    .unwrap();
+    // Exactly the two image lines changed, each keeping its quoting.
+    let changed = changed_lines(SEED, edits.text());
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    assert_eq!(changed[0].2, format!("    image: {DIGEST}"));
+    assert_eq!(changed[1].2, "    image: 'gcp-deployment-api:v2'");
+    let patch = edits.patch("compose.yml");
+    assert_eq!(patch.matches("\n@@ ").count(), 2, "{patch}");
+    assert!(patch.starts_with("--- a/compose.yml\n+++ b/compose.yml\n@@ -"));
+    for tool in ["git", "patch"] {
+        assert_eq!(apply(tool, SEED, &patch), edits.text(), "{tool}");
+    }
+    // Each edit as if alone, against the original.
+    assert_eq!(edits.edits()[0].old_image(), "neotix-api:stable");
+    assert_eq!(edits.edits()[1].old_image(), "gcp-deployment-api:stable");
+    assert_eq!(
+        image_of(edits.text(), "gcp-deployment-api").unwrap(),
+        Some(("gcp-deployment-api:v2".to_string(), changed[1].0))
+    );
+    // One that is already there changes nothing and adds no hunk.
+    let again = set_images(
+        edits.text(),
+        &[("neotix-api", &img(DIGEST)), ("gcp-deployment-api", &v2)],
+    )
+    .unwrap();
+    assert!(again.is_noop());
+    assert_eq!(again.patch("f"), "");
+    let one = set_images(
+        edits.text(),
+        &[
+            ("neotix-api", &img("neotix-api:v3")),
+            ("gcp-deployment-api", &v2),
+        ],
+    )
+    .unwrap();
+    assert_eq!(one.patch("f").matches("\n@@ ").count(), 1);
+    // Nothing is written when one of them cannot be.
+    assert!(set_images(SEED, &[("neotix-api", &v2), ("nope", &v2)]).is_err());
+    assert!(set_images(SEED, &[("neotix-api", &v2), ("neotix-api", &v2)]).is_err());
+}
+
+#[test]
+fn close_changes_share_a_hunk_and_a_flow_line_can_hold_two() {
+    let text = "# top\nservices:\n  a:\n    image: a:1\n  b:\n    image: b:1\n  c: {image: c:1}\n  d: {image: d:1, x: 1}\nz: 1\n";
+    let edits = set_images(
+        text,
+        &[("a", &img("a:2")), ("b", &img("b:2")), ("d", &img("d:2"))],
+    )
+    .unwrap();
+    let patch = edits.patch("compose.yml");
+    assert_eq!(patch.matches("\n@@ ").count(), 1, "{patch}");
+    for tool in ["git", "patch"] {
+        assert_eq!(apply(tool, text, &patch), edits.text(), "{tool}");
+    }
+    let flow = "services: {a: {image: a:1}, b: {image: b:1}}\n";
+    let edits = set_images(
+        flow,
+        &[
+            ("a", &img("a:2")),
+            (
+                "b",
+                &img("b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+            ),
+        ],
+    )
+    .unwrap();
+    assert_eq!(
+        edits.text(),
+        "services: {a: {image: \"a:2\"}, b: {image: \"b@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}}\n"
+    );
+    let patch = edits.patch("compose.yml");
+    assert_eq!(patch.matches("\n-").count(), 1, "{patch}");
+    for tool in ["git", "patch"] {
+        assert_eq!(apply(tool, flow, &patch), edits.text(), "{tool}");
+    }
+    // Far apart: two hunks, and the second's new line numbers follow the first's change (a
+    // folded scalar of two lines became one).
+    let mut far = String::from("services:\n  a:\n    image: >-\n      a:1\n");
+    for i in 0..20 {
+        far.push_str(&format!("    k{i}: {i}\n"));
+    }
+    far.push_str("  b:\n    image: b:1\n    last: 1");
+    let edits = set_images(&far, &[("a", &img("a:2")), ("b", &img("b:2"))]).unwrap();
+    let patch = edits.patch("compose.yml");
+    assert_eq!(patch.matches("\n@@ ").count(), 2, "{patch}");
+    assert!(patch.contains("\\ No newline at end of file"), "{patch}");
+    for tool in ["git", "patch"] {
+        assert_eq!(apply(tool, &far, &patch), edits.text(), "{tool}");
+    }
+}
+
+#[test]
+fn a_real_world_stack_file_changes_one_line_per_image() {
+    let cases = [
+        ("postgres", "postgres:17", "    image: postgres:17"),
+        ("redis", "redis:7.2.5-bookworm", "    image: redis:7.2.5-bookworm"),
+        (
+            "api",
+            DIGEST,
+            // The service's own image, not the anchor's it overrides; the comment stays.
+            "    image: registry:5000/neotix-api@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef   # the service canary promotes",
+        ),
+        (
+            "web",
+            "registry.example.com/platform/web:4.2.0",
+            "    image: 'registry.example.com/platform/web:4.2.0'   # Next.js front end",
+        ),
+        (
+            "init",
+            "registry.example.com/platform/migrate:4.2.0",
+            "    image: \"registry.example.com/platform/migrate:4.2.0\"",
+        ),
+        ("proxy", "traefik:v3.7.9", "    image: traefik:v3.7.9"),
+    ];
+    let mut all = Vec::new();
+    for (service, image, line) in cases {
+        let image = img(image);
+        let edit = set_image(PLATFORM, service, &image).unwrap();
+        let changed = changed_lines(PLATFORM, edit.text());
+        assert_eq!(changed.len(), 1, "{service}: {changed:?}");
+        assert_eq!(changed[0].2, line, "{service}");
+        assert_eq!(changed[0].0, edit.line(), "{service}");
+        assert_eq!(
+            image_of(edit.text(), service).unwrap(),
+            Some((image.to_string(), edit.line()))
+        );
+        for tool in ["git", "patch"] {
+            assert_eq!(
+                apply(tool, PLATFORM, &edit.patch("compose.yml")),
+                edit.text(),
+                "{service} {tool}"
+            );
+        }
+        all.push((service, image));
+    }
+    let pairs: Vec<(&str, &ImageRef)> = all.iter().map(|(s, i)| (*s, i)).collect();
+    let edits = set_images(PLATFORM, &pairs).unwrap();
+    assert_eq!(changed_lines(PLATFORM, edits.text()).len(), cases.len());
+    for tool in ["git", "patch"] {
+        assert_eq!(
+            apply(tool, PLATFORM, &edits.patch("compose.yml")),
+            edits.text(),
+            "{tool}"
+        );
+    }
+    // The helpers' image is the anchor every one of them merges (and it has variables): not
+    // theirs to change alone.
+    for service in ["worker", "scheduler"] {
+        let (field, reason) = refused(PLATFORM, service);
+        assert_eq!(field, format!("services.{service}.image"));
+        assert!(
+            reason.contains("the value at line 17, merged in by `<<` at line")
+                && reason.contains("also uses"),
+            "{reason}"
+        );
+    }
+    assert!(set_images(PLATFORM, &[("api", &img("a:1")), ("worker", &img("a:1"))]).is_err());
 }
 
 /// `text` patched by `git apply` or `patch -p1` in a scratch directory.

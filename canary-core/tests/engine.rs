@@ -931,12 +931,34 @@ async fn both_apps_of_a_group_move_together() {
 #[tokio::test(start_paused = true)]
 async fn replicas_mode_scales_to_the_weights() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    let s = spec(&ONE_APP.replace(
-        "steps: [10, 50]",
-        "mode: replicas\n  totalReplicas: 4\n  steps: [25, 50]",
+    // Replicas mode analyses through the apps' own per-task metrics (Traefik's cannot see the
+    // canary there); the fake source answers the same either way.
+    let s = spec(&format!(
+        "{}analysis:\n  taskMetrics:\n    requests: http_requests_total\n",
+        ONE_APP.replace(
+            "steps: [10, 50]",
+            "mode: replicas\n  totalReplicas: 4\n  steps: [25, 50]",
+        )
     ));
     let r = Rollout::new(s, w.deps(), opts("h/1")).unwrap();
+    let plan = r.status().await.unwrap().replica_plan.expect("a plan");
+    let counts: Vec<_> = plan.iter().map(|p| (p.stable, p.canary, p.off)).collect();
+    assert_eq!(counts, [(3, 1, 0.0), (2, 2, 0.0)]);
+    let mut events = r.subscribe();
     assert_eq!(r.run().await.unwrap(), Outcome::Promoted);
+    let mut said = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if e.kind == canary_core::EventKind::WeightSet {
+            said.push(e.message);
+        }
+    }
+    assert_eq!(
+        said,
+        [
+            "step 1 of 2: canary weight 25% (replicas: 1 canary + 3 stable tasks: exactly 25%)",
+            "step 2 of 2: canary weight 50% (replicas: 2 canary + 2 stable tasks: exactly 50%)",
+        ]
+    );
     let log = w.log.all();
     let at = |s: &str| {
         log.iter()

@@ -314,6 +314,7 @@ fn shipped_examples_load() {
     for f in [
         "examples/neotix/canary.yaml",
         "examples/neotix/canary-bad.yaml",
+        "examples/neotix/canary-replicas.yaml",
     ] {
         let s = Spec::load(root().join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
         assert_eq!(s.app_refs().len(), 2);
@@ -340,6 +341,7 @@ fn schema_accepts_the_examples_and_rejects_bad_ones() {
     for f in [
         "examples/neotix/canary.yaml",
         "examples/neotix/canary-bad.yaml",
+        "examples/neotix/canary-replicas.yaml",
     ] {
         let text = std::fs::read_to_string(root().join(f)).unwrap();
         let value: serde_json::Value = canary_core::yaml::from_str(&text).unwrap();
@@ -408,6 +410,163 @@ fn build_requests_per_track() {
         .build_request(Track::Stable, dir)
         .unwrap_err();
     assert!(e.to_string().contains("needs stableImage"), "{e}");
+}
+
+/// A replicas-mode spec over 5 tasks whose analysis reads the apps' own per-task metrics.
+fn replicas(traffic: &str, analysis: &str) -> String {
+    format!("{BASE}traffic:\n  mode: replicas\n  totalReplicas: 5\n{traffic}analysis:\n{analysis}")
+}
+
+const TASKS: &str = "  taskMetrics:\n    requests: demo_http_requests_total\n";
+
+#[test]
+fn replica_plans_are_said_and_bounded_by_the_tolerance() {
+    // 20 % beside 4 stable tasks is 1 canary task, exactly; 60 % is 3 of 5; 80 % 4 of 5.
+    let s = Spec::from_yaml(&replicas("  steps: [20, 60, 80]\n", TASKS)).unwrap();
+    let plan = s.replica_plan().unwrap();
+    let got: Vec<_> = plan
+        .iter()
+        .map(|p| (p.stable, p.canary, p.exact()))
+        .collect();
+    assert_eq!(got, [(4, 1, true), (2, 3, true), (1, 4, true)]);
+    assert!(Spec::from_yaml(BASE).unwrap().replica_plan().is_none());
+    // 10 % over 5 tasks is 1 canary task, 20 %: 10 points off, the default tolerance.
+    assert!(Spec::from_yaml(&replicas("  steps: [10, 20]\n", TASKS)).is_ok());
+    let (f, r) = reject(&replicas(
+        "  steps: [10, 20]\n  replicaTolerance: 5\n",
+        TASKS,
+    ));
+    assert_eq!(f, "traffic.steps[0]");
+    assert!(
+        r.starts_with(
+            "over 5 tasks, 1 canary + 4 stable tasks give 20%, 10 points off 10%: beyond \
+             traffic.replicaTolerance (5 points); traffic.totalReplicas: 8 brings every step within it"
+        ),
+        "{r}"
+    );
+    // The default steps (10 to 50) over 2 tasks: 10 % is 1 of 2.
+    let two = format!("{BASE}traffic:\n  mode: replicas\nanalysis:\n{TASKS}");
+    let (f, r) = reject(&two);
+    assert_eq!(f, "traffic.steps");
+    assert!(
+        r.starts_with("over 2 tasks, 1 canary + 1 stable task give 50%, 40 points off 10%"),
+        "{r}"
+    );
+    let (f, _) = reject(&replicas(
+        "  stepWeight: 7\n  maxWeight: 49\n  replicaTolerance: 0\n",
+        TASKS,
+    ));
+    assert_eq!(f, "traffic.stepWeight");
+    let (f, r) = reject(
+        &replicas("  steps: [1]\n  replicaTolerance: 0\n", "  limits: {}\n").replace(
+            "analysis:\n  limits: {}\n",
+            &format!("limits:\n  maxReplicas: 50\nanalysis:\n{TASKS}"),
+        ),
+    );
+    assert_eq!(f, "traffic.steps[0]");
+    assert!(
+        r.contains(
+            "no total up to limits.maxReplicas (50) brings every step within it; use weighted mode"
+        ),
+        "{r}"
+    );
+    let (f, r) = reject(&replicas("  steps: [20]\n  replicaTolerance: 51\n", TASKS));
+    assert_eq!(f, "traffic.replicaTolerance");
+    assert!(r.starts_with("51 is above 50 percentage points"), "{r}");
+    let (f, r) = reject(&format!("{BASE}traffic:\n  replicaTolerance: 5\n"));
+    assert_eq!(f, "traffic.replicaTolerance");
+    assert!(r.starts_with("only used in replicas mode"), "{r}");
+}
+
+#[test]
+fn replicas_mode_refuses_checks_that_cannot_see_the_canary() {
+    let steps = "  steps: [20, 40]\n";
+    let check = |extra: &str| {
+        format!("  minRequests: 0\n  checks:\n    - {{name: ok, metric: successRate, min: 0.99{extra}}}\n")
+    };
+    let (f, r) = reject(&replicas(steps, &check("")));
+    assert_eq!(f, "analysis.checks[0].metric");
+    assert!(r.starts_with("reads Traefik's metrics, which in replicas mode count the canary's answers as stable's"), "{r}");
+    assert!(
+        r.contains("set analysis.taskMetrics") && r.contains("or mark the check dryRun: true"),
+        "{r}"
+    );
+    // The request gate counts the canary's requests from Traefik too.
+    let gate = "  checks:\n    - {name: ok, metric: successRate, min: 0.99}\n";
+    let (f, r) = reject(&replicas(steps, gate).replace("analysis:\n", "analysis:\n  minRequests: 5\n").replace(
+        "    - {name: ok, metric: successRate, min: 0.99}\n",
+        "    - {name: q, metric: {query: \"sum(rate(x{s=\\\"{{swarmService}}\\\"}[1m]))\"}, max: 1}\n",
+    ));
+    assert_eq!(f, "analysis.minRequests");
+    assert!(r.contains("or set minRequests: 0"), "{r}");
+    // A dry run is allowed, but something must decide: here nothing does.
+    let (f, r) = reject(&replicas(steps, &check(", dryRun: true")));
+    assert_eq!(f, "analysis.checks");
+    assert!(
+        r.starts_with("nothing but the default check would decide"),
+        "{r}"
+    );
+    // No checks at all: the default check is a built-in one.
+    let (f, _) = reject(&replicas(steps, "  minRequests: 0\n"));
+    assert_eq!(f, "analysis.checks");
+    // Judge metrics likewise.
+    let (f, _) = reject(&replicas(
+        steps,
+        "  minRequests: 0\n  judge:\n    metrics: [{name: e, metric: errorRate}]\n",
+    ));
+    assert_eq!(f, "analysis.judge.metrics[0].metric");
+    // A query on Traefik's service metrics, or on {{service}}, is as blind.
+    let q = |text: &str| {
+        format!(
+            "  minRequests: 0\n  checks:\n    - {{name: q, metric: {{query: '{text}'}}, max: 1}}\n"
+        )
+    };
+    for text in [
+        "sum(rate(traefik_service_requests_total[1m]))",
+        "sum(up{s=\"{{ service }}\"})",
+    ] {
+        assert_eq!(
+            reject(&replicas(steps, &q(text))).0,
+            "analysis.checks[0].metric",
+            "{text}"
+        );
+    }
+    // Accepted: a dry run beside a query on the apps' own metrics; task metrics; skipAnalysis.
+    let ok = format!(
+        "{}    - {{name: own, metric: {{query: 'sum(rate(x{{s=\"{{{{swarmService}}}}\"}}[1m]))'}}, max: 1}}\n",
+        check(", dryRun: true")
+    );
+    Spec::from_yaml(&replicas(steps, &ok)).unwrap();
+    Spec::from_yaml(&replicas(steps, &format!("{TASKS}{}", check("")))).unwrap();
+    Spec::from_yaml(&format!(
+        "{}skipAnalysis: true\n",
+        replicas(steps, &check(""))
+    ))
+    .unwrap();
+    // Weighted mode sees each track through its own Traefik service.
+    Spec::from_yaml(&format!("{BASE}analysis:\n{}", check(""))).unwrap();
+}
+
+#[test]
+fn task_metrics_are_checked() {
+    let with = |tm: &str, checks: &str| format!("{BASE}analysis:\n  taskMetrics:\n{tm}{checks}");
+    let (f, r) = reject(&with("    requests: \"http requests\"\n", ""));
+    assert_eq!(f, "analysis.taskMetrics.requests");
+    assert!(r.contains("not a Prometheus metric name"), "{r}");
+    let (f, _) = reject(&with("    requests: x\n    serviceLabel: __name__\n", ""));
+    assert_eq!(f, "analysis.taskMetrics.serviceLabel");
+    let (f, _) = reject(&with("    requests: x\n    colour: 1\n", ""));
+    assert_eq!(f, "analysis.taskMetrics.colour");
+    let latency = "  checks:\n    - {name: p99, metric: {latency: 0.99}, max: 1}\n";
+    let (f, r) = reject(&with("    requests: x\n", latency));
+    assert_eq!(f, "analysis.checks[0].metric");
+    assert!(r.contains("set analysis.taskMetrics.duration"), "{r}");
+    let s = Spec::from_yaml(&with("    requests: x\n    duration: x_seconds\n", latency)).unwrap();
+    let tm = s.analysis.task_metrics.unwrap();
+    assert_eq!(
+        (tm.code_label.as_str(), tm.service_label.as_str()),
+        ("code", "swarm_service")
+    );
 }
 
 /// A spec with one check whose metric is `web:` followed by `body` (indented by 8 spaces).

@@ -205,6 +205,7 @@
       st && st.cause ? el('p', { class: 'cause' + (st.phase === 'paused' ? ' held' : ''), id: 'cause' }, el('b', { text: st.phase === 'paused' ? 'why: ' : 'cause: ' }), st.cause) : null,
       st && st.command ? el('p', { class: 'muted', text: `command waiting for the controller: ${st.command} (from ${st.commandBy || '?'})` }) : null,
       v.error ? el('p', { class: 'error', text: 'cannot read the status now: ' + v.error }) : null,
+      driftBox(v),
       S.report ? null : actions(v, st),
       timeline(v, st, steps)
     );
@@ -222,6 +223,17 @@
       );
     }
     return frag;
+  }
+
+  function driftBox(v) {
+    const drift = (v.status && v.status.drift) || [];
+    if (!drift.length) return null;
+    return el(
+      'div',
+      { class: 'drift', id: 'drift' },
+      el('b', { text: 'Drift: stable does not run what it should' }),
+      el('ul', {}, drift.map((d) => el('li', { class: 'won-' + d.won, text: d.message })))
+    );
   }
 
   function fact(label, value) {

@@ -1,6 +1,9 @@
 //! The live side: the groups the dashboard shows, the latest view of each, and the stream of
 //! changes every browser subscribes to.
 //!
+//! A group given with a drift check gets its drift added to each status read (the compose file
+//! is read again each time, so an edit shows within a poll).
+//!
 //! Two feeds keep the views fresh. A rollout running in this process sends its events as they
 //! happen ([`Rollout::subscribe`]): each one updates the group's view at once and asks for a
 //! fresh status. Everything else (a `canary run` in another terminal, a person's `canary pause`)
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use canary_core::error::with_timeout;
+use canary_core::ops::DriftCheck;
 use canary_core::state::now_ms;
 use canary_core::{GroupRef, Result, Rollout, StateStore, Status};
 use serde::Serialize;
@@ -93,6 +97,8 @@ pub(crate) struct GroupItem {
 #[derive(Debug)]
 pub(crate) struct Hub {
     entries: Mutex<BTreeMap<String, Entry>>,
+    /// Each group's drift check, by group.
+    drift: BTreeMap<String, Arc<DriftCheck>>,
     store: Option<Arc<dyn StateStore>>,
     frames: broadcast::Sender<Bytes>,
     wake: Notify,
@@ -109,6 +115,7 @@ impl Hub {
     /// A hub for `rollouts` (each group once) and the groups of `store`.
     pub(crate) fn new(
         rollouts: &[Arc<Rollout>],
+        drift: &[Arc<DriftCheck>],
         store: Option<Arc<dyn StateStore>>,
         poll: Duration,
         call_timeout: Duration,
@@ -125,6 +132,10 @@ impl Hub {
         let (frames, _) = broadcast::channel(BROADCAST);
         Hub {
             entries: Mutex::new(entries),
+            drift: drift
+                .iter()
+                .map(|d| (d.group().to_string(), d.clone()))
+                .collect(),
             store,
             frames,
             wake: Notify::new(),
@@ -181,6 +192,17 @@ impl Hub {
                 with_timeout("read the status", self.call_timeout, r.status()).await
             }
             Source::Stored(g) => self.stored_status(g).await,
+        };
+        let status = match (status, self.drift.get(group)) {
+            (Ok(mut st), Some(check)) => {
+                match with_timeout("check drift", self.call_timeout, check.check(&st)).await {
+                    Ok(d) => st.drift = d,
+                    // The rest of the status still shows; the log says why drift does not.
+                    Err(e) => tracing::warn!(group, "cannot check drift: {e}"),
+                }
+                Ok(st)
+            }
+            (other, _) => other,
         };
         let mut entries = self.lock();
         let entry = entries.get_mut(group)?;
@@ -255,6 +277,8 @@ impl Hub {
             ),
             services: Vec::new(),
             driven,
+            drift: Vec::new(),
+            replica_plan: None,
         })
     }
 

@@ -7,7 +7,8 @@
 //! The page lists every group the dashboard was given a [`Rollout`] for and every group the
 //! [`StateStore`] holds a state for. For each it shows the phase, the step and the weight as a
 //! timeline, the weight over time, each check of each analysed step against its limit (canary,
-//! stable and the threshold line), the split Traefik reports, the services and the event log;
+//! stable and the threshold line), the split Traefik reports, the services, the drift of stable
+//! from its last promotion and compose file (when given a [`DriftCheck`]) and the event log;
 //! it updates without reloading (server-sent events fed by the engine's events and by reading the
 //! state store about every second, so a `canary run` in another terminal shows too). With actions
 //! allowed, it pauses, resumes, promotes (one step or fully) and rolls back, each behind a
@@ -62,6 +63,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use canary_core::ops::DriftCheck;
 use canary_core::{Error, Result, Rollout, StateStore};
 use tokio::sync::{watch, Semaphore};
 
@@ -78,6 +80,7 @@ pub use server::{HANDLER_TIMEOUT, HEAD_TIMEOUT, MAX_BODY, MAX_CONNECTIONS, MAX_H
 #[derive(Debug)]
 pub struct Dashboard {
     rollouts: Vec<Arc<Rollout>>,
+    drift: Vec<Arc<DriftCheck>>,
     store: Option<Arc<dyn StateStore>>,
     addr: SocketAddr,
     allow_actions: bool,
@@ -92,6 +95,7 @@ pub struct Dashboard {
 #[must_use]
 pub struct DashboardBuilder {
     rollouts: Vec<Arc<Rollout>>,
+    drift: Vec<Arc<DriftCheck>>,
     store: Option<Arc<dyn StateStore>>,
     addr: SocketAddr,
     allow_actions: bool,
@@ -105,6 +109,7 @@ impl Default for DashboardBuilder {
     fn default() -> Self {
         DashboardBuilder {
             rollouts: Vec::new(),
+            drift: Vec::new(),
             store: None,
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             allow_actions: false,
@@ -126,6 +131,13 @@ impl DashboardBuilder {
     /// [`DashboardBuilder::rollout`] for each.
     pub fn rollouts(mut self, rollouts: impl IntoIterator<Item = Arc<Rollout>>) -> Self {
         self.rollouts.extend(rollouts);
+        self
+    }
+
+    /// Shows the drift of the check's group (stable against its last promotion and compose
+    /// file) with its status; the group must be one given with [`DashboardBuilder::rollout`].
+    pub fn drift(mut self, check: Arc<DriftCheck>) -> Self {
+        self.drift.push(check);
         self
     }
 
@@ -190,6 +202,14 @@ impl DashboardBuilder {
                 ));
             }
         }
+        for d in &self.drift {
+            if !groups.contains_key(d.group()) {
+                return Err(Error::invalid(
+                    "drift",
+                    format!("group {} has a drift check but no rollout", d.group()),
+                ));
+            }
+        }
         let token = self
             .token
             .as_deref()
@@ -225,6 +245,7 @@ impl DashboardBuilder {
         }
         Ok(Dashboard {
             rollouts: self.rollouts,
+            drift: self.drift,
             store: self.store,
             addr: self.addr,
             allow_actions: self.allow_actions,
@@ -285,6 +306,7 @@ impl Dashboard {
     fn hub(&self) -> hub::Hub {
         hub::Hub::new(
             &self.rollouts,
+            &self.drift,
             self.store.clone(),
             self.poll,
             self.call_timeout,

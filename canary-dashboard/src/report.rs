@@ -135,6 +135,14 @@ fn tables(v: &GroupView) -> String {
         }
     }
     h.push_str("</table>");
+    let drift = v.status.as_ref().map(|s| s.drift.as_slice()).unwrap_or(&[]);
+    if !drift.is_empty() {
+        h.push_str("<h2>Drift</h2><ul id=\"report-drift\">");
+        for d in drift {
+            let _ = write!(h, "<li>{}</li>", esc(&d.message));
+        }
+        h.push_str("</ul>");
+    }
 
     h.push_str("<h2>Analyses</h2>");
     if v.analyses.is_empty() {

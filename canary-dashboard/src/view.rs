@@ -544,6 +544,8 @@ mod tests {
             splits_error: None,
             services: vec![],
             driven: false,
+            drift: Vec::new(),
+            replica_plan: None,
         };
         let v = build("shop", None, Some(&status), &t, None);
         let json = serde_json::to_string(&v).unwrap();

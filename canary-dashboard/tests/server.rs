@@ -696,3 +696,74 @@ async fn garbage_gets_an_answer_or_a_closed_connection_and_the_server_lives_on()
     assert_eq!(call(&d, "GET", "/api/config", &[]).await.status, 200);
     d.shutdown().await;
 }
+
+#[tokio::test]
+async fn drift_from_the_compose_file_shows_on_the_page_and_in_the_report() {
+    use canary_core::ops::DriftCheck;
+    use canary_core::{ImageRef, MockOrchestrator};
+    let orch = Arc::new(MemoryOrchestrator::new());
+    orch.add_service(
+        ServiceName::parse("api").unwrap(),
+        &ImageRef::parse("app:v2").unwrap(),
+        2,
+    );
+    let store = Arc::new(MemoryStateStore::new());
+    let deps = Deps {
+        orchestrator: orch,
+        router: Arc::new(MemoryRouter::new()),
+        metrics: Arc::new(MockMetricsSource::new()),
+        store: store.clone(),
+        hooks: Arc::new(MockHookRunner::new()),
+    };
+    let rollout = Arc::new(
+        Rollout::new(
+            spec("shop"),
+            deps,
+            RolloutOptions::default().owner("test/1"),
+        )
+        .unwrap(),
+    );
+    let dir = std::env::temp_dir().join(format!("canary-dashboard-drift-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("docker-compose.yml");
+    std::fs::write(&file, "services:\n  api:\n    image: app:v1\n").unwrap();
+    // Every tag is its own image here.
+    let mut images = MockOrchestrator::new();
+    images
+        .expect_pin_image()
+        .returning(|i: &ImageRef| Ok(i.clone()));
+    let check = Arc::new(DriftCheck::new(spec("shop"), Arc::new(images)).compose_file(&file));
+    assert!(Dashboard::builder().drift(check.clone()).build().is_err());
+    let d = Dashboard::builder()
+        .rollout(rollout)
+        .store(store)
+        .drift(check)
+        .poll_interval(Duration::from_millis(200))
+        .build()
+        .unwrap()
+        .serve()
+        .await
+        .unwrap();
+    let r = call(&d, "GET", "/api/groups/shop", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let view: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    let drift = &view["status"]["drift"][0];
+    assert_eq!(drift["running"], "app:v2", "{view}");
+    assert_eq!(drift["declared"], "app:v1", "{view}");
+    assert_eq!(drift["declaredLine"], 3);
+    assert_eq!(drift["won"], "other");
+    let report = call(&d, "GET", "/api/groups/shop/report", &[]).await;
+    assert!(
+        report.body.contains("<ul id=\"report-drift\"><li>api: stable runs app:v2 but docker-compose.yml names app:v1 (line 3)"),
+        "{}",
+        report.body
+    );
+    // The file is read again: once it names what runs, the drift is gone.
+    std::fs::write(&file, "services:\n  api:\n    image: app:v2\n").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = call(&d, "GET", "/api/groups/shop", &[]).await;
+    let view: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert!(view["status"].get("drift").is_none(), "{view}");
+    d.shutdown().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}

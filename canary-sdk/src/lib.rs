@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `settings` | [`Settings`]: where Docker, Traefik and Prometheus are; checked once |
 //! | `session` | [`Canary`]: a group's backends and its operations, its rollouts' notifications |
+//! | `compose` | the compose file a spec came from: promotions written back, drift |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
 //! | `samples` | [`SamplesFrom`]: the judge's samples from Traefik's access log, values from the rest |
 //! | `replay` | [`replay()`]: the engine run again on a recording or a Prometheus range, on a paused clock |
@@ -29,6 +30,7 @@
 //! # }
 //! ```
 
+mod compose;
 pub mod replay;
 mod samples;
 mod session;

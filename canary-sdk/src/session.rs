@@ -31,6 +31,8 @@ use crate::settings::{MetricsBackend, Settings};
 pub struct Canary {
     spec: Spec,
     spec_dir: PathBuf,
+    /// The compose file the spec came from (write-back and drift), if it did.
+    pub(crate) compose: Option<PathBuf>,
     settings: Settings,
     routes: Vec<AppRoute>,
     deps: Deps,
@@ -155,13 +157,22 @@ impl Canary {
             MetricsBackend::Prometheus => {
                 let mut b = PrometheusMetrics::builder(&settings.prometheus_url)
                     .scrape_interval(settings.scrape_interval.get())
-                    .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)));
+                    .timeout(spec.timeouts.call.get().min(Duration::from_secs(30)))
+                    .task_metrics(spec.analysis.task_metrics.clone());
                 for r in &routes {
                     b = b.route(r);
                 }
                 (Arc::new(b.build()?), None)
             }
             MetricsBackend::Traefik => {
+                // Traefik's own /metrics has no per-task series: the apps' are in Prometheus.
+                if spec.analysis.task_metrics.is_some() {
+                    return Err(Error::invalid(
+                        "analysis.taskMetrics",
+                        "the apps' per-task metrics are read from Prometheus: use the prometheus \
+                         metrics backend",
+                    ));
+                }
                 let mut b = TraefikScrapeMetrics::builder(&settings.traefik_url);
                 for r in &routes {
                     b = b.route(r);
@@ -192,6 +203,7 @@ impl Canary {
             notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
+            compose: None,
             settings,
             routes,
             deps,
@@ -213,6 +225,7 @@ impl Canary {
             notifier: Notifier::new(&spec)?,
             spec,
             spec_dir: PathBuf::from("."),
+            compose: None,
             settings,
             routes,
             deps,
@@ -366,12 +379,15 @@ impl Canary {
         test_notifications(&self.notifier).await
     }
 
-    /// The rollout's saved state, the split in force and the services.
+    /// The rollout's saved state, the split in force, the services, and the drift of stable
+    /// from the last promotion and the compose file ([`Canary::drift_check`]).
     pub async fn status(&self) -> Result<Status> {
         // Reads only: no events, so no notifier.
-        Rollout::new(self.spec.clone(), self.deps.clone(), self.controller())?
+        let mut status = Rollout::new(self.spec.clone(), self.deps.clone(), self.controller())?
             .status()
-            .await
+            .await?;
+        status.drift = self.drift_check().check(&status).await?;
+        Ok(status)
     }
 
     /// A manual control, from `by` (`cli:host/pid`, `python:...`).

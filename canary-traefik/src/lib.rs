@@ -56,8 +56,9 @@
 //! so requests follow task counts ([`replicas`] plans them); the file holds only the app router
 //! and, while the canary runs, the header router to the tasks load balancer. Traefik's metrics are
 //! per service, not per server, so in this mode stable's backend counts both versions' requests
-//! and the canary's backend only the header route's: per-track analysis needs weighted mode or
-//! custom PromQL on the app's own metrics. The router is built for one mode
+//! and the canary's backend only the header route's: per-track analysis needs weighted mode, or
+//! the apps' own metrics scraped per task ([`PrometheusMetricsBuilder::task_metrics`], the
+//! spec's `analysis.taskMetrics`, which the core requires in this mode). The router is built for one mode
 //! ([`TraefikRouterBuilder::mode`]), because [`canary_core::Router::service_labels`] does not see
 //! the config.
 //!

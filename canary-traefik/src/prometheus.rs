@@ -2,8 +2,10 @@
 //!
 //! `value` is an instant query (`POST /api/v1/query`) over the window ending now; `samples` is a
 //! range query (`POST /api/v1/query_range`) over the window with `samples` points, each point the
-//! metric over one step. Built-in metrics are PromQL on Traefik's service metrics (see
-//! [`crate::promql`]); custom ones are templates.
+//! metric over one step. Built-in metrics are PromQL on Traefik's service metrics, or, with
+//! [`PrometheusMetricsBuilder::task_metrics`] (the spec's `analysis.taskMetrics`), on the apps'
+//! own metrics scraped per task, selected by the track's Swarm service (see [`crate::promql`]);
+//! custom ones are templates.
 //!
 //! Answers: an empty result or NaN is [`Observation::NoData`]; `status: error` is
 //! [`Error::Rejected`] (`bad_data`, `execution`, …) or [`Error::Unavailable`]/[`Error::Timeout`]
@@ -14,14 +16,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use canary_core::spec::MetricKind;
+use canary_core::spec::{MetricKind, TaskMetricsSpec};
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 use serde::Deserialize;
 
 use crate::backend::{BackendNames, ProviderVersion};
 use crate::exposition::parse_float;
 use crate::http::{self, Auth, BaseUrl};
-use crate::promql::{self, TemplateVars};
+use crate::promql::{self, Series, TemplateVars};
 
 /// The `data` of a successful answer.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -219,6 +221,7 @@ pub struct PrometheusMetricsBuilder {
     timeout: Duration,
     samples: u32,
     scrape_interval: Duration,
+    tasks: Option<TaskMetricsSpec>,
 }
 
 impl PrometheusMetricsBuilder {
@@ -276,6 +279,14 @@ impl PrometheusMetricsBuilder {
         self
     }
 
+    /// Reads the built-in metrics from the apps' own metrics, scraped from every task with the
+    /// Swarm service's name in a label (the spec's `analysis.taskMetrics`), instead of Traefik's
+    /// per-service ones; `None` keeps Traefik's.
+    pub fn task_metrics(mut self, tasks: Option<TaskMetricsSpec>) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
     /// Checks the options and builds the source.
     pub fn build(self) -> Result<PrometheusMetrics> {
         if self.samples < 2 {
@@ -302,6 +313,7 @@ impl PrometheusMetricsBuilder {
             timeout: self.timeout,
             samples: self.samples,
             scrape_interval: self.scrape_interval,
+            tasks: self.tasks,
         })
     }
 }
@@ -316,6 +328,7 @@ pub struct PrometheusMetrics {
     timeout: Duration,
     samples: u32,
     scrape_interval: Duration,
+    tasks: Option<TaskMetricsSpec>,
 }
 
 fn unix_now() -> f64 {
@@ -341,6 +354,7 @@ impl PrometheusMetrics {
             timeout: Duration::from_secs(10),
             samples: 10,
             scrape_interval: Duration::from_secs(15),
+            tasks: None,
         }
     }
 
@@ -410,20 +424,33 @@ impl PrometheusMetrics {
 
     /// The PromQL for `query` with ranges of `range`.
     pub fn promql(&self, query: &MetricQuery, range: Duration) -> Result<String> {
-        let service = self.names.name(query.app.service(query.track));
+        let swarm_service = query.app.service(query.track);
+        let service = self.names.name(swarm_service);
         match &query.metric {
             MetricKind::Query(template) => promql::fill_template(
                 template,
                 &TemplateVars {
                     service: &service,
+                    swarm_service: swarm_service.as_str(),
                     app: query.app.name.as_str(),
                     track: &query.track.to_string(),
                     window: range,
                 },
             ),
             MetricKind::Web(_) => Err(web_elsewhere()),
-            kind => promql::builtin(kind, &service, range)
-                .ok_or_else(|| Error::Internal(format!("no PromQL for {}", kind.label()))),
+            kind => match &self.tasks {
+                Some(tasks) => {
+                    promql::builtin_on(kind, &Series::tasks(tasks, swarm_service.as_str()), range)
+                        .ok_or_else(|| {
+                            Error::invalid(
+                                "analysis.taskMetrics.duration",
+                                format!("{} needs the apps' duration histogram", kind.label()),
+                            )
+                        })
+                }
+                None => promql::builtin(kind, &service, range)
+                    .ok_or_else(|| Error::Internal(format!("no PromQL for {}", kind.label()))),
+            },
         }
     }
 
@@ -534,6 +561,68 @@ mod tests {
         let QueryData::Vector(v) = d else { panic!() };
         assert_eq!(v.len(), 4);
         assert_eq!(v[3].metric["code"], "500");
+    }
+
+    #[test]
+    fn task_metrics_select_each_track_by_its_swarm_service() {
+        let name = |s: &str| ServiceName::parse(s).unwrap();
+        let app = canary_core::AppRef {
+            name: name("api"),
+            stable: name("shop_api"),
+            canary: name("shop_api-canary"),
+        };
+        let q = |track, metric| MetricQuery {
+            app: app.clone(),
+            track,
+            metric,
+            window: Duration::from_secs(20),
+        };
+        let tasks = TaskMetricsSpec {
+            requests: "demo_http_requests_total".into(),
+            duration: None,
+            code_label: "code".into(),
+            service_label: "swarm_service".into(),
+        };
+        let m = PrometheusMetrics::builder("http://127.0.0.1:9")
+            .task_metrics(Some(tasks))
+            .build()
+            .unwrap();
+        let r = Duration::from_secs(20);
+        for (track, service) in [
+            (canary_core::Track::Canary, "shop_api-canary"),
+            (canary_core::Track::Stable, "shop_api"),
+        ] {
+            let promql = m.promql(&q(track, MetricKind::ErrorCount), r).unwrap();
+            assert!(
+                promql.starts_with(&format!(
+                    "sum(increase(demo_http_requests_total{{swarm_service=\"{service}\",code=~\"5..\"}}[20s]))"
+                )),
+                "{promql}"
+            );
+        }
+        let e = m
+            .promql(&q(canary_core::Track::Canary, MetricKind::Latency(0.9)), r)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::InvalidInput { field, .. } if field == "analysis.taskMetrics.duration"),
+            "{e}"
+        );
+        let custom = MetricKind::Query("sum(x{s=\"{{swarmService}}\",t=\"{{track}}\"})".into());
+        assert_eq!(
+            m.promql(&q(canary_core::Track::Canary, custom), r).unwrap(),
+            "sum(x{s=\"shop_api-canary\",t=\"canary\"})"
+        );
+        // Without task metrics: Traefik's series of the canary's tasks service.
+        let plain = PrometheusMetrics::builder("http://127.0.0.1:9")
+            .build()
+            .unwrap();
+        let promql = plain
+            .promql(&q(canary_core::Track::Stable, MetricKind::RequestCount), r)
+            .unwrap();
+        assert!(
+            promql.contains("traefik_service_requests_total{service=\"shop-api@swarm\"}"),
+            "{promql}"
+        );
     }
 
     #[test]

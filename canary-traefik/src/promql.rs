@@ -1,13 +1,20 @@
-//! PromQL for the built-in metrics on Traefik's service metrics, and the custom-query templates.
+//! PromQL for the built-in metrics, and the custom-query templates.
 //!
-//! Built-in queries select `service="<backend>"` exactly (never a regex: `api@swarm` must not also
-//! match `api-canary@swarm`). They are written so that "no series" stays "no data" and "series but
-//! no 5xx" is a real 0: the 5xx part falls back to `sum(all) * 0`, which exists exactly when the
-//! service has series.
+//! The built-in metrics are read from one of two sets of series ([`Series`]): Traefik's service
+//! metrics (`traefik_service_requests_total{service="<backend>"}`), or the apps' own request
+//! metrics scraped per task (`analysis.taskMetrics`: `<requests>{<serviceLabel>="<Swarm
+//! service>"}`), which in replicas mode are the only ones that tell the canary from stable. The
+//! queries have the same shape on both.
+//!
+//! Built-in queries select the track exactly (never a regex: `api@swarm` must not also match
+//! `api-canary@swarm`). They are written so that "no series" stays "no data" and "series but no
+//! 5xx" is a real 0: the 5xx part falls back to `sum(all) * 0`, which exists exactly when the
+//! track has series. Summing over every series of a track adds up its tasks, the ones gone
+//! since included (`rate` and `increase` take each series over the part of the window it lived).
 
 use std::time::Duration;
 
-use canary_core::spec::MetricKind;
+use canary_core::spec::{MetricKind, TaskMetricsSpec};
 use canary_core::{Error, Result};
 
 /// Traefik's request counter.
@@ -43,26 +50,81 @@ pub fn format_range(d: Duration) -> String {
     }
 }
 
+/// The series one track's requests are counted in: a request counter with a status-code label,
+/// perhaps a duration histogram, and the label and value that select the track.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series<'a> {
+    /// The request counter.
+    pub requests: &'a str,
+    /// The duration histogram's `_bucket` series, if there is one.
+    pub buckets: Option<String>,
+    /// The label of the status code.
+    pub code_label: &'a str,
+    /// The label that names the track's service.
+    pub track_label: &'a str,
+    /// Its value for this track.
+    pub track_value: &'a str,
+}
+
+impl<'a> Series<'a> {
+    /// Traefik's service metrics of the Traefik service `service` (`api@swarm`).
+    pub fn traefik(service: &'a str) -> Self {
+        Series {
+            requests: REQUESTS,
+            buckets: Some(DURATION_BUCKETS.to_string()),
+            code_label: "code",
+            track_label: "service",
+            track_value: service,
+        }
+    }
+
+    /// The apps' own metrics of `tasks`, scraped from each task of the Swarm service
+    /// `swarm_service`.
+    pub fn tasks(tasks: &'a TaskMetricsSpec, swarm_service: &'a str) -> Self {
+        Series {
+            requests: &tasks.requests,
+            buckets: tasks.duration.as_ref().map(|d| format!("{d}_bucket")),
+            code_label: &tasks.code_label,
+            track_label: &tasks.service_label,
+            track_value: swarm_service,
+        }
+    }
+}
+
 /// The built-in query of `kind` for the Traefik service `service` over `range`; `None` for a
 /// custom query or a web metric.
 pub fn builtin(kind: &MetricKind, service: &str, range: Duration) -> Option<String> {
-    let sel = format!("{{service=\"{}\"}}", escape_string(service));
-    let sel_5xx = format!("{{service=\"{}\",code=~\"5..\"}}", escape_string(service));
-    let sel_ok = format!("{{service=\"{}\",code!~\"5..\"}}", escape_string(service));
+    builtin_on(kind, &Series::traefik(service), range)
+}
+
+/// The built-in query of `kind` on `series` over `range`; `None` for a custom query, and for a
+/// latency on series without a histogram.
+pub fn builtin_on(kind: &MetricKind, series: &Series<'_>, range: Duration) -> Option<String> {
+    let requests = series.requests;
+    let track = format!(
+        "{}=\"{}\"",
+        series.track_label,
+        escape_string(series.track_value)
+    );
+    let code = series.code_label;
+    let sel = format!("{{{track}}}");
+    let sel_5xx = format!("{{{track},{code}=~\"5..\"}}");
+    let sel_ok = format!("{{{track},{code}!~\"5..\"}}");
     let r = format_range(range);
-    let all_rate = format!("sum(rate({REQUESTS}{sel}[{r}]))");
+    let all_rate = format!("sum(rate({requests}{sel}[{r}]))");
     let share =
-        |part: &str| format!("(sum(rate({REQUESTS}{part}[{r}])) or {all_rate} * 0) / {all_rate}");
+        |part: &str| format!("(sum(rate({requests}{part}[{r}])) or {all_rate} * 0) / {all_rate}");
     Some(match kind {
-        MetricKind::RequestCount => format!("sum(increase({REQUESTS}{sel}[{r}]))"),
+        MetricKind::RequestCount => format!("sum(increase({requests}{sel}[{r}]))"),
         MetricKind::RequestRate => all_rate.clone(),
         MetricKind::ErrorCount => format!(
-            "sum(increase({REQUESTS}{sel_5xx}[{r}])) or sum(increase({REQUESTS}{sel}[{r}])) * 0"
+            "sum(increase({requests}{sel_5xx}[{r}])) or sum(increase({requests}{sel}[{r}])) * 0"
         ),
         MetricKind::ErrorRate => share(&sel_5xx),
         MetricKind::SuccessRate => share(&sel_ok),
         MetricKind::Latency(q) => {
-            format!("histogram_quantile({q}, sum by (le) (rate({DURATION_BUCKETS}{sel}[{r}])))")
+            let buckets = series.buckets.as_ref()?;
+            format!("histogram_quantile({q}, sum by (le) (rate({buckets}{sel}[{r}])))")
         }
         MetricKind::Query(_) | MetricKind::Web(_) => return None,
     })
@@ -77,13 +139,17 @@ pub struct TemplateVars<'a> {
     pub app: &'a str,
     /// `{{track}}`: `stable` or `canary`.
     pub track: &'a str,
+    /// `{{swarmService}}`: the track's Swarm service (`neotix_api-canary`), the value of the
+    /// service label of metrics scraped per task.
+    pub swarm_service: &'a str,
     /// `{{window}}` (also `{{interval}}`): the range, e.g. `30s`.
     pub window: Duration,
 }
 
-/// Fills a custom query's placeholders: `{{service}}`, `{{app}}` and `{{track}}` are escaped for a
-/// PromQL string literal (write them inside `"…"`), `{{window}}`/`{{interval}}` becomes a duration
-/// (write it inside `[…]`). An unknown placeholder is an error, not left in place.
+/// Fills a custom query's placeholders: `{{service}}`, `{{swarmService}}`, `{{app}}` and
+/// `{{track}}` are escaped for a PromQL string literal (write them inside `"…"`),
+/// `{{window}}`/`{{interval}}` becomes a duration (write it inside `[…]`). An unknown placeholder
+/// is an error, not left in place.
 pub fn fill_template(template: &str, vars: &TemplateVars<'_>) -> Result<String> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
@@ -98,12 +164,13 @@ pub fn fill_template(template: &str, vars: &TemplateVars<'_>) -> Result<String> 
             "service" => out.push_str(&escape_string(vars.service)),
             "app" => out.push_str(&escape_string(vars.app)),
             "track" => out.push_str(&escape_string(vars.track)),
+            "swarmService" => out.push_str(&escape_string(vars.swarm_service)),
             "window" | "interval" => out.push_str(&format_range(vars.window)),
             other => {
                 return Err(Error::invalid(
                     "metric.query",
                     format!(
-                        "unknown placeholder {{{{{other}}}}}; use service, app, track or window"
+                        "unknown placeholder {{{{{other}}}}}; use service, swarmService, app, track or window"
                     ),
                 ))
             }
@@ -153,11 +220,60 @@ mod tests {
     }
 
     #[test]
+    fn builtins_on_the_apps_own_metrics_select_the_swarm_service() {
+        let tasks = TaskMetricsSpec {
+            requests: "demo_http_requests_total".into(),
+            duration: Some("demo_http_request_duration_seconds".into()),
+            code_label: "status".into(),
+            service_label: "swarm_service".into(),
+        };
+        let s = Series::tasks(&tasks, "shop_api-canary");
+        let r = Duration::from_secs(20);
+        assert_eq!(
+            builtin_on(&MetricKind::ErrorRate, &s, r).unwrap(),
+            "(sum(rate(demo_http_requests_total{swarm_service=\"shop_api-canary\",status=~\"5..\"}[20s])) or \
+             sum(rate(demo_http_requests_total{swarm_service=\"shop_api-canary\"}[20s])) * 0) / \
+             sum(rate(demo_http_requests_total{swarm_service=\"shop_api-canary\"}[20s]))"
+        );
+        assert_eq!(
+            builtin_on(&MetricKind::Latency(0.5), &s, r).unwrap(),
+            "histogram_quantile(0.5, sum by (le) (rate(demo_http_request_duration_seconds_bucket{swarm_service=\"shop_api-canary\"}[20s])))"
+        );
+        assert_eq!(
+            builtin_on(&MetricKind::RequestCount, &s, r).unwrap(),
+            "sum(increase(demo_http_requests_total{swarm_service=\"shop_api-canary\"}[20s]))"
+        );
+        // The Swarm name is a value, escaped; a latency needs the histogram.
+        let evil = Series::tasks(&tasks, "a\"}) or vector(1) #");
+        let q = builtin_on(&MetricKind::SuccessRate, &evil, r).unwrap();
+        assert!(
+            q.contains("swarm_service=\"a\\\"}) or vector(1) #\""),
+            "{q}"
+        );
+        let no_histogram = TaskMetricsSpec {
+            duration: None,
+            ..tasks.clone()
+        };
+        assert!(builtin_on(
+            &MetricKind::Latency(0.5),
+            &Series::tasks(&no_histogram, "x"),
+            r
+        )
+        .is_none());
+        // Traefik's series are the same queries on other names.
+        assert_eq!(
+            builtin_on(&MetricKind::ErrorRate, &Series::traefik("api@swarm"), r),
+            builtin(&MetricKind::ErrorRate, "api@swarm", r)
+        );
+    }
+
+    #[test]
     fn templates_escape_values() {
         let vars = TemplateVars {
             service: "evil\"} or vector(1) #",
             app: "api",
             track: "canary",
+            swarm_service: "shop_api-canary",
             window: Duration::from_secs(120),
         };
         let q = fill_template(
@@ -168,6 +284,10 @@ mod tests {
         assert_eq!(
             q,
             "sum(rate(http_requests_total{service=\"evil\\\"} or vector(1) #\",app=\"api\",track=\"canary\"}[120s])) / 120s"
+        );
+        assert_eq!(
+            fill_template("x{s=\"{{swarmService}}\"}", &vars).unwrap(),
+            "x{s=\"shop_api-canary\"}"
         );
         assert!(fill_template("x{{nope}}", &vars).is_err());
         assert!(fill_template("x{{service", &vars).is_err());

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Tear down what scripts/stack/up.sh created, and nothing else.
 #
-#   scripts/stack/down.sh            remove the Traefik and socket-proxy services
-#                                    ($CANARY_TRAEFIK_SERVICE, $CANARY_DOCKER_PROXY_SERVICE) and
+#   scripts/stack/down.sh            remove the Traefik, socket-proxy and scrape-proxy services
+#                                    ($CANARY_TRAEFIK_SERVICE, $CANARY_DOCKER_PROXY_SERVICE,
+#                                    $CANARY_SCRAPE_PROXY_SERVICE) and
 #                                    networks ($CANARY_NETWORK, $CANARY_DOCKER_API_NETWORK) if
 #                                    labelled io.canary.stack=local, stop our Prometheus, remove
 #                                    our loopback-guard rules
@@ -42,10 +43,10 @@ run() { log "+ $*"; "$@"; }
 # ---------------------------------------------------------------- swarm objects
 if docker info >/dev/null 2>&1; then
   if [[ "$(docker info -f '{{.Swarm.LocalNodeState}}')" == active ]]; then
-    # up.sh creates two services and two networks; remove them by name, and only when they
+    # up.sh creates three services and two networks; remove them by name, and only when they
     # carry the stack label (never someone else's object of the same name). Traefik first: it
     # polls the proxy.
-    for svc in "$CANARY_TRAEFIK_SERVICE" "$CANARY_DOCKER_PROXY_SERVICE"; do
+    for svc in "$CANARY_TRAEFIK_SERVICE" "$CANARY_DOCKER_PROXY_SERVICE" "$CANARY_SCRAPE_PROXY_SERVICE"; do
       if [[ "$(docker service inspect -f "{{index .Spec.Labels \"$LABEL_KEY\"}}" "$svc" 2>/dev/null)" == "$LABEL_VAL" ]]; then
         run docker service rm "$svc" >/dev/null
       else
@@ -57,7 +58,7 @@ if docker info >/dev/null 2>&1; then
       if ((${#svcs[@]})); then run docker service rm "${svcs[@]}" >/dev/null; else log "no services labelled $CANARY_TEST_LABEL"; fi
     fi
     # Wait for the containers to go (frees the ports and the networks).
-    for svc in "$CANARY_TRAEFIK_SERVICE" "$CANARY_DOCKER_PROXY_SERVICE"; do
+    for svc in "$CANARY_TRAEFIK_SERVICE" "$CANARY_DOCKER_PROXY_SERVICE" "$CANARY_SCRAPE_PROXY_SERVICE"; do
       for _ in $(seq 1 150); do
         [[ -z "$(docker ps -q --filter "label=com.docker.swarm.service.name=$svc")" ]] && break
         sleep 0.2
@@ -121,7 +122,7 @@ if ((ALL)); then
   fi
   if ((PURGE)) && docker info >/dev/null 2>&1; then
     mapfile -t imgs < <(docker images --format '{{.Repository}}:{{.Tag}}' |
-      grep -E "^(${CANARY_DEMO_IMAGE%:*}|${CANARY_TRAEFIK_IMAGE%:*}|${CANARY_SOCKET_PROXY_REPO}):" || true)
+      grep -E "^(${CANARY_DEMO_IMAGE%:*}|${CANARY_TRAEFIK_IMAGE%:*}|${CANARY_SOCKET_PROXY_REPO}|${CANARY_SCRAPE_PROXY_REPO}):" || true)
     if ((${#imgs[@]})); then run docker rmi "${imgs[@]}" >/dev/null; fi
   fi
   if [[ -s "$STATE/dockerd.pid" ]]; then

@@ -7,7 +7,9 @@
 #      (FROM scratch, built locally)
 #   -> swarm service canary-docker-proxy (read-only Docker API proxy; the only socket mount)
 #   -> swarm service canary-traefik (swarm provider through the proxy + file provider, API/metrics/ping)
-#   -> Prometheus (Debian package) on 127.0.0.1, scraping Traefik every second.
+#   -> swarm service canary-scrape-proxy (Prometheus' forward proxy onto canary-net)
+#   -> Prometheus (Debian package) on 127.0.0.1, scraping Traefik every second, and every task on
+#      canary-net whose service has the label prometheus.port (Docker Swarm discovery, role tasks).
 #
 # Usage: scripts/stack/up.sh            (as root)
 # Settings: scripts/stack/env.sh (all overridable through the environment), plus
@@ -181,11 +183,12 @@ DEMO_REPO="${CANARY_DEMO_IMAGE%:*}"
 DEMO_TARGET_DIR="${CANARY_DEMO_TARGET_DIR:-$REPO_ROOT/target/static}"
 DEMO_BIN="$DEMO_TARGET_DIR/x86_64-unknown-linux-gnu/release/canary-demo-app"
 PROXY_BIN="$DEMO_TARGET_DIR/x86_64-unknown-linux-gnu/release/canary-socket-proxy"
+SCRAPE_BIN="$DEMO_TARGET_DIR/x86_64-unknown-linux-gnu/release/canary-scrape-proxy"
 if command -v cargo >/dev/null; then
   tb=${EPOCHREALTIME/[.,]/}
-  log "+ cargo build --release -p canary-demo-app -p canary-socket-proxy --target x86_64-unknown-linux-gnu (static, CARGO_TARGET_DIR=$DEMO_TARGET_DIR)"
+  log "+ cargo build --release -p canary-demo-app -p canary-socket-proxy -p canary-scrape-proxy --target x86_64-unknown-linux-gnu (static, CARGO_TARGET_DIR=$DEMO_TARGET_DIR)"
   (cd "$REPO_ROOT" && RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR="$DEMO_TARGET_DIR" \
-    cargo build --quiet --release -p canary-demo-app -p canary-socket-proxy --target x86_64-unknown-linux-gnu)
+    cargo build --quiet --release -p canary-demo-app -p canary-socket-proxy -p canary-scrape-proxy --target x86_64-unknown-linux-gnu)
   log "cargo build took $(elapsed "$tb")s"
 elif [[ ! -x "$DEMO_BIN" ]] && [[ -z "$(image_label "$CANARY_DEMO_IMAGE" io.canary.binary-sha256)" ]]; then
   die "cargo not found and no demo binary/image to use"
@@ -254,6 +257,40 @@ else
   PROXY_IMAGE=$(docker images --format '{{.Repository}}:{{.Tag}}' "$CANARY_SOCKET_PROXY_REPO" | head -n 1)
   [[ -n "$PROXY_IMAGE" ]] || die "cargo not found and no socket-proxy binary or image to use"
   log "image: $PROXY_IMAGE (no binary to compare)"
+fi
+
+# ---------------------------------------------------------------- scrape-proxy image
+# Same scheme as the socket proxy's: tagged with the crate's version, rebuilt when the binary
+# changes.
+if [[ -x "$SCRAPE_BIN" ]]; then
+  if command -v file >/dev/null; then
+    file "$SCRAPE_BIN" | grep -q 'static' || die "$SCRAPE_BIN is not statically linked"
+  fi
+  scrape_version=$("$SCRAPE_BIN" --version | sed -n 's/^canary-scrape-proxy \([0-9A-Za-z.+-]*\)$/\1/p')
+  [[ -n "$scrape_version" ]] || die "$SCRAPE_BIN --version printed no version"
+  SCRAPE_IMAGE="$CANARY_SCRAPE_PROXY_REPO:$scrape_version"
+  bin_sha=$(sha256 "$SCRAPE_BIN")
+  if [[ "$(image_label "$SCRAPE_IMAGE" io.canary.binary-sha256)" == "$bin_sha" ]]; then
+    log "image: $SCRAPE_IMAGE up to date (binary sha256 ${bin_sha:0:12})"
+  else
+    ctx="$STATE/build/scrape-proxy"
+    rm -rf "$ctx" && mkdir -p "$ctx"
+    cp "$SCRAPE_BIN" "$ctx/canary-scrape-proxy"
+    cat >"$ctx/Dockerfile" <<'EOF'
+FROM scratch
+COPY canary-scrape-proxy /canary-scrape-proxy
+EXPOSE 9099
+USER 65534:65534
+ENTRYPOINT ["/canary-scrape-proxy"]
+EOF
+    run env DOCKER_BUILDKIT=0 docker build --quiet --label "$CANARY_STACK_LABEL" \
+      --label "io.canary.binary-sha256=$bin_sha" -t "$SCRAPE_IMAGE" "$ctx" >/dev/null
+    log "image: built $SCRAPE_IMAGE ($(docker image inspect -f '{{.Size}}' "$SCRAPE_IMAGE") bytes)"
+  fi
+else
+  SCRAPE_IMAGE=$(docker images --format '{{.Repository}}:{{.Tag}}' "$CANARY_SCRAPE_PROXY_REPO" | head -n 1)
+  [[ -n "$SCRAPE_IMAGE" ]] || die "cargo not found and no scrape-proxy binary or image to use"
+  log "image: $SCRAPE_IMAGE (no binary to compare)"
 fi
 
 # ---------------------------------------------------------------- traefik image
@@ -452,6 +489,40 @@ if ! docker service inspect "$CANARY_TRAEFIK_SERVICE" >/dev/null 2>&1; then
     "$CANARY_TRAEFIK_IMAGE" --configFile=/etc/traefik/static/traefik.yml >/dev/null
 fi
 
+# ---------------------------------------------------------------- scrape proxy
+# Prometheus runs on the host, and the apps' tasks are on the overlay network $CANARY_NETWORK,
+# which the host cannot reach. Prometheus' Docker Swarm discovery names each task by its overlay
+# address; the scrapes go through this forward proxy on $CANARY_NETWORK (scrape_config
+# proxy_url), which passes GET /metrics to addresses inside the network's subnets and nothing
+# else (tools/scrape-proxy). Published on the host like Traefik (mode=host; the loopback guard
+# below keeps it to lo).
+scrape_allow=()
+for subnet in $(docker network inspect "$CANARY_NETWORK" -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}'); do
+  [[ "$subnet" == *.*/* ]] && scrape_allow+=(--allow "$subnet")
+done
+((${#scrape_allow[@]})) || die "network $CANARY_NETWORK has no IPv4 subnet for the scrape proxy"
+scrape_args=(
+  --constraint node.role==manager
+  --replicas 1
+  --network "$CANARY_NETWORK" --endpoint-mode dnsrr
+  --publish "published=$CANARY_SCRAPE_PROXY_PORT,target=9099,protocol=tcp,mode=host"
+  --user 65534:65534 --read-only --cap-drop ALL
+  --stop-grace-period 2s
+)
+scrape_hash=$(printf '%s\n' "v1" "$(docker image inspect -f '{{.Id}}' "$SCRAPE_IMAGE")" "${scrape_args[@]}" "${scrape_allow[@]}" |
+  sha256sum | cut -c1-16)
+recreate_if_changed "$CANARY_SCRAPE_PROXY_SERVICE" "$scrape_hash" "scrape proxy"
+if ! docker service inspect "$CANARY_SCRAPE_PROXY_SERVICE" >/dev/null 2>&1; then
+  wait_for 15 "port $CANARY_SCRAPE_PROXY_PORT free" bash -c "! ss -Hltn 'sport = :$CANARY_SCRAPE_PROXY_PORT' | grep -q ." ||
+    die "host port $CANARY_SCRAPE_PROXY_PORT is in use: $(ss -Hltnp "sport = :$CANARY_SCRAPE_PROXY_PORT")"
+  run docker service create --detach --quiet --no-resolve-image \
+    --name "$CANARY_SCRAPE_PROXY_SERVICE" \
+    --label "$CANARY_STACK_LABEL" --label "io.canary.spec-hash=$scrape_hash" \
+    --container-label "$CANARY_STACK_LABEL" \
+    "${scrape_args[@]}" \
+    "$SCRAPE_IMAGE" --listen 0.0.0.0:9099 "${scrape_allow[@]}" >/dev/null
+fi
+
 # ---------------------------------------------------------------- loopback guard
 # Swarm publishes mode=host ports on 0.0.0.0 and [::] whatever dockerd --ip says (checked
 # with `ss -ltnp`). Drop NEW connections to them that do not arrive on lo. The mangle
@@ -461,18 +532,18 @@ if [[ "${CANARY_LOOPBACK_GUARD:-1}" == 1 ]]; then
   for ipt in iptables ip6tables; do
     command -v "$ipt" >/dev/null || continue
     "$ipt" -t mangle -S PREROUTING >/dev/null 2>&1 || { log "WARNING: $ipt mangle table unusable; no guard"; continue; }
-    want=" $CANARY_WEB_PORT $CANARY_API_PORT "
+    want=" $CANARY_WEB_PORT $CANARY_API_PORT $CANARY_SCRAPE_PROXY_PORT "
     while read -r rule; do   # drop guards for ports we no longer use
       [[ -n "$rule" ]] || continue
       p=$(sed -n 's/.*--dport \([0-9]*\).*/\1/p' <<<"$rule")
       [[ "$want" == *" $p "* ]] || { log "+ $ipt -t mangle ${rule/-A /-D }"; eval "$ipt -t mangle ${rule/-A /-D }"; }
     done < <(guard_rules "$ipt")
-    for p in $CANARY_WEB_PORT $CANARY_API_PORT; do
+    for p in $CANARY_WEB_PORT $CANARY_API_PORT $CANARY_SCRAPE_PROXY_PORT; do
       rule=(PREROUTING ! -i lo -p tcp --dport "$p" -m conntrack --ctstate NEW -m comment --comment "$GUARD_COMMENT" -j DROP)
       if "$ipt" -t mangle -C "${rule[@]}" 2>/dev/null; then :; else run "$ipt" -t mangle -I "${rule[@]}"; fi
     done
   done
-  log "loopback guard: only lo may open connections to ports $CANARY_WEB_PORT,$CANARY_API_PORT"
+  log "loopback guard: only lo may open connections to ports $CANARY_WEB_PORT,$CANARY_API_PORT,$CANARY_SCRAPE_PROXY_PORT"
 fi
 
 if ! wait_for 90 "traefik $CANARY_TRAEFIK_URL/ping" curl -fsS "$CANARY_TRAEFIK_URL/ping"; then
@@ -502,6 +573,34 @@ scrape_configs:
   - job_name: prometheus
     static_configs:
       - targets: ["127.0.0.1:${CANARY_PROM_PORT}"]
+  # The apps' own /metrics, one target per running task, labelled with its Swarm service
+  # (swarm_service): what analysis.taskMetrics reads, the only per-track figures in replicas
+  # mode. A service opts in with the label prometheus.port=<the app's port>.
+  - job_name: swarm-tasks
+    dockerswarm_sd_configs:
+      - host: unix:///var/run/docker.sock
+        role: tasks
+        refresh_interval: 2s
+    # The tasks' addresses are on ${CANARY_NETWORK}; the host reaches them through this proxy.
+    proxy_url: http://127.0.0.1:${CANARY_SCRAPE_PROXY_PORT}
+    relabel_configs:
+      - source_labels: [__meta_dockerswarm_task_desired_state]
+        regex: running
+        action: keep
+      - source_labels: [__meta_dockerswarm_network_name]
+        regex: ${CANARY_NETWORK}
+        action: keep
+      - source_labels: [__meta_dockerswarm_service_label_prometheus_port]
+        regex: "[0-9]{1,5}"
+        action: keep
+      - source_labels: [__address__, __meta_dockerswarm_service_label_prometheus_port]
+        regex: '([^:]+)(?::[0-9]+)?;([0-9]+)'
+        replacement: '\$1:\$2'
+        target_label: __address__
+      - source_labels: [__meta_dockerswarm_service_name]
+        target_label: swarm_service
+      - source_labels: [__meta_dockerswarm_task_slot]
+        target_label: task_slot
 EOF
 prom_args=(
   "--config.file=$prom_dir/prometheus.yml"

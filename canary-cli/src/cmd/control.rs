@@ -1,9 +1,11 @@
 //! `canary promote [--full] | rollback | pause | resume`: `Rollout::command`, delivered to the
-//! `canary run` driving the rollout (through the saved state) or carried out here.
+//! `canary run` driving the rollout (through the saved state) or carried out here; a promotion
+//! carried out here is written into the compose file the spec came from, as `canary run` does.
 
-use canary_core::{Command, CommandOutcome};
+use canary_core::{Command, CommandOutcome, Phase};
 use serde_json::json;
 
+use super::compose::{report_drift, write_back};
 use super::{with_events, Driven};
 use crate::args::Global;
 use crate::error::CliResult;
@@ -20,7 +22,12 @@ fn word(cmd: Command) -> &'static str {
     }
 }
 
-pub(crate) async fn control(g: &Global, cmd: Command, p: &Printer) -> CliResult<u8> {
+pub(crate) async fn control(
+    g: &Global,
+    cmd: Command,
+    no_write: bool,
+    p: &Printer,
+) -> CliResult<u8> {
     let (_, canary) = session::connect(g).await?;
     let group = canary.spec().group.to_string();
     let rollout = canary.rollout(canary.controller())?;
@@ -57,10 +64,17 @@ pub(crate) async fn control(g: &Global, cmd: Command, p: &Printer) -> CliResult<
             json!({"type": "command", "group": group, "command": what, "result": "delivered", "owner": owner}),
             || format!("{what}: delivered to the controller driving {group} ({owner})"),
         ),
-        CommandOutcome::Applied { phase } => p.emit(
-            json!({"type": "command", "group": group, "command": what, "result": "applied", "phase": phase}),
-            || format!("{what}: applied here (no controller was driving {group}); the rollout is now {phase}"),
-        ),
+        CommandOutcome::Applied { phase } => {
+            if phase == Phase::Promoted {
+                let written = write_back(&canary, no_write, p).await;
+                report_drift(&canary, p, None).await;
+                written?;
+            }
+            p.emit(
+                json!({"type": "command", "group": group, "command": what, "result": "applied", "phase": phase}),
+                || format!("{what}: applied here (no controller was driving {group}); the rollout is now {phase}"),
+            )
+        }
     }
     Ok(0)
 }

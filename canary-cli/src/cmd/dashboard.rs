@@ -29,11 +29,15 @@ pub(crate) async fn dashboard(g: &Global, a: &DashboardArgs, p: &Printer) -> Cli
     let mut rollouts = Vec::new();
     let mut store = None;
     let settings = session::settings(g)?;
+    let mut drift = Vec::new();
     for path in &paths {
         let file = specfile::load(path, &g.overrides)?;
-        let canary = canary_sdk::Canary::connect(file.spec, settings.clone()).await?;
+        let canary = canary_sdk::Canary::connect(file.spec.clone(), settings.clone())
+            .await?
+            .with_source(&file);
         store.get_or_insert_with(|| canary.deps().store.clone());
         rollouts.push(Arc::new(canary.rollout(canary.controller())?));
+        drift.push(Arc::new(canary.drift_check()));
     }
     let store = match store {
         Some(s) => s,
@@ -44,6 +48,9 @@ pub(crate) async fn dashboard(g: &Global, a: &DashboardArgs, p: &Printer) -> Cli
         .store(store)
         .addr(a.addr)
         .allow_actions(a.allow_actions);
+    for d in drift {
+        b = b.drift(d);
+    }
     if let Some(t) = &a.token {
         b = b.token(t.clone());
     }

@@ -12,6 +12,7 @@ use crate::exporter::Exporter;
 use crate::output::Printer;
 
 mod build;
+mod compose;
 mod control;
 mod dashboard;
 mod deploy;
@@ -37,11 +38,11 @@ pub(crate) async fn dispatch(cli: &Cli, p: &Printer) -> CliResult<u8> {
             } else {
                 canary_core::Command::Promote
             };
-            control::control(g, cmd, p).await
+            control::control(g, cmd, a.no_write, p).await
         }
-        Command::Rollback => control::control(g, canary_core::Command::Abort, p).await,
-        Command::Pause => control::control(g, canary_core::Command::Pause, p).await,
-        Command::Resume => control::control(g, canary_core::Command::Resume, p).await,
+        Command::Rollback => control::control(g, canary_core::Command::Abort, false, p).await,
+        Command::Pause => control::control(g, canary_core::Command::Pause, false, p).await,
+        Command::Resume => control::control(g, canary_core::Command::Resume, false, p).await,
         Command::Logs(a) => logs::logs(g, a, p).await,
         Command::Dashboard(a) => dashboard::dashboard(g, a, p).await,
         Command::Replay(a) => replay::replay(g, a, p).await,

@@ -4,6 +4,7 @@ use canary_core::recording::Recorder;
 use canary_core::{EventKind, Outcome, RolloutOptions, Track};
 use serde_json::json;
 
+use super::compose::{report_drift, write_back};
 use super::{with_events, Driven};
 use crate::args::{Global, RunArgs};
 use crate::error::{CliResult, EXIT_OK, EXIT_ROLLED_BACK};
@@ -52,6 +53,8 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
         }
         None => None,
     };
+    // Said before anything changes: a stable that no longer runs what it should.
+    report_drift(&canary, p, Some(&exporter)).await;
     let opts = canary
         .controller()
         .poll(args.poll.get())
@@ -138,6 +141,11 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
             Ok(code)
         }
         Driven::Done(Ok(Outcome::Promoted)) => {
+            // The file first: the result line is the last one, and a file left behind is an
+            // error the exit code must show.
+            let written = write_back(&canary, args.no_write, p).await;
+            report_drift(&canary, p, Some(&exporter)).await;
+            written?;
             p.emit(
                 json!({"type": "result", "group": group, "result": "promoted", "exitCode": EXIT_OK,
                        "durationMs": elapsed.as_millis() as u64}),

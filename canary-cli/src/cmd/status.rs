@@ -4,7 +4,7 @@ use canary_core::Status;
 
 use crate::args::Global;
 use crate::error::CliResult;
-use crate::output::{human_report, tagged, Printer};
+use crate::output::{human_drift, human_report, tagged, Printer};
 use crate::session;
 
 pub(crate) async fn status(g: &Global, p: &Printer) -> CliResult<u8> {
@@ -78,6 +78,12 @@ fn human(s: &Status, stack: &str) -> String {
             }
         }
     }
+    if let Some(plan) = &s.replica_plan {
+        out.push_str("replica plan (replicas mode):\n");
+        for (i, p) in plan.iter().enumerate() {
+            out.push_str(&format!("  step {}: {}\n", i + 1, p.describe()));
+        }
+    }
     out.push_str("weights in force (read from Traefik):\n");
     if let Some(e) = &s.splits_error {
         out.push_str(&format!("  unreadable: {e}\n"));
@@ -119,10 +125,43 @@ fn human(s: &Status, stack: &str) -> String {
             svc.image
         ));
     }
+    if !s.drift.is_empty() {
+        out.push_str("drift (stable does not run what it should):\n");
+        for line in human_drift(&s.drift).lines() {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
     if let Some(a) = s.state.as_ref().and_then(|st| st.last_analysis.as_ref()) {
         out.push_str(&format!("last analysis: {:?}: {}", a.verdict, a.summary));
         out.push_str(&human_report(a, "  "));
         out.push('\n');
     }
     out.trim_end().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replicas_mode_shows_the_plan() {
+        let plan = |off: f64| serde_json::json!({"weight": 10, "stable": 3, "canary": 1, "effective": 25, "off": off});
+        let s: Status = serde_json::from_value(serde_json::json!({
+            "group": "g", "state": null, "steps": [10], "splits": [], "services": [],
+            "driven": false, "replicaPlan": [plan(15.0)]
+        }))
+        .unwrap();
+        let text = human(&s, "");
+        assert!(
+            text.contains(
+                "replica plan (replicas mode):\n  step 1: 1 canary + 3 stable tasks give 25%, 15 points off 10%\n"
+            ),
+            "{text}"
+        );
+        let weighted: Status = serde_json::from_value(serde_json::json!({
+            "group": "g", "state": null, "steps": [10], "splits": [], "services": [], "driven": false
+        }))
+        .unwrap();
+        assert!(!human(&weighted, "").contains("replica plan"));
+    }
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::model::ImageRef;
 use crate::yaml_index::tree::{Kind, Style, Tree};
 use crate::yaml_index::value::plain;
-use crate::yaml_index::YamlIndex;
+use crate::yaml_index::{ViaKind, YamlIndex};
 
 /// Lines of context around a change in [`Edit::patch`].
 const CONTEXT: usize = 3;
@@ -83,46 +83,103 @@ impl Edit {
         if self.is_noop() {
             return String::new();
         }
-        let old = &self.original;
-        // The changed lines: from the start of the first touched line to the end of the last.
-        let first = old[..self.range.start].rfind('\n').map_or(0, |i| i + 1);
-        let last_old = line_end(old, self.range.end);
-        let delta = self.replacement.len() as isize - self.range.len() as isize;
-        let last_new = (last_old as isize + delta) as usize;
-        let before: Vec<&str> = split_lines(&old[..first]);
-        let after: Vec<&str> = split_lines(&old[last_old..]);
-        let lead = &before[before.len().saturating_sub(CONTEXT)..];
-        let trail = &after[..after.len().min(CONTEXT)];
-        let removed = split_lines(&old[first..last_old]);
-        let added = split_lines(&self.text[first..last_new]);
-        let start = before.len() - lead.len() + 1;
-        let mut out = format!("--- a/{file}\n+++ b/{file}\n");
-        out.push_str(&format!(
-            "@@ -{start},{} +{start},{} @@\n",
-            lead.len() + removed.len() + trail.len(),
-            lead.len() + added.len() + trail.len()
-        ));
-        let mut push = |sign: char, line: &str| {
-            out.push(sign);
-            out.push_str(line);
-            if !line.ends_with('\n') {
-                out.push_str("\n\\ No newline at end of file\n");
-            }
-        };
-        for l in lead {
-            push(' ', l);
-        }
-        for l in &removed {
-            push('-', l);
-        }
-        for l in &added {
-            push('+', l);
-        }
-        for l in trail {
-            push(' ', l);
-        }
-        out
+        unified_diff(
+            file,
+            &self.original,
+            &[(self.range.clone(), self.replacement.as_str())],
+        )
     }
+}
+
+/// Several images changed in one compose file: [`set_images`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Edits {
+    original: String,
+    text: String,
+    edits: Vec<Edit>,
+}
+
+impl Edits {
+    /// The compose file with every new image.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Each image's change, in the order asked (each as if it were the only one).
+    pub fn edits(&self) -> &[Edit] {
+        &self.edits
+    }
+
+    /// True when the file already had every image.
+    pub fn is_noop(&self) -> bool {
+        self.text == self.original
+    }
+
+    /// All changes as one unified diff of `file`, hunks in file order (changes closer than
+    /// twice the context share a hunk); empty when nothing changed.
+    pub fn patch(&self, file: &str) -> String {
+        if self.is_noop() {
+            return String::new();
+        }
+        let mut changes: Vec<(Range<usize>, &str)> = self
+            .edits
+            .iter()
+            .filter(|e| !e.is_noop())
+            .map(|e| (e.range.clone(), e.replacement.as_str()))
+            .collect();
+        changes.sort_by_key(|(r, _)| r.start);
+        unified_diff(file, &self.original, &changes)
+    }
+}
+
+/// Sets the image of each `(service, image)` of compose file `text`, changing nothing else:
+/// [`set_image`]'s rules for each, and a service named twice is an error. Either every image is
+/// set or the text is left alone (the first refusal is the error).
+pub fn set_images(text: &str, images: &[(&str, &ImageRef)]) -> Result<Edits> {
+    let mut edits: Vec<Edit> = Vec::with_capacity(images.len());
+    for (i, (service, image)) in images.iter().enumerate() {
+        if images[..i].iter().any(|(s, _)| s == service) {
+            return Err(Error::invalid(
+                format!("services.{service}.image"),
+                "the service is named twice",
+            ));
+        }
+        edits.push(set_image(text, service, image)?);
+    }
+    let mut changes: Vec<&Edit> = edits.iter().filter(|e| !e.is_noop()).collect();
+    changes.sort_by_key(|e| e.range.start);
+    let mut updated = String::with_capacity(text.len() + 64 * changes.len());
+    let mut at = 0;
+    for e in &changes {
+        if e.range.start < at {
+            return Err(Error::Internal(format!(
+                "two images share the bytes at line {}",
+                e.line
+            )));
+        }
+        updated.push_str(&text[at..e.range.start]);
+        updated.push_str(&e.replacement);
+        at = e.range.end;
+    }
+    updated.push_str(&text[at..]);
+    // Each image must read back where it was set, with the others' changes in place.
+    let tree = Tree::parse(&updated)?;
+    let index = YamlIndex::of_tree(&tree)?;
+    for (service, image) in images {
+        let path = format!("services.{service}.image");
+        let got = index.node(&path).and_then(|n| tree.scalar(n));
+        if got != Some(image.as_str()) {
+            return Err(Error::Internal(format!(
+                "writing {image} at {path} did not read back (got {got:?})"
+            )));
+        }
+    }
+    Ok(Edits {
+        original: text.to_string(),
+        text: updated,
+        edits,
+    })
 }
 
 /// Lines of `s`, each with its `\n` (the last may have none).
@@ -133,6 +190,133 @@ fn split_lines(s: &str) -> Vec<&str> {
 /// The byte after the `\n` ending the line that holds byte `at` (or the text's end).
 fn line_end(s: &str, at: usize) -> usize {
     s[at..].find('\n').map_or(s.len(), |i| at + i + 1)
+}
+
+/// The byte where the line holding byte `at` starts.
+fn line_start(s: &str, at: usize) -> usize {
+    s[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// A unified diff of `file` from `old` to `old` with `changes` (sorted, disjoint byte ranges
+/// and their replacements), with [`CONTEXT`] lines of context.
+fn unified_diff(file: &str, old: &str, changes: &[(Range<usize>, &str)]) -> String {
+    // Whole-line regions of the old text, each with its new text; changes on one line merge.
+    struct Region {
+        first: usize,
+        last: usize,
+        new: String,
+    }
+    type Change<'c> = &'c (Range<usize>, &'c str);
+    let mut groups: Vec<(usize, usize, Vec<Change<'_>>)> = Vec::new();
+    for change in changes {
+        let first = line_start(old, change.0.start);
+        let last = line_end(old, change.0.end);
+        match groups.last_mut() {
+            Some(g) if first < g.1 => {
+                g.1 = g.1.max(last);
+                g.2.push(change);
+            }
+            _ => groups.push((first, last, vec![change])),
+        }
+    }
+    let regions: Vec<Region> = groups
+        .into_iter()
+        .map(|(first, last, inside)| {
+            let mut new = String::new();
+            let mut at = first;
+            for (range, replacement) in inside {
+                new.push_str(&old[at..range.start]);
+                new.push_str(replacement);
+                at = range.end;
+            }
+            new.push_str(&old[at..last]);
+            Region { first, last, new }
+        })
+        .collect();
+    let line_of = |byte: usize| old[..byte].matches('\n').count();
+    let total = split_lines(old).len();
+    let mut out = format!("--- a/{file}\n+++ b/{file}\n");
+    let push = |out: &mut String, sign: char, line: &str| {
+        out.push(sign);
+        out.push_str(line);
+        if !line.ends_with('\n') {
+            out.push_str("\n\\ No newline at end of file\n");
+        }
+    };
+    let old_lines = split_lines(old);
+    // Lines added minus removed by the regions before the current hunk.
+    let mut delta: isize = 0;
+    let mut i = 0;
+    while i < regions.len() {
+        // Regions whose context touches go into one hunk.
+        let mut j = i;
+        while j + 1 < regions.len()
+            && line_of(regions[j + 1].first) <= line_of(regions[j].last) + 2 * CONTEXT
+        {
+            j += 1;
+        }
+        let start = line_of(regions[i].first).saturating_sub(CONTEXT);
+        let end = (line_of(regions[j].last) + CONTEXT).min(total);
+        let mut body = String::new();
+        let (mut removed, mut added, mut kept) = (0usize, 0usize, 0usize);
+        let mut line = start;
+        for r in &regions[i..=j] {
+            for l in &old_lines[line..line_of(r.first)] {
+                push(&mut body, ' ', l);
+                kept += 1;
+            }
+            let gone = split_lines(&old[r.first..r.last]);
+            let came = split_lines(&r.new);
+            for l in &gone {
+                push(&mut body, '-', l);
+            }
+            for l in &came {
+                push(&mut body, '+', l);
+            }
+            removed += gone.len();
+            added += came.len();
+            line = line_of(r.first) + gone.len();
+        }
+        for l in &old_lines[line..end] {
+            push(&mut body, ' ', l);
+            kept += 1;
+        }
+        let new_start = (start as isize + delta) as usize;
+        out.push_str(&format!(
+            "@@ -{},{} +{},{} @@\n",
+            start + 1,
+            kept + removed,
+            new_start + 1,
+            kept + added
+        ));
+        out.push_str(&body);
+        delta += added as isize - removed as isize;
+        i = j + 1;
+    }
+    out
+}
+
+/// The `image:` of `services.<service>` in compose file `text` (merge keys and aliases
+/// followed) with its 1-based line; `None` when the service has no image or it is not a single
+/// value. A service the file does not have is [`Error::NotFound`].
+pub fn image_of(text: &str, service: &str) -> Result<Option<(String, usize)>> {
+    let tree = Tree::parse(text)?;
+    let index = YamlIndex::of_tree(&tree)?;
+    let svc_path = format!("services.{service}");
+    if index.node(&svc_path).is_none() {
+        return Err(Error::NotFound {
+            kind: "compose service".into(),
+            name: service.to_string(),
+            detail: Some(format!("the compose file has no {svc_path}")),
+        });
+    }
+    let Some(node) = index.node(&format!("{svc_path}.image")) else {
+        return Ok(None);
+    };
+    Ok(tree.scalar(node).map(|v| {
+        let start = tree.node(tree.resolve(node)).start;
+        (v.to_string(), tree.line_col(start).0)
+    }))
 }
 
 /// Sets `services.<service>.image` of compose file `text` to `image`, changing nothing else.
@@ -254,18 +438,31 @@ fn check_shared(tree: &Tree<'_>, index: &YamlIndex, target: usize, path: &str) -
             continue;
         }
         let node = tree.node(target);
-        let anchor = node
-            .anchor
-            .as_ref()
-            .map(|a| format!("the anchor &{a}"))
-            .unwrap_or_else(|| "a value".into());
         let (line, _) = tree.line_col(node.start);
+        // How this service reaches the shared value: its own alias or a `<<` merge.
+        let own = index
+            .paths_to(target)
+            .into_iter()
+            .find(|(p, _)| *p == path)
+            .and_then(|(_, l)| l.via);
+        let what = match (&node.anchor, own) {
+            (Some(a), _) => format!("the anchor &{a} at line {line}"),
+            (None, Some(v)) if v.kind == ViaKind::Merge => format!(
+                "the value at line {line}, merged in by `<<` at line {}",
+                v.line
+            ),
+            (None, Some(v)) => format!(
+                "the value at line {line}, reached through the alias at line {}",
+                v.line
+            ),
+            (None, None) => format!("a value at line {line}"),
+        };
         let user_line = loc.via.map_or(loc.line, |v| v.line);
         return Err(Error::invalid(
             path,
             format!(
-                "the image is {anchor} at line {line}, which {other} (line {user_line}) also \
-                 uses; give the service its own image: or edit the anchor by hand"
+                "the image is {what}, which {other} (line {user_line}) also uses; give the \
+                 service its own image: or edit the anchor by hand"
             ),
         ));
     }

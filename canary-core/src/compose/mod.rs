@@ -2,8 +2,9 @@
 //! back to it.
 //!
 //! This module owns the compose side: reading `x-canary` blocks into a canary spec
-//! ([`ComposeSpec`], in `spec.rs`) and changing one service's `image:` without touching the rest
-//! of the file ([`set_image`], in `edit.rs`). Validating the spec is [`Spec`](crate::Spec)'s
+//! ([`ComposeSpec`], in `spec.rs`), changing services' `image:` without touching the rest of the
+//! file ([`set_image`], [`set_images`], in `edit.rs`) and the schema of the blocks
+//! ([`json_schema`], in `schema.rs`). Validating the spec is [`Spec`](crate::Spec)'s
 //! trade; positions come from [`yaml_index`](crate::yaml_index).
 //!
 //! # Where the settings go
@@ -55,10 +56,22 @@
 //! # Writing a promotion back
 //!
 //! [`set_image`] replaces the scalar of `services.<service>.image` and nothing else; see its
-//! docs for anchors, quoting and variables. [`Edit::patch`] shows the change as a unified diff.
+//! docs for anchors, quoting and variables. [`Edit::patch`] shows the change as a unified diff;
+//! [`set_images`] changes several services at once, with one patch. What to write after a
+//! promotion, and the file's atomic replacement, are [`crate::ops::writeback`]'s; comparing
+//! stable with the file is [`mod@crate::ops::drift`]'s.
+//!
+//! # Editors
+//!
+//! [`json_schema`] is the JSON Schema of the `x-canary` blocks
+//! (`schema/compose-x-canary.schema.json`); a first line
+//! `# yaml-language-server: $schema=<path or URL of it>` makes yaml-language-server editors check
+//! them.
 
 mod edit;
+mod schema;
 mod spec;
 
-pub use edit::{set_image, set_image_with, Edit, SetImageOptions};
+pub use edit::{image_of, set_image, set_image_with, set_images, Edit, Edits, SetImageOptions};
+pub use schema::json_schema;
 pub use spec::{is_compose, ComposeOptions, ComposeSpec};

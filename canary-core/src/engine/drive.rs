@@ -205,12 +205,13 @@ impl Rollout {
         self.save(|s| s.weight = effective.get()).await?;
         self.follow_weight(weight, false).await?;
         let st = self.state().await;
-        let note = if effective != weight {
-            format!(" (replicas give {effective})")
-        } else if weight.get() == 0 && self.spec.traffic.header_route.is_some() {
-            " (header route only)".to_string()
-        } else {
-            String::new()
+        // Replicas mode says its counts; a weight of 0 with a header route says what still goes.
+        let note = match self.replica_note(weight) {
+            n if !n.is_empty() => n,
+            _ if weight.get() == 0 && self.spec.traffic.header_route.is_some() => {
+                " (header route only)".to_string()
+            }
+            _ => String::new(),
         };
         self.emit(
             EventKind::WeightSet,

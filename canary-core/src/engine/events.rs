@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Rollout;
-use crate::model::{AnalysisReport, Event, EventKind};
+use crate::model::{AnalysisReport, Event, EventKind, StepPlan};
 use crate::state::{now_ms, Command, Phase, RolloutState, HISTORY};
 use crate::traits::{AppSplit, ServiceState};
 
@@ -40,6 +40,14 @@ pub struct Status {
     pub services: Vec<ServiceState>,
     /// Whether a live controller holds the lease.
     pub driven: bool,
+    /// Apps whose stable runs another image than the last promotion or the compose file names
+    /// ([`mod@crate::ops::drift`]). The engine leaves it empty; a caller that knows the compose
+    /// file fills it (`canary-sdk`'s `Canary::status`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<crate::ops::drift::Drift>,
+    /// Replicas mode: each step's replica counts and how close they come to its weight.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_plan: Option<Vec<StepPlan>>,
 }
 
 /// What a [`Rollout::command`] did.

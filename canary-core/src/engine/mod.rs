@@ -297,6 +297,8 @@ impl Rollout {
             splits_error,
             services,
             driven,
+            drift: Vec::new(),
+            replica_plan: self.spec.replica_plan(),
         })
     }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Rollout;
 use crate::error::Result;
-use crate::model::{AppRef, ReplicaPlan, ServiceName, Weight};
+use crate::model::{AppRef, ReplicaPlan, ServiceName, StepPlan, Weight};
 use crate::ops::routes;
 use crate::spec::TrafficMode;
 use crate::traits::{AppRoute, RouteConfig};
@@ -47,16 +47,19 @@ impl Rollout {
     }
 
     pub(super) async fn total_replicas(&self) -> Result<u64> {
-        if let Some(t) = self.spec.traffic.total_replicas {
-            return Ok(t);
+        Ok(self.spec.replica_total())
+    }
+
+    /// Replicas mode: what a step's event says of its counts (`: 1 canary + 4 stable tasks,
+    /// exactly 20%`); nothing in weighted mode.
+    pub(super) fn replica_note(&self, weight: Weight) -> String {
+        if self.spec.traffic.mode != TrafficMode::Replicas {
+            return String::new();
         }
-        Ok(self
-            .spec
-            .apps
-            .first()
-            .map(|a| a.stable_replicas)
-            .unwrap_or(2)
-            .max(2))
+        match ReplicaPlan::for_weight(weight, self.spec.replica_total()) {
+            Ok(p) => format!(" (replicas: {})", StepPlan::new(weight, p).describe()),
+            Err(_) => String::new(),
+        }
     }
 
     pub(super) async fn stable_labels(

@@ -6,7 +6,7 @@
 //! |---|---|
 //! | `names` | [`ServiceName`], [`HeaderName`], [`RuleValue`], [`RuleRegex`], [`CookieName`], [`CookieValue`] |
 //! | `image` | [`ImageRef`] |
-//! | `weight` | [`Weight`], [`TrafficSplit`], [`ReplicaPlan`] |
+//! | `weight` | [`Weight`], [`TrafficSplit`], [`ReplicaPlan`], [`StepPlan`] |
 //! | `duration` | [`HumanDuration`] |
 //! | `app` | [`Track`], [`AppRef`] |
 //! | `build` | [`BuildRequest`], [`BuildEvent`] |
@@ -38,7 +38,7 @@ pub use service::{
     check_replicas, BindMount, EndpointMode, HostPort, NewService, MAX_REPLICAS,
     STACK_NAMESPACE_LABEL,
 };
-pub use weight::{ReplicaPlan, TrafficSplit, Weight};
+pub use weight::{ReplicaPlan, StepPlan, TrafficSplit, Weight};
 
 use crate::error::Error;
 

@@ -7,7 +7,7 @@ use super::defaults::{
     default_confidence, default_marginal_score, default_min_requests, default_min_samples,
     default_pass_score, one_f, two_u32,
 };
-use super::MetricKind;
+use super::{MetricKind, TaskMetricsSpec};
 use crate::model::HumanDuration;
 
 /// What to do when analysis stays inconclusive past its limit.
@@ -149,6 +149,11 @@ pub struct AnalysisSpec {
     /// The statistical judge, if wanted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub judge: Option<JudgeSpec>,
+    /// Read the built-in metrics from the apps' own counters, scraped per task, instead of
+    /// Traefik's per-service ones: each track's figures are its own in every traffic mode, and
+    /// replicas mode needs it for checks that decide. See [`TaskMetricsSpec`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_metrics: Option<TaskMetricsSpec>,
 }
 
 impl Default for AnalysisSpec {
@@ -162,6 +167,7 @@ impl Default for AnalysisSpec {
             min_requests: default_min_requests(),
             checks: Vec::new(),
             judge: None,
+            task_metrics: None,
         }
     }
 }

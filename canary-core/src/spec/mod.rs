@@ -15,6 +15,8 @@
 //! | `metric` | [`MetricKind`] and the forms it is written in |
 //! | `web` | [`WebMetric`]: the `web` metric's shape, rules and placeholders |
 //! | `analysis` | [`AnalysisSpec`], checks and the judge |
+//! | `task_metrics` | [`TaskMetricsSpec`]: the apps' own per-task metrics as the built-in metrics' source |
+//! | `replicas` | replicas mode: the replica plan of the steps, and what the analysis can see |
 //! | `hooks` | [`HooksSpec`], [`HookSpec`] |
 //! | `notify` | [`NotificationSpec`]: where events are posted, which ones, the URL kept secret |
 //! | `promote` | [`PromoteSpec`], [`TimeoutsSpec`] |
@@ -45,8 +47,10 @@ mod metric;
 mod notify;
 pub mod overrides;
 mod promote;
+mod replicas;
 mod steps;
 mod strategy;
+mod task_metrics;
 mod traffic;
 mod validate;
 mod web;
@@ -63,8 +67,10 @@ pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};
 pub use metric::MetricKind;
 pub use notify::{check_url, NotificationKind, NotificationSpec, NotifyUrl, UrlFrom, MAX_URL_LEN};
 pub use promote::{PromoteSpec, PromoteStrategy, TimeoutsSpec};
+pub use replicas::DEFAULT_REPLICA_TOLERANCE;
 pub use steps::{Pause, StepSpec};
 pub use strategy::{BlueGreenSpec, Strategy};
+pub use task_metrics::TaskMetricsSpec;
 pub use traffic::{TrafficMode, TrafficSpec};
 pub use web::{WebHeader, WebMethod, WebMetric, WebVars, WEB_TIMEOUT_RANGE};
 

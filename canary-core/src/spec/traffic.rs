@@ -60,6 +60,12 @@ pub struct TrafficSpec {
     /// Replicas mode: the total tasks split between stable and canary. Default: stable's replicas.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_replicas: Option<u64>,
+    /// Replicas mode: how many percentage points a step's replica counts may be off its weight
+    /// (20 % over 5 tasks is exact; 10 % over 5 is 10 points off). A spec with a step further
+    /// off is refused when it is loaded. 0 to 50; default 10.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 50))]
+    pub replica_tolerance: Option<u8>,
     /// Traefik entry points the routes listen on. Default `[web]`.
     #[serde(default = "default_entry_points")]
     pub entry_points: Vec<String>,
@@ -78,6 +84,7 @@ impl Default for TrafficSpec {
             sticky: false,
             mirror: Weight::ZERO,
             total_replicas: None,
+            replica_tolerance: None,
             entry_points: default_entry_points(),
         }
     }

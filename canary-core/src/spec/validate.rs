@@ -269,6 +269,28 @@ impl Spec {
                 }
             }
         }
+        if let Some(tm) = &a.task_metrics {
+            tm.check()
+                .map_err(|(k, r)| Error::invalid(format!("analysis.taskMetrics.{k}"), r))?;
+            let latencies =
+                a.checks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (format!("analysis.checks[{i}].metric"), &c.metric))
+                    .chain(a.judge.iter().flat_map(|j| {
+                        j.metrics.iter().enumerate().map(|(i, m)| {
+                            (format!("analysis.judge.metrics[{i}].metric"), &m.metric)
+                        })
+                    }));
+            for (field, m) in latencies {
+                if matches!(m, MetricKind::Latency(_)) && tm.duration.is_none() {
+                    return Err(Error::invalid(
+                        field,
+                        "latency is read from the apps' histogram: set analysis.taskMetrics.duration",
+                    ));
+                }
+            }
+        }
         if let Some(j) = &a.judge {
             if j.metrics.is_empty() {
                 return Err(Error::invalid(
@@ -383,7 +405,8 @@ impl Spec {
         if self.timeouts.rollback.get() < Duration::from_secs(1) {
             return Err(Error::invalid("timeouts.rollback", "must be at least 1s"));
         }
-        Ok(())
+        // Last: its rules are about fields checked above.
+        self.check_replicas_mode()
     }
 }
 

@@ -139,7 +139,12 @@ impl App {
             let keep_alive = body_ok && req.keep_alive && !self.draining.load(Ordering::Relaxed);
             let bytes = http::encode_response(&resp, req.minor, keep_alive, req.is_head());
             let wrote = writer.write_all(&bytes).and_then(|()| writer.flush());
-            self.metrics.observe(resp.status, started.elapsed());
+            // Probes and scrapes are not the app's traffic: counted, Traefik's health checks
+            // (4/s per task) and the scrapes would dilute a canary's error rate read from these
+            // counters (canary analysis.taskMetrics).
+            if !is_exempt(&req.path) {
+                self.metrics.observe(resp.status, started.elapsed());
+            }
             if wrote.is_err() || !keep_alive {
                 break;
             }
@@ -205,6 +210,34 @@ mod tests {
             .filter(|_| a.route(&req("POST /orders HTTP/1.1\r\n\r\n")).status == 500)
             .count();
         assert!((3600..4400).contains(&fails), "{fails}");
+    }
+
+    #[test]
+    fn probes_and_scrapes_are_not_counted() {
+        use std::io::{Read, Write};
+        let a = std::sync::Arc::new(app(0.0));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::sync::Arc::clone(&a);
+        let t = std::thread::spawn(move || {
+            let (s, _) = listener.accept().unwrap();
+            server.serve(s);
+        });
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.write_all(
+            b"GET /health HTTP/1.1\r\n\r\nGET /metrics HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\n\r\n\
+              GET /api/health HTTP/1.1\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+        let mut answers = String::new();
+        c.read_to_string(&mut answers).unwrap();
+        t.join().unwrap();
+        assert_eq!(answers.matches("HTTP/1.1 200").count(), 4, "{answers}");
+        let body = a.metrics.render("v9", false, 0.0);
+        assert!(
+            body.contains("demo_http_requests_total{version=\"v9\",code=\"200\"} 1\n"),
+            "{body}"
+        );
     }
 
     #[test]

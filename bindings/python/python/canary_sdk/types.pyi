@@ -158,8 +158,18 @@ class _StatusBase(TypedDict):
     services: list[ServiceState]
     driven: bool
 
+class StepPlan(TypedDict):
+    """One step of a replicas-mode rollout: its weight, the counts that come closest, and how
+    many percentage points they are off."""
+    weight: int
+    stable: int
+    canary: int
+    effective: int
+    off: float
+
 class Status(_StatusBase, total=False):
     splitsError: str
+    replicaPlan: list[StepPlan]
 
 class Outcome(TypedDict, total=False):
     """``{"result": "promoted"}`` or ``{"result": "rolledBack", "cause": ...}``."""
