@@ -55,7 +55,8 @@ impl Rollout {
         // Weighted mode: stable out of the routing while its tasks are replaced (see handover).
         // A canary that cannot serve everything (gone, no room to grow) leaves the update in
         // place, as `docker service update` would do it: never worse than no canary.
-        let mut detach = self.spec.traffic.mode == TrafficMode::Weighted;
+        let mut detach = self.spec.traffic.mode == TrafficMode::Weighted
+            && std::env::var_os("CANARY_NO_HANDOVER_EXPERIMENT").is_none();
         if detach {
             if let Err(e) = self.detach_stable(&stable_labels).await {
                 if matches!(e, Error::Conflict(_)) {

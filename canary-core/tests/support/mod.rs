@@ -541,3 +541,44 @@ traffic:
   steps: [20, 50, 80]
   interval: 5s
 "#;
+
+/// Saves a rollout at `phase`/`step`/`weight` as a dead controller of this host left it (its
+/// lease long expired, its canary running).
+pub async fn seed_state(w: &World, phase: canary_core::Phase, step: usize, weight: u8) {
+    let s = spec(ONE_APP);
+    let mut st = canary_core::state::RolloutState::new(
+        std::collections::BTreeMap::from([("api".into(), "api:v2".into())]),
+        0,
+    );
+    st.phase = phase;
+    st.step = step;
+    st.weight = weight;
+    // A dead controller of this host: its lease expired long ago.
+    st.lease = Some(canary_core::state::Lease {
+        epoch: Some(7),
+        owner: "h/999".into(),
+        heartbeat_ms: 0,
+        ttl_ms: None,
+    });
+    canary_core::StateStore::save(
+        w.store.as_ref(),
+        &ServiceName::parse("shop").unwrap(),
+        &s.app_refs(),
+        &st,
+        None,
+    )
+    .await
+    .unwrap();
+    // The world as that controller left it: the canary exists.
+    w.orch.services.lock().unwrap().insert(
+        "api-canary".into(),
+        canary_core::ServiceState {
+            name: ServiceName::parse("api-canary").unwrap(),
+            image: "api:v2".into(),
+            desired: 1,
+            running: 1,
+            labels: std::collections::BTreeMap::new(),
+            converged: true,
+        },
+    );
+}
