@@ -291,6 +291,40 @@ export interface RolloutEvent {
   analysis?: AnalysisReport
 }
 
+/** `replay()`'s options: a recording (`canary run --record FILE`) or a past span of Prometheus
+ * (then `spec` is required); `overrides` on the spec make a what-if. */
+export interface ReplayOptions {
+  recording?: string
+  prometheus?: { url: string; from: string; to: string; scrapeInterval?: string | number }
+  overrides?: Record<string, unknown>
+  /** A spec as `Spec.toObject()` gives it; default: the recording's own. */
+  spec?: object
+}
+
+/** One decision: ms since the canary first got traffic, ms since its step began, the event. */
+export interface Decision {
+  atMs: number
+  sinceStepMs: number
+  event: RolloutEvent
+}
+
+/** How a replayed or recorded rollout ended. */
+export type ReplayOutcome =
+  | { result: 'promoted'; atMs: number }
+  | { result: 'rolledBack'; atMs: number; cause: string }
+  | { result: 'undecided'; atMs: number; phase: Phase; step: number; weight: number; why: string }
+
+/** What `replay()` found; `differences` empty: the recorded decisions, figures included. */
+export interface ReplayReport {
+  group: string
+  source: string
+  overrides: Array<{ path: string; value: unknown }>
+  decisions: Decision[]
+  outcome: ReplayOutcome
+  recorded?: { decisions: Decision[]; outcome: ReplayOutcome }
+  differences: string[]
+}
+
 export interface LogOptions {
   /** Only this app's service. */
   app?: string | null
@@ -493,3 +527,9 @@ export declare class Spec {
   /** The spec as a plain object, defaults filled in (what `Spec.fromObject` reads back). */
   toObject(): SpecObject
 }
+
+/**
+ * Replays a recording (`canary run --record`) or a past span of Prometheus: every decision
+ * with its figures, how it ended, and for a recording where it differs from the recorded run.
+ */
+export declare function replay(options: ReplayOptions): Promise<ReplayReport>

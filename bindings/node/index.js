@@ -840,3 +840,4 @@ module.exports.Canary = nativeBinding.Canary
 module.exports.EventStream = nativeBinding.EventStream
 module.exports.LogStream = nativeBinding.LogStream
 module.exports.Spec = nativeBinding.Spec
+module.exports.replay = nativeBinding.replay

@@ -188,6 +188,11 @@ pub(crate) struct Connect {
     /// shorter than twice this); with `--metrics traefik`, how often this process scrapes.
     #[arg(long, env = "CANARY_SCRAPE_INTERVAL", global = true, default_value = "1s", value_parser = duration)]
     pub(crate) scrape_interval: HumanDuration,
+
+    /// Traefik's JSON access log on this machine: the statistical judge then compares each
+    /// request's own duration and status read from it (the checks keep reading `--metrics`).
+    #[arg(long, env = "CANARY_TRAEFIK_ACCESS_LOG", global = true)]
+    pub(crate) traefik_access_log: Option<PathBuf>,
 }
 
 /// Spec settings that flags and `CANARY_*` variables override. `--set` reaches every other field.
@@ -295,9 +300,32 @@ pub(crate) enum Command {
     Logs(LogsArgs),
     /// A live rollout dashboard in the browser (or, with `--report`, a rollout's HTML report).
     Dashboard(DashboardArgs),
+    /// Run the engine again on recorded metrics (a `run --record` file, or a past span of
+    /// Prometheus) on a paused clock: every decision with its figures, and when it would have
+    /// rolled back or promoted. With `--set` (or any override flag): a what-if.
+    Replay(ReplayArgs),
     /// Send one test message to each of the spec's notifications (Slack, Teams, Discord, JSON)
     /// and say what each answered. Needs no Docker. Exit code 1 when one was not delivered.
     NotifyTest,
+}
+
+/// `canary replay`.
+#[derive(Debug, Args)]
+pub(crate) struct ReplayArgs {
+    /// The recording (`canary run --record FILE`). Its own spec is replayed, with the override
+    /// flags on top, unless `--use-spec-file`.
+    #[arg(value_name = "RECORDING", required_unless_present = "from")]
+    pub(crate) recording: Option<PathBuf>,
+    /// Instead of a recording, a past span of Prometheus (`--prometheus-url`) with the spec of
+    /// `-f`: from when the canary got traffic (RFC 3339 in UTC, or Unix seconds)...
+    #[arg(long, requires = "to", conflicts_with = "recording")]
+    pub(crate) from: Option<String>,
+    /// ... to the end of the span.
+    #[arg(long, requires = "from")]
+    pub(crate) to: Option<String>,
+    /// Replay a recording with the spec of `-f` (and the overrides) instead of its own.
+    #[arg(long, requires = "recording")]
+    pub(crate) use_spec_file: bool,
 }
 
 /// `canary dashboard`.
@@ -395,6 +423,10 @@ pub(crate) struct RunArgs {
     /// Serve the engine's decisions as Prometheus metrics on `http://ADDR/metrics`.
     #[arg(long, env = "CANARY_METRICS_ADDR")]
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// Record every metrics query with its answer, and every event, to this file (JSON Lines,
+    /// `canary_core::recording`), for `canary replay`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) record: Option<PathBuf>,
     /// With a compose file (-f): do not write the promoted image into it; print the patch.
     #[arg(long, env = "CANARY_NO_WRITE")]
     pub(crate) no_write: bool,

@@ -36,6 +36,10 @@ pub(crate) fn settings(g: &Global) -> CliResult<Settings> {
     s.prometheus_url = c.prometheus_url.clone();
     s.scrape_interval = c.scrape_interval;
     s.lease = g.lease;
+    s.traefik_access_log = c
+        .traefik_access_log
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty());
     s.validate().map_err(CliError::from)?;
     Ok(s)
 }

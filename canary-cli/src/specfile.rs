@@ -18,7 +18,7 @@ pub(crate) fn load(path: &Path, overrides: &Overrides) -> Result<SpecFile, CliEr
 }
 
 /// The flags as overrides, in the order they apply.
-fn override_list(o: &Overrides) -> Result<Vec<Override>, CliError> {
+pub(crate) fn override_list(o: &Overrides) -> Result<Vec<Override>, CliError> {
     let mut out: Vec<Override> = Vec::new();
     let s = |v: &str| Value::String(v.to_string());
     if let Some(g) = &o.group {

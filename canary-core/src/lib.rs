@@ -8,6 +8,8 @@
 //! - [`traits`]: [`Orchestrator`], [`Router`], [`MetricsSource`], [`StateStore`], [`HookRunner`].
 //! - [`engine`]: the [`Rollout`] state machine.
 //! - [`analysis`]: threshold, relative and statistical (Mann-Whitney U) checks.
+//! - [`recording`]: a rollout's metrics recorded (every query, answer and event) and answered
+//!   again, for replays on a paused clock.
 //! - [`state`]: the saved rollout state.
 //!
 //! This crate imports no Docker client and no HTTP client: `canary-swarm` and `canary-traefik`
@@ -25,6 +27,7 @@ pub mod error;
 pub mod memory;
 pub mod model;
 pub mod ops;
+pub mod recording;
 pub mod spec;
 pub mod state;
 #[cfg(feature = "testing")]

@@ -11,6 +11,8 @@
 //! | `session` | [`Canary`]: a group's backends and its operations, its rollouts' notifications |
 //! | `compose` | the compose file a spec came from: promotions written back, drift |
 //! | `stack` | deploying Traefik itself behind a read-only Docker API proxy |
+//! | `samples` | [`SamplesFrom`]: the judge's samples from Traefik's access log, values from the rest |
+//! | `replay` | [`replay()`]: the engine run again on a recording or a Prometheus range, on a paused clock |
 //!
 //! ```no_run
 //! # async fn run() -> canary_core::Result<()> {
@@ -29,10 +31,14 @@
 //! ```
 
 mod compose;
+pub mod replay;
+mod samples;
 mod session;
 mod settings;
 mod stack;
 
+pub use replay::{replay, ReplayOptions, ReplayOutcome, ReplayReport};
+pub use samples::SamplesFrom;
 pub use session::{state_store, test_notifications_of, Backend, Canary, NotificationTest, Pushed};
 pub use settings::{MetricsBackend, RouterBackend, Settings, ENV};
 pub use stack::TraefikDeploy;

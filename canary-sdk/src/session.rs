@@ -20,7 +20,7 @@ use canary_core::{
 use canary_swarm::{ConnectOptions, SwarmOrchestrator};
 use canary_traefik::{
     BackendNames, Notifier, NotifierTask, PrometheusMetrics, ProviderVersion, RouteProvider,
-    ScrapeTask, TraefikRouter, TraefikScrapeMetrics, WebMetrics, WebhookRunner,
+    ScrapeTask, TraefikAccessLog, TraefikRouter, TraefikScrapeMetrics, WebMetrics, WebhookRunner,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
@@ -207,6 +207,16 @@ impl Canary {
                 (Arc::new(m), Some(task))
             }
         };
+        let metrics = match &settings.traefik_access_log {
+            Some(path) => {
+                let mut b = TraefikAccessLog::builder(path);
+                for r in &routes {
+                    b = b.route(r);
+                }
+                crate::samples::SamplesFrom::wrap(metrics, Arc::new(b.build()?))
+            }
+            None => metrics,
+        };
         let deps = Deps {
             orchestrator: Arc::new(swarm.clone()),
             router: Arc::new(router),
@@ -263,6 +273,17 @@ impl Canary {
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricsSource>) -> Self {
         self.deps.metrics = with_web(&self.spec, metrics);
         self._scrape = None;
+        self
+    }
+
+    /// Reads metrics through `wrap` of the current source (a recorder, a cache), which keeps
+    /// running (a background scrape goes on).
+    #[must_use]
+    pub fn wrap_metrics(
+        mut self,
+        wrap: impl FnOnce(Arc<dyn MetricsSource>) -> Arc<dyn MetricsSource>,
+    ) -> Self {
+        self.deps.metrics = wrap(self.deps.metrics.clone());
         self
     }
 

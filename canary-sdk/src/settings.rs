@@ -118,6 +118,10 @@ pub struct Settings {
     pub scrape_interval: HumanDuration,
     /// How long a controller's lease lasts without a heartbeat. 1s to 1h.
     pub lease: HumanDuration,
+    /// Traefik's JSON access log on this machine: when set, the statistical judge's samples are
+    /// each request's own duration and status read from it (`canary_traefik::access_log`), while
+    /// the checks keep reading `metrics`.
+    pub traefik_access_log: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -136,6 +140,7 @@ impl Default for Settings {
             prometheus_url: "http://127.0.0.1:39090".into(),
             scrape_interval: HumanDuration(Duration::from_secs(1)),
             lease: HumanDuration(Duration::from_secs(15)),
+            traefik_access_log: None,
         }
     }
 }
@@ -155,6 +160,7 @@ pub const ENV: &[(&str, &str)] = &[
     ("prometheusUrl", "CANARY_PROMETHEUS_URL"),
     ("scrapeInterval", "CANARY_SCRAPE_INTERVAL"),
     ("lease", "CANARY_LEASE"),
+    ("traefikAccessLog", "CANARY_TRAEFIK_ACCESS_LOG"),
 ];
 
 impl Settings {
@@ -251,6 +257,14 @@ impl Settings {
             Duration::from_millis(100),
             Duration::from_secs(300),
         )?;
+        if let Some(p) = &self.traefik_access_log {
+            if p.as_os_str().is_empty() || p.as_os_str().len() > 4096 {
+                return Err(Error::invalid(
+                    "traefikAccessLog",
+                    "an access log path of 1 to 4096 bytes",
+                ));
+            }
+        }
         range(
             "lease",
             self.lease,

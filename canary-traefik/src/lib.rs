@@ -7,6 +7,7 @@
 //! | [`TraefikRouter`] | [`canary_core::Router`] | one file-provider file per group (`canary-<group>.yml`) or the group's keys in etcd ([`kv`]), the Swarm labels stable needs, confirmation through every Traefik replica's API |
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
+//! | [`TraefikAccessLog`] | [`canary_core::MetricsSource`] | Traefik's JSON access log: every request's duration and status, the raw samples the statistical judge compares ([`access_log`] says why not the histograms) |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
 //! | [`WebMetrics`] | [`canary_core::MetricsSource`] | `web` metrics (a number by JSONPath from an HTTP endpoint's JSON) over any other source |
 //! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background ([`notify`], [`notify::payload`]) |
@@ -106,6 +107,7 @@
 //! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks, notifications, web metrics) through rustls with
 //!   the ring provider. Off by default.
 
+pub mod access_log;
 pub mod api;
 pub mod backend;
 pub mod dynamic;
@@ -128,6 +130,7 @@ mod testutil;
 pub mod web;
 mod webhook;
 
+pub use access_log::{TraefikAccessLog, TraefikAccessLogBuilder};
 pub use backend::{AppBackends, BackendNames, ProviderVersion, RouteProvider};
 pub use http::Auth;
 pub use notify::{Notifier, NotifierTask};

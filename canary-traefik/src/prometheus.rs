@@ -393,15 +393,20 @@ impl PrometheusMetrics {
 
     /// An instant query at now.
     pub async fn query(&self, promql: &str) -> Result<QueryData> {
-        tracing::debug!(query = %promql, "prometheus query");
-        self.post(
-            "/api/v1/query",
-            &[
-                ("query", promql.to_string()),
-                ("timeout", secs(self.timeout)),
-            ],
-        )
-        .await
+        self.query_at(promql, None).await
+    }
+
+    /// An instant query at `time` (Unix seconds), or at now.
+    pub async fn query_at(&self, promql: &str, time: Option<f64>) -> Result<QueryData> {
+        tracing::debug!(query = %promql, ?time, "prometheus query");
+        let mut form = vec![
+            ("query", promql.to_string()),
+            ("timeout", secs(self.timeout)),
+        ];
+        if let Some(t) = time {
+            form.push(("time", format!("{t:.3}")));
+        }
+        self.post("/api/v1/query", &form).await
     }
 
     /// A range query from `start` to `end` (Unix seconds) every `step`.
@@ -468,25 +473,35 @@ impl PrometheusMetrics {
         let step = (window / self.samples).max(Duration::from_secs(1));
         (step, step.max(self.min_range()))
     }
+
+    /// [`MetricsSource::value`] as Prometheus answers it for a window ending at `time` (Unix
+    /// seconds): a replay of a past time span.
+    pub async fn value_at(&self, query: &MetricQuery, time: Option<f64>) -> Result<Observation> {
+        let range = query.window.max(self.min_range());
+        let q = self.promql(query, range)?;
+        let data = self.query_at(&q, time).await?;
+        single_value(&data, &q)
+    }
+
+    /// [`MetricsSource::samples`] for a window ending at `end` (Unix seconds).
+    pub async fn samples_at(&self, query: &MetricQuery, end: f64) -> Result<Vec<f64>> {
+        let (step, range) = self.sample_plan(query.window);
+        let q = self.promql(query, range)?;
+        // `samples` points, the first one a step after the window starts.
+        let start = end - step.as_secs_f64() * (self.samples.saturating_sub(1)) as f64;
+        let data = self.query_range(&q, start, end, step).await?;
+        series_values(&data, &q)
+    }
 }
 
 #[async_trait]
 impl MetricsSource for PrometheusMetrics {
     async fn value(&self, query: &MetricQuery) -> Result<Observation> {
-        let range = query.window.max(self.min_range());
-        let q = self.promql(query, range)?;
-        let data = self.query(&q).await?;
-        single_value(&data, &q)
+        self.value_at(query, None).await
     }
 
     async fn samples(&self, query: &MetricQuery) -> Result<Vec<f64>> {
-        let (step, range) = self.sample_plan(query.window);
-        let q = self.promql(query, range)?;
-        let end = unix_now();
-        // `samples` points, the first one a step after the window starts.
-        let start = end - step.as_secs_f64() * (self.samples.saturating_sub(1)) as f64;
-        let data = self.query_range(&q, start, end, step).await?;
-        series_values(&data, &q)
+        self.samples_at(query, unix_now()).await
     }
 }
 

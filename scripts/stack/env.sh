@@ -18,6 +18,9 @@ export CANARY_STACK_DIR="${CANARY_STACK_DIR:-/var/lib/canary-stack}"
 # Host directory bind-mounted into Traefik as its file-provider directory (/etc/traefik/dynamic).
 # Write files here atomically: write a dot-file in this directory, then rename it into place.
 export CANARY_TRAEFIK_DYNAMIC_DIR="${CANARY_TRAEFIK_DYNAMIC_DIR:-$CANARY_STACK_DIR/dynamic}"
+# Traefik's access log (JSON lines, one per request), written through a bind mount: where the
+# statistical judge reads its raw samples (canary --traefik-access-log).
+export CANARY_TRAEFIK_ACCESS_LOG="${CANARY_TRAEFIK_ACCESS_LOG:-$CANARY_STACK_DIR/traefik/log/access.json}"
 
 # Swarm objects.
 export CANARY_NETWORK="${CANARY_NETWORK:-canary-net}"          # attachable overlay, label io.canary.stack=local

@@ -16,6 +16,7 @@
 //! | [`streams`] | the `logs()` and `build()` async iterators |
 //! | [`spec`] | `Spec` |
 //! | [`canary`] | `Canary`: connect and every operation |
+//! | [`replay`] | `replay()`: the engine on recorded metrics, on a paused clock |
 //! | `testing` | feature `testing` only: the in-memory world of the package's tests |
 //!
 //! Modules depend downwards only: `testing` → `canary` → `spec`, `js`, `events`, `streams`,
@@ -31,6 +32,7 @@ pub mod error;
 pub mod events;
 pub mod js;
 pub mod promise;
+pub mod replay;
 pub mod spec;
 pub mod streams;
 #[cfg(feature = "testing")]

@@ -14,6 +14,7 @@
 //! | `foreign` | Python metrics sources, hooks and callbacks behind the core's traits |
 //! | `spec` | `Spec` |
 //! | `canary` | `Canary`: connect and every operation |
+//! | `replay` | `replay`: the engine on recorded metrics |
 //! | `stream` | `Stream`: logs, build output and events as async iterators |
 //! | `testing` | feature `testing` only: `MemoryWorld`, `raise_core_error`, `bench_status` |
 
@@ -23,6 +24,7 @@ mod canary;
 mod convert;
 mod error;
 mod foreign;
+mod replay;
 mod runtime;
 mod spec;
 mod stream;
@@ -38,6 +40,7 @@ fn native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<canary::PyCanary>()?;
     m.add_class::<stream::PyStream>()?;
     m.add_class::<runtime::Stop>()?;
+    m.add_function(wrap_pyfunction!(replay::replay, m)?)?;
     let shutdown = wrap_pyfunction!(runtime::shutdown, m)?;
     m.py()
         .import("atexit")?

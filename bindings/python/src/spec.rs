@@ -28,7 +28,7 @@ impl PartialEq for PySpec {
 
 /// `{"traffic.interval": "5s", "apps.*.canaryEnv.ERROR_RATE": "0.3", "hooks!": None}` as the
 /// core's overrides, in order.
-fn overrides(map: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Override>> {
+pub(crate) fn overrides(map: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Override>> {
     let Some(map) = map.filter(|m| !m.is_none()) else {
         return Ok(Vec::new());
     };

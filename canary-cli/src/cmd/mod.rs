@@ -18,6 +18,7 @@ mod dashboard;
 mod deploy;
 mod logs;
 mod notify;
+mod replay;
 mod run;
 mod smoke;
 mod status;
@@ -44,6 +45,7 @@ pub(crate) async fn dispatch(cli: &Cli, p: &Printer) -> CliResult<u8> {
         Command::Resume => control::control(g, canary_core::Command::Resume, false, p).await,
         Command::Logs(a) => logs::logs(g, a, p).await,
         Command::Dashboard(a) => dashboard::dashboard(g, a, p).await,
+        Command::Replay(a) => replay::replay(g, a, p).await,
         Command::NotifyTest => notify::notify_test(g, p).await,
     }
 }

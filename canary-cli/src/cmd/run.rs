@@ -1,5 +1,6 @@
 //! `canary run`: the engine's `Rollout::run`, printed.
 
+use canary_core::recording::Recorder;
 use canary_core::{EventKind, Outcome, RolloutOptions, Track};
 use serde_json::json;
 
@@ -19,6 +20,14 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
     checked.validate()?;
     let (_, canary) = session::connect(g).await?;
     canary.require_stable().await?;
+    let recorder = match &args.record {
+        Some(path) => Some(Recorder::create(path, canary.spec())?),
+        None => None,
+    };
+    let canary = match &recorder {
+        Some(r) => canary.wrap_metrics(|m| r.metrics(m)),
+        None => canary,
+    };
     let spec = canary.spec().clone();
     p.live_line(spec.traffic.interval.get());
     let group = spec.group.to_string();
@@ -60,10 +69,21 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
     ));
     let rollout = canary.rollout(opts)?;
     let mut events = rollout.subscribe();
+    let following = recorder.as_ref().map(|r| r.follow(rollout.subscribe()));
     let mut last = None;
     let driven = with_events(rollout.run(), &mut events, p, Some(&exporter), &mut last).await?;
     if let Some(s) = server {
         s.abort();
+    }
+    if let (Some(f), Some(r), Some(path)) = (following, &recorder, &args.record) {
+        f.stop().await;
+        match r.finish() {
+            Ok(()) => p.note(format!(
+                "recorded the rollout's metrics and events to {} (`canary replay {0}`)",
+                path.display()
+            )),
+            Err(e) => p.note(format!("{}: {e}", path.display())),
+        }
     }
     // Hand the lease back so the next `canary run` resumes at once; if that fails the lease
     // simply expires.

@@ -564,6 +564,11 @@ mod tests {
         assert_eq!(marginal.verdict, Verdict::Inconclusive);
         assert!(marginal.reason.contains("(b high)"), "{}", marginal.reason);
 
+        // Nothing passes: score 0, printed without a sign (an empty float sum is -0.0).
+        let none = score("api", &j, vec![judged("a", High, false, 1.0, true)]);
+        assert!(none.score == 0.0 && none.score.is_sign_positive());
+        assert!(none.reason.starts_with("score 0 ("), "{}", none.reason);
+
         // 2 of 3: 66.7 → fail.
         let fail = score(
             "api",

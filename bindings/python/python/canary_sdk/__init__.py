@@ -22,7 +22,7 @@ errors are :class:`CanaryError` subclasses (see :mod:`canary_sdk.errors`).
 from __future__ import annotations
 
 from ._native import Spec, __version__
-from ._sync import BlockingStream, Canary, run_blocking
+from ._sync import BlockingStream, Canary, replay, run_blocking
 from .aio import AsyncCanary, Stream
 from .errors import (
     AbortedError,
@@ -45,6 +45,7 @@ __all__ = [
     "Stream",
     "BlockingStream",
     "run_blocking",
+    "replay",
     "CanaryError",
     "InvalidSpecError",
     "NotFoundError",

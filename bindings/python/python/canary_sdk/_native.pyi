@@ -21,6 +21,7 @@ from .types import (
     MetricsSourceLike,
     Outcome,
     Phase,
+    ReplayReport,
     RunOptions,
     ServiceState,
     Settings,
@@ -34,7 +35,7 @@ _T = TypeVar("_T")
 _Path = Union[str, "os.PathLike[str]"]
 
 __all__ = [
-    "__version__", "Spec", "Canary", "Stream", "Stop", "MemoryWorld", "raise_core_error", "bench_status",
+    "__version__", "Spec", "Canary", "Stream", "Stop", "replay", "MemoryWorld", "raise_core_error", "bench_status",
 ]
 __version__: str
 
@@ -138,6 +139,13 @@ class MemoryWorld:
     def router_log(self) -> list[str]: ...
     @property
     def weights(self) -> list[int]: ...
+
+def replay(
+    options: Mapping[str, Any],
+    overrides: Optional[Mapping[str, Any]] = None,
+    spec: Optional[Spec] = None,
+) -> Awaitable[ReplayReport]:
+    """The engine on recorded metrics (see :func:`canary_sdk.aio.replay`)."""
 
 def raise_core_error(code: str, message: str) -> None:
     """TEST-ONLY (feature ``testing``): raises the exception of a core error of ``code``."""

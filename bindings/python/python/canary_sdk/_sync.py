@@ -8,16 +8,18 @@ then raises ``KeyboardInterrupt``; the rollout stays where it was and ``run()`` 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
-from typing import TYPE_CHECKING, Any, Coroutine, Generic, Iterator, Mapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Coroutine, Generic, Iterator, Mapping, Optional, TypeVar, Union
 
+from . import aio
 from .aio import AsyncCanary, Stream
 
 if TYPE_CHECKING:
     from ._native import Spec
     from . import types as t
 
-__all__ = ["Canary", "BlockingStream", "run_blocking"]
+__all__ = ["Canary", "BlockingStream", "run_blocking", "replay"]
 
 T = TypeVar("T")
 _local = threading.local()
@@ -158,3 +160,13 @@ class Canary:
 
     def __repr__(self) -> str:
         return repr(self.aio)
+
+
+def replay(
+    recording: Optional[Union[str, "os.PathLike[str]"]] = None,
+    overrides: Optional[Mapping[str, object]] = None,
+    spec: Optional[Spec] = None,
+    prometheus: Optional[t.PrometheusRange] = None,
+) -> t.ReplayReport:
+    """:func:`canary_sdk.aio.replay`, blocking."""
+    return run_blocking(aio.replay(recording, overrides, spec, prometheus))

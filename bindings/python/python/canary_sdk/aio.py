@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Optional, TypeVar
+import os
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Optional, TypeVar, Union
 
 from . import _native
 from ._native import Spec
@@ -16,7 +17,7 @@ from ._native import Spec
 if TYPE_CHECKING:
     from . import types as t
 
-__all__ = ["AsyncCanary", "Stream"]
+__all__ = ["AsyncCanary", "Stream", "replay"]
 
 T = TypeVar("T")
 Stream = _native.Stream
@@ -120,3 +121,20 @@ class AsyncCanary:
     def __repr__(self) -> str:
         return repr(self.native)
 
+
+async def replay(
+    recording: Optional[Union[str, "os.PathLike[str]"]] = None,
+    overrides: Optional[Mapping[str, object]] = None,
+    spec: Optional[Spec] = None,
+    prometheus: Optional[t.PrometheusRange] = None,
+) -> t.ReplayReport:
+    """The rollout engine run again on recorded metrics on a paused clock (``canary replay``): a
+    recording ``canary run --record`` wrote, or a past span of Prometheus (with ``spec``). Every
+    decision with its figures, how it ended, and, for a recording, where it differs from the
+    recorded run. ``overrides`` on the spec make a what-if: ``{"analysis.checks[0].min": 0.5}``."""
+    options: dict[str, object] = {}
+    if recording is not None:
+        options["recording"] = os.fspath(recording)
+    if prometheus is not None:
+        options["prometheus"] = prometheus
+    return await _native.replay(options, overrides, spec)

@@ -248,3 +248,44 @@ HookFunction = Callable[[Hook, HookContext], Union[HookResult, Awaitable[HookRes
 EventCallback = Callable[[Event], Any]
 #: Called with each deploy step as it happens.
 StepCallback = Callable[[DeployStep], Any]
+
+# A past span of Prometheus to replay: ``from`` (when the canary got traffic) and ``to``, RFC 3339
+# in UTC or Unix seconds; ``url``; ``scrapeInterval`` (default 1s).
+PrometheusRange = TypedDict(
+    "PrometheusRange", {"url": str, "from": str, "to": str, "scrapeInterval": Duration}, total=False
+)
+
+class Decision(TypedDict):
+    """One decision of a replayed or recorded rollout: ms since the canary first got traffic,
+    ms since its step began, and the event."""
+    atMs: int
+    sinceStepMs: int
+    event: Event
+
+class ReplayOutcome(TypedDict, total=False):
+    """``{"result": "promoted"|"rolledBack"|"undecided", "atMs": ...}``; ``cause`` for a
+    rollback; ``phase``, ``step``, ``weight`` and ``why`` when undecided."""
+    result: Literal["promoted", "rolledBack", "undecided"]
+    atMs: int
+    cause: str
+    phase: Phase
+    step: int
+    weight: int
+    why: str
+
+class RecordedRun(TypedDict):
+    decisions: list[Decision]
+    outcome: ReplayOutcome
+
+class _ReplayReportBase(TypedDict):
+    group: str
+    source: str
+    overrides: list[dict[str, Any]]
+    decisions: list[Decision]
+    outcome: ReplayOutcome
+    differences: list[str]
+
+class ReplayReport(_ReplayReportBase, total=False):
+    """What :func:`canary_sdk.replay` found; ``recorded`` when replaying a recording
+    (``differences`` empty: the same decisions, figures included)."""
+    recorded: RecordedRun
