@@ -172,7 +172,7 @@ export interface SmokeReport {
 export interface RunOptions {
   /** This controller's id, `host/instance`. Default `<hostname>/<pid>`. */
   owner?: string
-  /** How often a waiting driver looks for commands, 10ms to 1m. Default `1s`. */
+  /** How often a waiting driver looks for commands, 100ms to 1h. Default `1s`. */
   poll?: Duration
   /** Take over an expired lease of another host. */
   takeover?: boolean

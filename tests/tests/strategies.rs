@@ -222,11 +222,26 @@ fn cookie_and_regex_routes_send_all_matching_and_no_other_request_to_the_canary(
         stop.store(true, Ordering::SeqCst);
         let seen = tester.join().unwrap();
         assert!(seen.iter().all(|v| v == "v2" || v == "v1"), "{seen:?}");
-        assert_eq!(code, Some(0), "{lines:#?}");
+        assert_eq!(code, Some(2), "{lines:#?}");
         assert_eq!(lines.last().unwrap()["result"], "rolledBack");
         assert_eq!(docker::service_image(&g.service("api", false)), V1);
         assert_eq!(docker::service_replicas(&g.service("api", true)), 0);
     }
+}
+
+/// A blue/green spec of `g` (stable at 2 tasks) with `scaleDownDelay: delay`.
+fn blue_green(g: &Group, delay: &str) -> String {
+    spec_with(
+        g,
+        "1",
+        2,
+        "",
+        "",
+        &format!(
+            "strategy: blueGreen\nblueGreen: {{scaleDownDelay: {delay}, abortScaleDownDelay: 2s}}\n"
+        ),
+    )
+    .replace("  steps: [1]\n", "")
 }
 
 #[test]
@@ -237,11 +252,7 @@ fn blue_green_switches_at_once_and_rolls_back_within_the_delay() {
     };
     // 1: switched and promoted, no request lost.
     let g = Group::new(&stack);
-    let bg = |delay: &str| {
-        spec_with(&g, "1", 2, "", "", &format!("strategy: blueGreen\nblueGreen: {{scaleDownDelay: {delay}, abortScaleDownDelay: 2s}}\n"))
-            .replace("  steps: [1]\n", "")
-    };
-    let spec = g.write("canary.yaml", &bg("3s"));
+    let spec = g.write("canary.yaml", &blue_green(&g, "3s"));
     g.deploy(&spec);
     let (stop, tester) = preview(&stack, &g, vec![("X-Canary".into(), "true".into())]);
     let load = Load::start(stack.web_port, &g.host, &["/api/x"], 30);
@@ -273,7 +284,7 @@ fn blue_green_switches_at_once_and_rolls_back_within_the_delay() {
 
     // 2: switched, then rolled back while the old version is still up: a flip, nothing lost.
     let g = Group::new(&stack);
-    let spec = g.write("canary.yaml", &bg("60s"));
+    let spec = g.write("canary.yaml", &blue_green(&g, "60s"));
     g.deploy(&spec);
     let (stop, tester) = preview(&stack, &g, vec![("X-Canary".into(), "true".into())]);
     let load = Load::start(stack.web_port, &g.host, &["/api/x"], 30);
@@ -289,7 +300,7 @@ fn blue_green_switches_at_once_and_rolls_back_within_the_delay() {
     let report = load.stop();
     stop.store(true, Ordering::SeqCst);
     tester.join().unwrap();
-    assert_eq!(code, Some(0), "{stderr}\n{lines:#?}");
+    assert_eq!(code, Some(2), "{stderr}\n{lines:#?}");
     assert_eq!(lines.last().unwrap()["result"], "rolledBack", "{lines:#?}");
     // Stable never changed; after the flip every request is v1 again.
     assert_eq!(docker::service_image(&g.service("api", false)), V1);

@@ -146,10 +146,10 @@ impl Canary {
         }
         if let Some(poll) = o.poll {
             let p = poll.get();
-            if p < Duration::from_millis(10) || p > Duration::from_secs(60) {
+            if p < Duration::from_millis(100) || p > Duration::from_secs(3600) {
                 return Err(Error::invalid(
                     "options.poll",
-                    format!("{poll} is not between 10ms and 1m"),
+                    format!("{poll} is not between 100ms and 1h"),
                 ));
             }
             ro = ro.poll(p);

@@ -77,7 +77,7 @@ test('backends(), the settings in force, and status() before any rollout', async
   const b = await c.backends()
   assert.deepEqual(b, [
     { app: 'api', track: 'stable', service: 'api@swarm' },
-    { app: 'api', track: 'canary', service: 'api-canary@swarm' },
+    { app: 'api', track: 'canary', service: 'canary-shop--api--tasks@file' },
   ])
   assert.equal(c.settings.network, 'canary-net')
   assert.equal(c.settings.lease, '15s')

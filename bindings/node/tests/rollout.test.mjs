@@ -37,7 +37,7 @@ test('a JS metrics source (sync) and an async JS hook drive a rollout to promoti
   const out = await c.run({ owner: 'test/1' }, (e) => events.push(e))
 
   assert.deepEqual(out, { result: 'promoted' })
-  assert.deepEqual(w.weights(), [0, 10, 50, 0])
+  assert.deepEqual(w.weights(), [0, 10, 50, 100, 0])
   assert.equal(w.canaryRouted, false)
   assert.equal(w.service('api').image, PINNED)
   assert.equal(w.service('api-canary').desired, 0)
@@ -190,7 +190,7 @@ test('commands reach a running rollout; a second controller gets CANARY_CONFLICT
   const seen = []
   let weightSet
   const firstWeight = new Promise((resolve) => (weightSet = resolve))
-  const running = c.run({ owner: 'hostA/1', poll: '10ms' }, (e) => {
+  const running = c.run({ owner: 'hostA/1', poll: '100ms' }, (e) => {
     seen.push(e.kind)
     if (e.kind === 'weightSet') weightSet()
   })
@@ -291,7 +291,7 @@ test('run() and connect() check their arguments', async () => {
   const spec = Spec.fromText(specYaml())
   const metrics = { value: metricsFor(1) }
   const c = await w.connect(spec, { metrics })
-  let e = await rejects(() => c.run({ poll: '1ms' }), 'CANARY_INVALID_INPUT', /^options\.poll: 1ms is not between 10ms and 1m/)
+  let e = await rejects(() => c.run({ poll: '1ms' }), 'CANARY_INVALID_INPUT', /^options\.poll: 1ms is not between 100ms and 1h/)
   assert.equal(e.field, 'options.poll')
   assert.match(e.reason, /not between/)
   await rejects(() => c.run({ poll: 'soon' }), 'CANARY_INVALID_INPUT', /^options\.poll: /)

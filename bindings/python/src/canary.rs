@@ -58,10 +58,10 @@ impl RunOptions {
             o = o.owner(owner);
         }
         if let Some(p) = self.poll {
-            if p.get() < Duration::from_millis(10) || p.get() > Duration::from_secs(60) {
+            if p.get() < Duration::from_millis(100) || p.get() > Duration::from_secs(3600) {
                 return Err(Error::invalid(
                     "options.poll",
-                    format!("{p} is not between 10ms and 1m"),
+                    format!("{p} is not between 100ms and 1h"),
                 ));
             }
             o = o.poll(p.get());

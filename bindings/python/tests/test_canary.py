@@ -43,7 +43,7 @@ def test_promotion_with_python_metrics_and_hook() -> None:
     q = metrics.queries[0]
     assert q["app"] == {"name": "api", "stable": "api", "canary": "api-canary"}
     assert q["window"] == 100 and q["track"] in ("canary", "stable")
-    assert world.world.weights == [0, 20, 50, 0]
+    assert world.world.weights == [0, 20, 50, 100, 0]
     log = world.world.orchestrator_log
     pinned = [line for line in log if line.startswith("set_image api sha256:")]
     assert len(pinned) == 1 and log[-1] == "scale api-canary 0"
@@ -219,7 +219,7 @@ def test_controls_reach_a_live_driver(own_options: bool) -> None:
     world = World(make_spec(traffic={"steps": [10, 20, 30, 40, 50], "interval": "2s"}))
     driver = world.canary()
     other = world.canary()  # another object of the same process
-    opts: Any = {"owner": "host-a/1", "poll": "50ms"} if own_options else None
+    opts: Any = {"owner": "host-a/1", "poll": "100ms"} if own_options else None
     result: dict[str, Any] = {}
     t = threading.Thread(target=lambda: result.setdefault("out", driver.run(opts)))
     t.start()
@@ -374,7 +374,7 @@ def test_deploy_smoke_test_backends_logs_and_build(world: World) -> None:
     assert bad.value.field == "requests"
     assert c.backends() == [
         {"app": "api", "track": "stable", "service": "api@swarm"},
-        {"app": "api", "track": "canary", "service": "api-canary@swarm"},
+        {"app": "api", "track": "canary", "service": "canary-shop--api--tasks@file"},
     ]
     assert list(c.logs("stable", tail=10, since="5m")) == []  # the memory world keeps no logs
     assert list(c.build("canary", args={"X": "1"})) == []  # and the spec builds nothing
