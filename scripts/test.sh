@@ -25,6 +25,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
+step "fuzz: the spec parser, a fixed number of runs from the seed corpus (a panic fails)"
+bash fuzz/run.sh "${CANARY_FUZZ_RUNS:-30000}"
+
 step "tests (unit, fixtures, and the real stack)"
 cargo test --workspace -- --test-threads="${CANARY_TEST_THREADS:-2}"
 

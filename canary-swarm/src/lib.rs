@@ -68,6 +68,7 @@
 
 mod build;
 mod connect;
+mod create;
 mod endpoints;
 mod error;
 mod logs;

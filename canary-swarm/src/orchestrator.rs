@@ -14,16 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use bollard::models::{
-    EndpointPortConfig, EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum,
-    Mount, MountType, NetworkAttachmentConfig, ServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatus, Task, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecPlacement,
-};
+use bollard::models::{ServiceUpdateStatus, Task};
 use bollard::query_parameters::{ListTasksOptions, LogsOptions, TagImageOptions};
 use bollard::Docker;
-use canary_core::model::{EndpointMode, NewService};
+use canary_core::model::NewService;
 use canary_core::traits::{BuildEvent, BuildRequest, LogLine, LogOptions, TaskEndpoint};
 use canary_core::{
     CanaryService, Error, ImageRef, Orchestrator, Result, ServiceName, ServiceState,
@@ -34,10 +28,11 @@ use http::Method;
 use serde_json::Value;
 
 use crate::connect::ConnectOptions;
+use crate::create::new_service_spec;
 use crate::error::{docker_error, DockerFailure, Object};
 use crate::progress::{self, Progress, Snapshot};
 use crate::raw::{encode, RawClient};
-use crate::spec;
+use crate::spec::{self, exact, service_id, split_tag};
 
 /// How often and how patiently a lost update race is retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,89 +85,6 @@ pub enum RollingUpdate {
     StartFirst,
     /// Leave the service's update config exactly as the user set it.
     Keep,
-}
-
-/// Docker's spec of a service created from scratch: what `docker service create` would send
-/// for the same flags, so a service made here behaves like one made with the CLI.
-fn new_service_spec(s: &NewService) -> ServiceSpec {
-    let env: Vec<String> = s.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let networks: Vec<NetworkAttachmentConfig> = s
-        .networks
-        .iter()
-        .map(|n| NetworkAttachmentConfig {
-            target: Some(n.clone()),
-            ..Default::default()
-        })
-        .collect();
-    let mounts: Vec<Mount> = s
-        .mounts
-        .iter()
-        .map(|m| Mount {
-            source: Some(m.source.clone()),
-            target: Some(m.target.clone()),
-            typ: Some(MountType::BIND),
-            read_only: Some(m.read_only),
-            ..Default::default()
-        })
-        .collect();
-    let ports: Vec<EndpointPortConfig> = s
-        .ports
-        .iter()
-        .map(|p| EndpointPortConfig {
-            target_port: Some(p.target as i64),
-            published_port: Some(p.published as i64),
-            publish_mode: Some(EndpointPortConfigPublishModeEnum::HOST),
-            ..Default::default()
-        })
-        .collect();
-    ServiceSpec {
-        name: Some(s.name.to_string()),
-        labels: Some(s.labels.clone().into_iter().collect()),
-        task_template: Some(TaskSpec {
-            container_spec: Some(TaskSpecContainerSpec {
-                image: Some(s.image.to_string()),
-                args: (!s.args.is_empty()).then(|| s.args.clone()),
-                env: (!env.is_empty()).then_some(env),
-                init: Some(s.init),
-                mounts: (!mounts.is_empty()).then_some(mounts),
-                ..Default::default()
-            }),
-            placement: (!s.constraints.is_empty()).then(|| TaskSpecPlacement {
-                constraints: Some(s.constraints.clone()),
-                ..Default::default()
-            }),
-            networks: (!networks.is_empty()).then_some(networks),
-            ..Default::default()
-        }),
-        mode: Some(ServiceSpecMode {
-            replicated: Some(ServiceSpecModeReplicated {
-                replicas: Some(s.replicas as i64),
-            }),
-            ..Default::default()
-        }),
-        // What `docker service create` would set, so a service made here behaves like one
-        // made with the CLI.
-        update_config: Some(ServiceSpecUpdateConfig {
-            parallelism: Some(1),
-            delay: None,
-            failure_action: Some(ServiceSpecUpdateConfigFailureActionEnum::PAUSE),
-            monitor: Some(5_000_000_000),
-            max_failure_ratio: Some(0.0),
-            order: Some(if s.start_first && s.ports.is_empty() {
-                ServiceSpecUpdateConfigOrderEnum::START_FIRST
-            } else {
-                ServiceSpecUpdateConfigOrderEnum::STOP_FIRST
-            }),
-        }),
-        endpoint_spec: Some(EndpointSpec {
-            mode: s.endpoint_mode.map(|m| match m {
-                EndpointMode::Vip => EndpointSpecModeEnum::VIP,
-                EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
-            }),
-            ports: (!ports.is_empty()).then_some(ports),
-        }),
-        ..Default::default()
-    }
 }
 
 /// Called after a spec is read and before it is written back (service name, attempt from 0).
@@ -546,31 +458,6 @@ impl SwarmOrchestrator {
     }
 }
 
-/// The service named exactly `name` in a list the daemon filtered by name prefix.
-fn exact(services: Vec<Value>, name: &str) -> Option<Value> {
-    services
-        .into_iter()
-        .find(|s| s.pointer("/Spec/Name").and_then(Value::as_str) == Some(name))
-}
-
-/// A service's ID, from the daemon's JSON.
-fn service_id(service: &Value) -> String {
-    service
-        .get("ID")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string()
-}
-
-/// Splits `repo:tag` (the tag being after the last `:` that follows the last `/`).
-fn split_tag(image: &str) -> (&str, Option<&str>) {
-    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
-    match image[slash..].rfind(':') {
-        Some(i) => (&image[..slash + i], Some(&image[slash + i + 1..])),
-        None => (image, None),
-    }
-}
-
 #[async_trait]
 impl Orchestrator for SwarmOrchestrator {
     async fn inspect(&self, service: &ServiceName) -> Result<ServiceState> {
@@ -890,83 +777,4 @@ impl Orchestrator for SwarmOrchestrator {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tags_split_after_the_last_slash() {
-        assert_eq!(split_tag("api:v2"), ("api", Some("v2")));
-        assert_eq!(
-            split_tag("localhost:5000/team/api"),
-            ("localhost:5000/team/api", None)
-        );
-        assert_eq!(
-            split_tag("localhost:5000/team/api:1.2"),
-            ("localhost:5000/team/api", Some("1.2"))
-        );
-    }
-
-    #[test]
-    fn names_match_exactly_not_by_prefix() {
-        // fixtures/docker/engine-20.10.24-api-1.41/services_list_status_true.json: the `name`
-        // filter `demo` returned demo and demo2.
-        let list: Vec<Value> = serde_json::from_str(include_str!(
-            "../tests/fixtures/services_list_status_true.json"
-        ))
-        .unwrap();
-        assert_eq!(list.len(), 2);
-        let demo = exact(list.clone(), "demo").unwrap();
-        assert_eq!(demo["ServiceStatus"]["DesiredTasks"], 2);
-        assert_eq!(
-            exact(list.clone(), "demo2").unwrap()["Spec"]["Name"],
-            "demo2"
-        );
-        assert!(exact(list, "dem").is_none());
-    }
-
-    #[test]
-    fn ingress_ports_are_not_host_ports() {
-        // fixtures/.../service_inspect_demo.json publishes 18080 through the routing mesh.
-        let demo: Value =
-            serde_json::from_str(include_str!("../tests/fixtures/service_inspect_demo.json"))
-                .unwrap();
-        assert!(!spec::publishes_host_ports(&demo["Spec"]));
-        let mut spec = demo["Spec"].clone();
-        spec::prefer_start_first(&mut spec);
-        assert_eq!(spec["UpdateConfig"]["Order"], "start-first");
-    }
-
-    #[test]
-    fn backoff_grows_to_its_cap() {
-        let r = RetryPolicy::default();
-        assert!(
-            r.backoff(1) >= Duration::from_millis(50) && r.backoff(1) < Duration::from_millis(63)
-        );
-        assert!(r.backoff(3) >= Duration::from_millis(200));
-        assert!(r.backoff(30) <= Duration::from_millis(2500));
-    }
-
-    #[test]
-    fn new_services_look_like_cli_ones() {
-        let mut s = NewService::new(
-            ServiceName::parse("web").unwrap(),
-            ImageRef::parse("canary-demo:v1").unwrap(),
-            2,
-        );
-        s.ports.push(canary_core::model::HostPort {
-            published: 18080,
-            target: 8080,
-        });
-        s.env.insert("VERSION".into(), "v1".into());
-        let spec = serde_json::to_value(new_service_spec(&s)).unwrap();
-        assert!(spec::publishes_host_ports(&spec));
-        assert_eq!(spec::replicas(&spec), Some(2));
-        let cs = &spec["TaskTemplate"]["ContainerSpec"];
-        assert_eq!(cs["Init"], true);
-        assert_eq!(cs["Env"], serde_json::json!(["VERSION=v1"]));
-        let defaults = spec::cli_default_update_config();
-        for k in ["Parallelism", "FailureAction", "Monitor", "Order"] {
-            assert_eq!(spec["UpdateConfig"][k], defaults[k], "{k}");
-        }
-    }
-}
+mod tests;

@@ -341,6 +341,31 @@ pub(crate) fn same_spec(a: &Value, b: &Value) -> bool {
     prune(a) == prune(b)
 }
 
+/// The service named exactly `name` in a list the daemon filtered by name prefix.
+pub(crate) fn exact(services: Vec<Value>, name: &str) -> Option<Value> {
+    services
+        .into_iter()
+        .find(|s| s.pointer("/Spec/Name").and_then(Value::as_str) == Some(name))
+}
+
+/// A service's ID, from the daemon's JSON.
+pub(crate) fn service_id(service: &Value) -> String {
+    service
+        .get("ID")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Splits `repo:tag` (the tag being after the last `:` that follows the last `/`).
+pub(crate) fn split_tag(image: &str) -> (&str, Option<&str>) {
+    let slash = image.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match image[slash..].rfind(':') {
+        Some(i) => (&image[..slash + i], Some(&image[slash + i + 1..])),
+        None => (image, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

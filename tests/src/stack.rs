@@ -152,3 +152,19 @@ pub fn stack_or_skip(test: &str) -> Option<Stack> {
         }
     }
 }
+
+/// The workspace's root directory.
+pub fn repo_root() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_path_buf()
+}
+
+/// A port free on the host now (bound on 127.0.0.1 and released), for a port a test publishes.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}

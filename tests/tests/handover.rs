@@ -5,21 +5,12 @@
 //! as a whole); now stable leaves the routing while its tasks are replaced and not one request
 //! fails.
 
-use std::net::TcpListener;
 use std::time::Duration;
 
 use canary_e2e::docker;
 use canary_e2e::group::{Group, V2};
 use canary_e2e::load::Load;
-use canary_e2e::stack::stack_or_skip;
-
-/// A port free on the host now (bound and released), for stable's host-mode publication.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+use canary_e2e::stack::{free_port, stack_or_skip};
 
 #[test]
 fn stable_without_a_task_during_its_update_costs_no_request() {

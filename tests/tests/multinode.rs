@@ -25,8 +25,6 @@
 //! set it fails instead.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -34,7 +32,7 @@ use canary_e2e::docker;
 use canary_e2e::faults::{self, traefik_requests};
 use canary_e2e::group::Group;
 use canary_e2e::load::{http_get, Load};
-use canary_e2e::stack::{stack_or_skip, Stack};
+use canary_e2e::stack::{free_port, repo_root, stack_or_skip, Stack};
 use serde_json::Value;
 
 const REGISTRY: &str = "10.213.0.1:5000";
@@ -45,21 +43,6 @@ const TRAEFIK_IMAGE: &str = "canary-traefik:3.7.9";
 const APPS: [&str; 2] = ["api", "gcp"];
 const STABLE_REPLICAS: usize = 4;
 const CANARY_REPLICAS: usize = 2;
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace")
-        .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("a free port")
-        .local_addr()
-        .expect("its address")
-        .port()
-}
 
 fn skip_or_fail(why: &str) {
     assert!(
