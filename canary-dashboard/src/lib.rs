@@ -67,6 +67,7 @@ use canary_core::ops::DriftCheck;
 use canary_core::{Error, Result, Rollout, StateStore};
 use tokio::sync::{watch, Semaphore};
 
+mod assets;
 mod guard;
 mod hub;
 mod report;

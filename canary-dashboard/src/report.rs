@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use canary_core::state::now_ms;
 
-use crate::server::{APP_CSS, APP_JS, CHARTS_JS};
+use crate::assets::{APP_CSS, APP_JS, CHARTS_JS};
 use crate::view::{num, GroupView};
 
 /// Escapes text for HTML content and attribute values.

@@ -53,9 +53,7 @@ pub const HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
 const ACTION_WAIT: Duration = Duration::from_secs(10);
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
-pub(crate) const APP_JS: &str = include_str!("../assets/app.js");
-pub(crate) const CHARTS_JS: &str = include_str!("../assets/charts.js");
-pub(crate) const APP_CSS: &str = include_str!("../assets/app.css");
+use crate::assets::{APP_CSS, APP_JS, CHARTS_JS};
 
 /// The page's policy: its own scripts, styles and stream only.
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \

@@ -36,7 +36,7 @@ pub use phase::{Command, Phase};
 pub use report::{AnalysisReport, CheckResult, Classification, JudgeReport, JudgedMetric, Verdict};
 pub use service::{
     check_replicas, BindMount, EndpointMode, HostPort, NewService, MAX_REPLICAS,
-    STACK_NAMESPACE_LABEL,
+    MAX_REPLICAS_CEILING, STACK_NAMESPACE_LABEL,
 };
 pub use weight::{ReplicaPlan, StepPlan, TrafficSplit, Weight};
 

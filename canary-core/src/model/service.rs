@@ -17,6 +17,9 @@ pub const STACK_NAMESPACE_LABEL: &str = "com.docker.stack.namespace";
 /// Swarm accepts absurd counts (4,000,000,000 made dockerd eat 23 GB and lost the swarm).
 pub const MAX_REPLICAS: u64 = 1_000;
 
+/// The highest `limits.maxReplicas` a spec may set.
+pub const MAX_REPLICAS_CEILING: u64 = 10_000;
+
 /// How a new service's tasks are reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

@@ -162,7 +162,7 @@ impl ReplicaPlan {
     /// percentage points of its weight, or `None` when no count up to `max_total` does.
     pub fn smallest_total(steps: &[Weight], tolerance: f64, max_total: u64) -> Option<u64> {
         // Bounded by the caller's maximum: at most 10,000 tries of a few steps each.
-        (2..=max_total.min(crate::spec::MAX_REPLICAS_CEILING)).find(|&total| {
+        (2..=max_total.min(super::MAX_REPLICAS_CEILING)).find(|&total| {
             steps.iter().all(|w| {
                 ReplicaPlan::for_weight(*w, total)
                     .map(|p| p.off_by(*w) <= tolerance + OFF_EPSILON)

@@ -27,8 +27,7 @@ use super::{CanaryReplicas, MetricKind, Spec, WebHeader, MAX_URL_LEN};
 use crate::error::{Error, Result};
 use crate::model::MAX_REPLICAS;
 
-/// The highest `limits.maxReplicas` a spec may set.
-pub const MAX_REPLICAS_CEILING: u64 = 10_000;
+pub use crate::model::MAX_REPLICAS_CEILING;
 
 /// Limits a spec may raise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
