@@ -125,7 +125,8 @@ for m in ("prometheus", "traefik"):
         note="" if s_v is not None else f"once-per-step: {swhy or 'not rolled back'}")
     if every.get("rollback_decision_to_rolled_back_s") is not None:
         row("rollback", f"real rollout ({src}): rollingBack -> rolledBack", every["rollback_decision_to_rolled_back_s"],
-            None, None, "s", note=f"{every['failed']} of {every['requests']} non-2xx, mostly the canary's injected 500s")
+            None, None, "s", note=f"load: {every['failed']} of {every['requests']} failed: by status "
+            f"{every['failed_by_status']} (500s: the canary's injected errors), no answer {every.get('failed_without_answer', {})}")
 
 # ---------------------------------------------------------------- blast radius
 def blast(name):
@@ -186,6 +187,8 @@ missing("bindings", "status() per call, Python and Node vs Rust",
 
 
 # ---------------------------------------------------------------- print and write
+AREAS = ["promote", "rollback", "detection", "blast radius", "controller", "judge", "bindings"]
+rows.sort(key=lambda r: AREAS.index(r["area"]))  # stable: each area keeps its rows' order
 def fmt(v):
     if v is None:
         return "-"

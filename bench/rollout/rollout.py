@@ -166,11 +166,16 @@ def main():
     t = {k: at(k) for k in ("promoting", "handover", "promoted", "rollingBack", "rolledBack")}
     sent = sum(s.get("sent", 0) for s in summaries)
     ok2xx = sum(v for s in summaries for k, v in s.get("by_status", {}).items() if k.startswith("2"))
-    non2xx_by_version = {}
+    non2xx_by_status = {}
     for s in summaries:
         for k, v in s.get("by_status", {}).items():
             if not k.startswith("2"):
-                non2xx_by_version[k] = non2xx_by_version.get(k, 0) + v
+                non2xx_by_status[k] = non2xx_by_status.get(k, 0) + v
+
+    errors = {}
+    for s in summaries:
+        for k, v in s.get("errors", {}).items():
+            errors[k] = errors.get(k, 0) + v
 
     def secs(a, b):
         return None if a is None or b is None else (b - a) / 1000
@@ -184,7 +189,8 @@ def main():
         "rollback_decision_to_rolled_back_s": secs(t["rollingBack"], t["rolledBack"]),
         "peak_rss_mb": round(ru.ru_maxrss / 1024, 1),
         "cpu_s": round(ru.ru_utime + ru.ru_stime, 3),
-        "requests": sent, "failed": sent - ok2xx, "failed_by_status": non2xx_by_version,
+        "requests": sent, "failed": sent - ok2xx, "failed_by_status": non2xx_by_status,
+        "failed_without_answer": errors,
         "load": summaries,
         "events": [{"kind": e["kind"], "atMs": e.get("atMs"), "weight": e.get("weight")} for e in events if e.get("kind")],
         "stderr_tail": stderr.strip().splitlines()[-3:] if rc not in (0, 2) else [],

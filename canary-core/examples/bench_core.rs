@@ -71,7 +71,9 @@ fn spec(apps: usize) -> Spec {
     yaml.push_str("traffic: { steps: [10, 20, 30, 40, 50, 60, 70, 80, 90, 95], interval: 10s }\n");
     yaml.push_str("analysis:\n  minRequests: 10\n  checks:\n");
     yaml.push_str("    - { name: success-rate, metric: successRate, min: 0.99, critical: true }\n");
-    yaml.push_str("    - { name: errors-vs-stable, metric: errorRate, relative: { tolerance: 0.01 } }\n");
+    yaml.push_str(
+        "    - { name: errors-vs-stable, metric: errorRate, relative: { tolerance: 0.01 } }\n",
+    );
     yaml.push_str("    - { name: latency-p99, metric: { latency: 0.99 }, max: 1.0 }\n");
     Spec::from_yaml(&yaml).expect("the bench's spec is valid")
 }
@@ -87,7 +89,11 @@ fn rollout_per_step(apps: usize) -> Duration {
         let orch = Arc::new(MemoryOrchestrator::new());
         for i in 0..apps {
             let name = ServiceName::parse(&format!("app{i}")).expect("name");
-            orch.add_service(name, &ImageRef::parse(&format!("app{i}:v1")).expect("image"), 4);
+            orch.add_service(
+                name,
+                &ImageRef::parse(&format!("app{i}:v1")).expect("image"),
+                4,
+            );
         }
         let deps = Deps {
             orchestrator: orch,
