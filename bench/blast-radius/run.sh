@@ -88,7 +88,7 @@ create() { # <name> <version> <replicas> <extra args...>
   shift 3
   # shellcheck disable=SC2046  # traefik_labels is a list of flags
   docker service create --detach --quiet --no-resolve-image --name "$name" \
-    --label io.canary.test=1 --label "$OWNER_LABEL" --init \
+    --label io.canary.test=1 --label "$OWNER_LABEL" --init --constraint node.role==manager \
     --network "$CANARY_NETWORK" --endpoint-mode dnsrr --replicas "$replicas" \
     --stop-grace-period 10s --env "VERSION=$version" \
     $(traefik_labels "$name") "$@" "canary-demo:$version" >/dev/null

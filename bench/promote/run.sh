@@ -18,7 +18,10 @@
 #              of the gain is the start-first order and how much is the rest (concurrency, no
 #              5s verify wait, 250ms polling).
 # Prints the wall-clock times (each includes process start-up) and the ratios.
-# Settings: REPLICAS (4), FROM (canary-demo:v1), TO (canary-demo:v2), CANARY_NETWORK.
+# Every service is placed on a manager (node.role==manager): a worker joined by another test
+# lacks the local images.
+# Settings: REPLICAS (4), FROM (canary-demo:v1), TO (canary-demo:v2), CANARY_NETWORK,
+# BENCH_PROFILE (debug; release from bench/run.sh).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -51,15 +54,19 @@ for img in "$FROM" "$TO"; do
 done
 
 log "building the promote-bench example"
-(cd "$ROOT" && cargo build -q -p canary-swarm --example promote-bench)
+PROFILE="${BENCH_PROFILE:-debug}"  # bench/run.sh builds everything once, in release
+PROFILE_FLAG=()
+[[ "$PROFILE" == release ]] && PROFILE_FLAG=(--release)
+(cd "$ROOT" && cargo build -q "${PROFILE_FLAG[@]}" -p canary-swarm --example promote-bench)
 TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
   python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-BIN="$TARGET_DIR/debug/examples/promote-bench"
+BIN="$TARGET_DIR/$PROFILE/examples/promote-bench"
 
 log "creating ${SEED[*]} ${OURS[*]} ${KEEP[*]}: $REPLICAS x $FROM each, CLI defaults"
 for s in "${SEED[@]}" "${OURS[@]}" "${KEEP[@]}"; do
   docker service create --detach --quiet --name "$s" --replicas "$REPLICAS" \
-    --label io.canary.test=1 --network "$NETWORK" --env VERSION=v1 "$FROM" >/dev/null 2>&1
+    --label io.canary.test=1 --constraint node.role==manager \
+    --network "$NETWORK" --env VERSION=v1 "$FROM" >/dev/null 2>&1
 done
 running() { docker service ps "$1" --filter desired-state=running --format '{{.CurrentState}}' | grep -c '^Running' || true; }
 deadline=$(( $(date +%s) + 120 ))
