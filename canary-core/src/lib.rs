@@ -28,6 +28,8 @@ pub mod memory;
 pub mod model;
 pub mod ops;
 pub mod recording;
+pub mod routes;
+pub mod source;
 pub mod spec;
 pub mod state;
 #[cfg(feature = "testing")]
@@ -45,7 +47,8 @@ pub use model::{
     AppRef, CookieName, CookieValue, HeaderName, HumanDuration, ImageRef, ReplicaPlan, RuleRegex,
     RuleValue, ServiceName, StepPlan, Track, TrafficSplit, Weight,
 };
-pub use spec::{Spec, SpecFile};
+pub use source::SpecFile;
+pub use spec::Spec;
 pub use state::{Command, Gate, Phase, RolloutState};
 pub use traits::{
     AppRoute, AppSplit, CanaryService, GroupRef, HookContext, HookOutcome, HookPoint, HookRunner,

@@ -9,7 +9,7 @@ from canary_sdk import _native
 print("imported canary_sdk", canary_sdk.__version__, "on", sys.version.split()[0])
 assert all(hasattr(canary_sdk, name) for name in canary_sdk.__all__)
 assert not hasattr(_native, "MemoryWorld"), "the release wheel has test fakes"
-assert sorted(_native.__all__) == sorted(["__version__", "Spec", "Canary", "Stream", "Stop"]), _native.__all__
+assert sorted(_native.__all__) == sorted(["__version__", "Spec", "Canary", "Stream", "Stop", "replay"]), _native.__all__
 try:
     import canary_sdk.testing  # noqa: F401
 except ImportError as e:

@@ -44,7 +44,7 @@ pub struct Status {
     /// ([`mod@crate::ops::drift`]). The engine leaves it empty; a caller that knows the compose
     /// file fills it (`canary-sdk`'s `Canary::status`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub drift: Vec<crate::ops::drift::Drift>,
+    pub drift: Vec<crate::model::Drift>,
     /// Replicas mode: each step's replica counts and how close they come to its weight.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_plan: Option<Vec<StepPlan>>,

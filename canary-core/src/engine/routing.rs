@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::Rollout;
 use crate::error::Result;
 use crate::model::{AppRef, ReplicaPlan, ServiceName, StepPlan, Weight};
-use crate::ops::routes;
+use crate::routes;
 use crate::spec::TrafficMode;
 use crate::traits::{AppRoute, RouteConfig};
 

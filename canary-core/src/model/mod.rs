@@ -17,6 +17,7 @@
 
 mod app;
 mod build;
+mod drift;
 mod duration;
 mod event;
 mod image;
@@ -28,6 +29,7 @@ mod weight;
 
 pub use app::{AppRef, Track};
 pub use build::{BuildEvent, BuildRequest};
+pub use drift::{Drift, DriftAgainst, DriftWinner};
 pub use duration::HumanDuration;
 pub use event::{Event, EventKind};
 pub use image::ImageRef;

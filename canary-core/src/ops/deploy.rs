@@ -20,7 +20,7 @@ use crate::error::{with_timeout, Error, Result};
 use crate::model::{
     check_replicas, EndpointMode, NewService, ServiceName, Track, Weight, STACK_NAMESPACE_LABEL,
 };
-use crate::ops::routes::{app_route, app_routes, route_config};
+use crate::routes::{app_route, app_routes, route_config};
 use crate::spec::Spec;
 
 /// How to deploy.

@@ -24,72 +24,17 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
 use crate::compose::image_of;
 use crate::engine::Status;
 use crate::error::{with_timeout, Error, Result};
 use crate::model::ImageRef;
+pub use crate::model::{Drift, DriftAgainst, DriftWinner};
 use crate::spec::Spec;
 use crate::state::Phase;
 use crate::traits::Orchestrator;
 
-/// What stable was compared with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DriftAgainst {
-    /// The image the last rollout promoted stable to.
-    Promotion,
-    /// The image the compose file names.
-    File,
-}
-
-/// Whose image stable runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum DriftWinner {
-    /// The last promotion's: the compose file is behind.
-    Promotion,
-    /// The compose file's: a `docker stack deploy` undid the promotion.
-    File,
-    /// The last `docker stack deploy`'s: the compose file was edited since.
-    LastDeploy,
-    /// None of them: something else changed stable (`docker service update`, another tool).
-    Other,
-}
-
 /// The label `docker stack deploy` puts on each service: the image the compose file named.
 pub const STACK_IMAGE_LABEL: &str = "com.docker.stack.image";
-
-/// One app whose stable runs another image than it should.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Drift {
-    /// The app.
-    pub app: String,
-    /// Its stable service.
-    pub service: String,
-    /// The image stable's spec names now.
-    pub running: String,
-    /// The image the last rollout promoted stable to, if the saved state says.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub promoted: Option<String>,
-    /// The image the compose file names for the app's service, if there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub declared: Option<String>,
-    /// The 1-based line of `declared` in the compose file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub declared_line: Option<usize>,
-    /// The image the last `docker stack deploy` named (label `com.docker.stack.image`), if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deployed: Option<String>,
-    /// What stable differs from (one or both).
-    pub against: Vec<DriftAgainst>,
-    /// Whose image stable runs.
-    pub won: DriftWinner,
-    /// The drift in a sentence.
-    pub message: String,
-}
 
 /// A group's drift check: its spec, the orchestrator to resolve images, and the compose file the
 /// spec came from (read again at every check: a person may edit it meanwhile).

@@ -5,7 +5,7 @@
 
 pub mod deploy;
 pub mod drift;
-pub mod routes;
+pub use crate::routes;
 pub mod smoke;
 pub mod writeback;
 

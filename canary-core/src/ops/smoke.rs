@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Deps;
 use crate::error::{with_timeout, Error, Result};
-use crate::ops::routes::app_routes;
+use crate::routes::app_routes;
 use crate::spec::{HeaderRoute, Spec};
 
 /// The most requests per app and variant.

@@ -1,7 +1,5 @@
 //! Text or a JSON value in, a validated [`Spec`] out.
 
-use std::path::Path;
-
 use super::Spec;
 use crate::error::{Error, Result};
 
@@ -25,12 +23,6 @@ impl Spec {
         let spec: Spec = serde_path_to_error::deserialize(value).map_err(path_error)?;
         spec.validate()?;
         Ok(spec)
-    }
-
-    /// Reads a spec file: a plain spec (YAML or JSON) or a compose file with `x-canary`
-    /// settings ([`SpecFile`](super::SpecFile) has the file's directory and overrides too).
-    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
-        super::SpecFile::load(path, &[]).map(|f| f.spec)
     }
 }
 

@@ -25,7 +25,6 @@
 //! | `defaults` | the default of every optional field |
 //! | `validate` | what the types alone cannot check |
 //! | `load` | text (YAML, JSON) or a JSON value in, a validated [`Spec`] out |
-//! | `file` | a spec or compose file with overrides: [`SpecFile`] |
 //! | `overrides` | one field set by path before validation |
 
 use std::time::Duration;
@@ -39,7 +38,6 @@ mod analysis;
 mod app;
 mod capacity;
 mod defaults;
-mod file;
 mod header_route;
 mod hooks;
 mod limits;
@@ -62,7 +60,6 @@ pub use analysis::{
 };
 pub use app::{AppSpec, BuildSpec};
 pub use capacity::CanaryReplicas;
-pub use file::SpecFile;
 pub use header_route::HeaderRoute;
 pub use hooks::{HookSpec, HooksSpec};
 pub use limits::{LimitsSpec, MAX_REPLICAS_CEILING};

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::overrides::{self, Override};
-use super::Spec;
 use crate::compose::{self, ComposeOptions, ComposeSpec};
 use crate::error::{Error, Result};
+use crate::spec::overrides::{self, Override};
+use crate::spec::Spec;
 use crate::yaml_index::YamlIndex;
 
 /// A validated spec and where it came from.
@@ -26,7 +26,7 @@ pub struct SpecFile {
 }
 
 impl SpecFile {
-    /// Reads `path` and applies `overrides` (see [`overrides`](super::overrides)).
+    /// Reads `path` and applies `overrides` (see [`crate::spec::overrides`]).
     pub fn load(path: impl AsRef<Path>, overrides: &[Override]) -> Result<SpecFile> {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(|e| {
@@ -61,6 +61,12 @@ impl SpecFile {
 }
 
 impl Spec {
+    /// Reads a spec file: a plain spec (YAML or JSON) or a compose file with `x-canary`
+    /// settings ([`SpecFile`] has the file's directory and overrides too).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self> {
+        SpecFile::load(path, &[]).map(|f| f.spec)
+    }
+
     /// Reads a spec from `text`, a plain spec (YAML or JSON) or a compose file with `x-canary`
     /// settings, with `overrides` on top; `true` with it when the text was a compose file.
     /// Errors about the text carry its line numbers; errors about an override name its path.
