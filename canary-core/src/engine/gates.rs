@@ -85,30 +85,16 @@ impl Rollout {
             }
             let stable = self.stable_size(app).await?;
             let want = spec_app.canary_replicas.at(weight, stable, ceiling);
-            let now = self
-                .call("inspect canary", || {
-                    self.deps.orchestrator.inspect(&app.canary)
-                })
-                .await?
-                .desired;
-            if (grow && want > now) || (!grow && want < now) {
-                self.effect("scale canary", || {
-                    self.deps.orchestrator.scale(&app.canary, want)
-                })
-                .await?;
-                let st = self.state().await;
-                self.emit(
-                    EventKind::CanaryScaled,
-                    &st,
+            let scaled = self
+                .scale_canary(app, want, grow, |now| {
                     format!(
                         "{}: canary {now} → {want} tasks for weight {weight} (stable runs {stable})",
                         app.name
-                    ),
-                    None,
-                );
-                if grow {
-                    grown.push(app.canary.clone());
-                }
+                    )
+                })
+                .await?;
+            if scaled && grow {
+                grown.push(app.canary.clone());
             }
         }
         if !grown.is_empty() {
@@ -118,6 +104,33 @@ impl Rollout {
             self.refresh_endpoints().await?;
         }
         Ok(())
+    }
+
+    /// Scales `app`'s canary to `want` tasks when that grows it (`grow`) or shrinks it (not
+    /// `grow`), with a `canaryScaled` event saying `why(now)`; whether it scaled.
+    pub(super) async fn scale_canary(
+        &self,
+        app: &AppRef,
+        want: u64,
+        grow: bool,
+        why: impl FnOnce(u64) -> String,
+    ) -> Result<bool> {
+        let now = self
+            .call("inspect canary", || {
+                self.deps.orchestrator.inspect(&app.canary)
+            })
+            .await?
+            .desired;
+        if !((grow && want > now) || (!grow && want < now)) {
+            return Ok(false);
+        }
+        self.effect("scale canary", || {
+            self.deps.orchestrator.scale(&app.canary, want)
+        })
+        .await?;
+        let st = self.state().await;
+        self.emit(EventKind::CanaryScaled, &st, why(now), None);
+        Ok(true)
     }
 
     /// Stable's desired task count, bounded by `limits.maxReplicas` (at least 1).

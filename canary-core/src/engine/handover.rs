@@ -28,27 +28,15 @@ impl Rollout {
             let mut grown = Vec::new();
             for app in &self.apps {
                 let want = self.stable_size(app).await?;
-                let now = self
-                    .call("inspect canary", || {
-                        self.deps.orchestrator.inspect(&app.canary)
-                    })
-                    .await?
-                    .desired;
-                if now < want {
-                    self.effect("scale canary", || {
-                        self.deps.orchestrator.scale(&app.canary, want)
-                    })
-                    .await?;
-                    let st = self.state().await;
-                    self.emit(
-                        EventKind::CanaryScaled,
-                        &st,
+                let scaled = self
+                    .scale_canary(app, want, true, |now| {
                         format!(
                             "{}: canary {now} → {want} tasks, stable's size, to serve everything while stable takes the new version",
                             app.name
-                        ),
-                        None,
-                    );
+                        )
+                    })
+                    .await?;
+                if scaled {
                     grown.push(app.canary.clone());
                 }
             }
