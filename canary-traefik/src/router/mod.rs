@@ -348,15 +348,41 @@ impl TraefikRouter {
         serving: bool,
         start: Instant,
     ) -> Result<ServiceInfo> {
+        let ready = |s: &ServiceInfo| {
+            let servers = s.load_balancer.as_ref().map(|lb| lb.servers.len());
+            if !serving || servers != Some(0) {
+                Ok(())
+            } else {
+                Err("it has no server".to_string())
+            }
+        };
+        self.wait_for_service_on(api, name, start, ready, |last| {
+            format!(
+                "Traefik at {} to discover service {name} ({last}); a Swarm service needs running tasks and the \
+                 labels of service_labels to appear",
+                api.url()
+            )
+        })
+        .await
+    }
+
+    /// Polls `api` until it shows service `name` enabled, without errors, and `ready` (else the
+    /// reason it is not); past the confirm timeout (counted from `start`) a timeout saying
+    /// `what(last reason)`.
+    async fn wait_for_service_on(
+        &self,
+        api: &TraefikApi,
+        name: &str,
+        start: Instant,
+        ready: impl Fn(&ServiceInfo) -> std::result::Result<(), String>,
+        what: impl Fn(&str) -> String,
+    ) -> Result<ServiceInfo> {
         loop {
             let last = match api.service(name).await {
-                Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => {
-                    let servers = s.load_balancer.as_ref().map(|lb| lb.servers.len());
-                    if !serving || servers != Some(0) {
-                        return Ok(s);
-                    }
-                    "it has no server".to_string()
-                }
+                Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => match ready(&s) {
+                    Ok(()) => return Ok(s),
+                    Err(why) => why,
+                },
                 Ok(Some(s)) => format!("it is {} ({})", s.status, s.error.join("; ")),
                 Ok(None) => "Traefik does not have it".to_string(),
                 Err(e) if e.is_retryable() => e.to_string(),
@@ -364,11 +390,7 @@ impl TraefikRouter {
             };
             if start.elapsed() >= self.confirm_timeout {
                 return Err(Error::Timeout {
-                    what: format!(
-                        "Traefik at {} to discover service {name} ({last}); a Swarm service needs running tasks and the \
-                         labels of service_labels to appear",
-                        api.url()
-                    ),
+                    what: what(&last),
                     after: self.confirm_timeout,
                 });
             }
@@ -483,41 +505,31 @@ impl Router for TraefikRouter {
         let (name, want) = dynamic::stable_servers(route, endpoints, self.version, &self.network)?;
         let start = Instant::now();
         // Every Traefik must send to stable's new tasks: one that lags still serves the old.
-        for api in &self.apis {
-            loop {
-                let last = match api.service(&name).await {
-                    Ok(Some(s)) if s.status != "disabled" && s.error.is_empty() => {
-                        let shown: BTreeSet<String> = s
-                            .load_balancer
-                            .iter()
-                            .flat_map(|lb| lb.servers.iter())
-                            .filter_map(|sv| sv.url.clone())
-                            .collect();
-                        if shown == want {
-                            break;
-                        }
-                        format!(
-                            "it sends to {} server(s), stable runs {} task(s)",
-                            shown.len(),
-                            want.len()
-                        )
-                    }
-                    Ok(Some(s)) => format!("it is {} ({})", s.status, s.error.join("; ")),
-                    Ok(None) => "Traefik does not have it".to_string(),
-                    Err(e) if e.is_retryable() => e.to_string(),
-                    Err(e) => return Err(e),
-                };
-                if start.elapsed() >= self.confirm_timeout {
-                    return Err(Error::Timeout {
-                        what: format!(
-                            "Traefik at {} to send {name} to stable's new tasks ({last})",
-                            api.url()
-                        ),
-                        after: self.confirm_timeout,
-                    });
-                }
-                tokio::time::sleep(self.poll_interval).await;
+        let ready = |s: &ServiceInfo| {
+            let shown: BTreeSet<String> = s
+                .load_balancer
+                .iter()
+                .flat_map(|lb| lb.servers.iter())
+                .filter_map(|sv| sv.url.clone())
+                .collect();
+            if shown == want {
+                Ok(())
+            } else {
+                Err(format!(
+                    "it sends to {} server(s), stable runs {} task(s)",
+                    shown.len(),
+                    want.len()
+                ))
             }
+        };
+        for api in &self.apis {
+            self.wait_for_service_on(api, &name, start, ready, |last| {
+                format!(
+                    "Traefik at {} to send {name} to stable's new tasks ({last})",
+                    api.url()
+                )
+            })
+            .await?;
         }
         Ok(())
     }
