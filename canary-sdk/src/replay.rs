@@ -549,7 +549,7 @@ pub fn parse_time(field: &str, s: &str) -> Result<f64> {
             return Ok(v);
         }
     }
-    canary_traefik::access_log::parse_rfc3339_ns(s)
+    canary_traefik::parse_rfc3339_ns(s)
         .map(|ns| ns as f64 / 1e9)
         .ok_or_else(|| {
             Error::invalid(

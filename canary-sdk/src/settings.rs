@@ -119,7 +119,7 @@ pub struct Settings {
     /// How long a controller's lease lasts without a heartbeat. 1s to 1h.
     pub lease: HumanDuration,
     /// Traefik's JSON access log on this machine: when set, the statistical judge's samples are
-    /// each request's own duration and status read from it (`canary_traefik::access_log`), while
+    /// each request's own duration and status read from it ([`canary_traefik::TraefikAccessLog`]), while
     /// the checks keep reading `metrics`.
     pub traefik_access_log: Option<PathBuf>,
 }

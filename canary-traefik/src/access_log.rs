@@ -1,37 +1,4 @@
-//! [`TraefikAccessLog`]: the [`MetricsSource`] on Traefik's JSON access log, the one place on the
-//! stack where every request's own duration and status can be read. It is what the statistical
-//! judge needs: raw samples, one per request.
-//!
-//! **Why the access log, not the histograms.** Traefik's `traefik_service_request_duration_seconds`
-//! keeps counts per bucket, with bounds 0.1, 0.3, 1.2 and 5 seconds by default. A sample made from
-//! buckets can only say "somewhere between 0 and 100 ms": a canary 50 ms slower than a stable that
-//! answers in 2 ms lands in the same bucket, and every honest expansion of the buckets (each
-//! observation spread uniformly inside its bucket) gives both tracks the same distribution. The
-//! judge would see nothing, by construction. Finer buckets need Traefik's static configuration
-//! changed and still bound the precision to the bucket width. The access log has each request's
-//! `Duration` in nanoseconds and its status, per Traefik service, as the request ends.
-//!
-//! **What is read.** One JSON object per line (`accessLog.format: json`), with at least
-//! `ServiceName`, `Duration` (ns), `DownstreamStatus` and `StartUTC`; other fields are ignored, so
-//! Traefik may drop everything else (`fields.defaultMode: drop`, as `scripts/stack/up.sh` does).
-//! The service names are the leaf load balancers the metrics carry too: stable's `X@swarm`, the
-//! canary's `canary-<group>--<app>--tasks@file` ([`crate::backend`]). A request's time is its end
-//! (`StartUTC` + `Duration`), in wall-clock time: windows end now.
-//!
-//! **Bounds.** The file is read from where the last read stopped (at first, from at most the last
-//! 16 MiB), at most 64 MiB per read; a line over 64 KiB or one that is not such an object is
-//! skipped and counted; a file that shrank (truncated) or was replaced (rotated) is read from its
-//! start. At most `capacity` requests (default 200,000) and `retention` (default 15 minutes) are
-//! kept, and at most 10,000 service names.
-//!
-//! **Answers** over a window ending now, per service:
-//! - `value`: request and 5xx counts, rates, shares, and latency quantiles computed exactly from
-//!   the durations (linear interpolation between order statistics); a service never seen is no
-//!   data, one seen but idle in the window has 0 requests and no rate or latency;
-//! - `samples`: for latency, each request's duration in seconds (whatever the quantile: the judge
-//!   compares distributions), at most `max_samples` (default 2,000) evenly picked in time order;
-//!   for error and success rates, one 0 or 1 per request; for counts and rates, one count per
-//!   second of the window. Custom PromQL is refused.
+//! The [`TraefikAccessLog`] metrics source; its documentation says what it reads, and why.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -45,10 +12,11 @@ use canary_core::spec::MetricKind;
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 use serde::Deserialize;
 
-use crate::backend::{BackendNames, ProviderVersion};
+use crate::backend::BackendNames;
+use crate::provider::ProviderVersion;
 
 /// The longest line read; longer ones are skipped.
-pub const MAX_LINE: usize = 64 * 1024;
+pub(crate) const MAX_LINE: usize = 64 * 1024;
 /// The most bytes read at once (the rest waits for the next query).
 const MAX_READ: u64 = 64 * 1024 * 1024;
 /// How far back from the end a first read starts.
@@ -87,7 +55,7 @@ struct Line {
 
 /// Reads one access-log line: the service and the request, or `None` for anything else (a line
 /// of another format, a request without a service, such as a 404 no router matched).
-pub fn parse_line(line: &str) -> Option<(String, Request)> {
+pub(crate) fn parse_line(line: &str) -> Option<(String, Request)> {
     if line.len() > MAX_LINE {
         return None;
     }
@@ -147,7 +115,7 @@ pub fn parse_rfc3339_ns(s: &str) -> Option<i128> {
 }
 
 /// The `q` quantile of `sorted` values, interpolating linearly between order statistics.
-pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() || !(0.0..=1.0).contains(&q) {
         return None;
     }
@@ -401,7 +369,42 @@ struct Inner {
 }
 
 /// The [`MetricsSource`] on Traefik's JSON access log. Cheap to clone (clones share what was
-/// read). See the [module docs](self).
+/// read).
+///
+/// [`TraefikAccessLog`]: the [`MetricsSource`] on Traefik's JSON access log, the one place on the
+/// stack where every request's own duration and status can be read. It is what the statistical
+/// judge needs: raw samples, one per request.
+///
+/// **Why the access log, not the histograms.** Traefik's `traefik_service_request_duration_seconds`
+/// keeps counts per bucket, with bounds 0.1, 0.3, 1.2 and 5 seconds by default. A sample made from
+/// buckets can only say "somewhere between 0 and 100 ms": a canary 50 ms slower than a stable that
+/// answers in 2 ms lands in the same bucket, and every honest expansion of the buckets (each
+/// observation spread uniformly inside its bucket) gives both tracks the same distribution. The
+/// judge would see nothing, by construction. Finer buckets need Traefik's static configuration
+/// changed and still bound the precision to the bucket width. The access log has each request's
+/// `Duration` in nanoseconds and its status, per Traefik service, as the request ends.
+///
+/// **What is read.** One JSON object per line (`accessLog.format: json`), with at least
+/// `ServiceName`, `Duration` (ns), `DownstreamStatus` and `StartUTC`; other fields are ignored, so
+/// Traefik may drop everything else (`fields.defaultMode: drop`, as `scripts/stack/up.sh` does).
+/// The service names are the leaf load balancers the metrics carry too: stable's `X@swarm`, the
+/// canary's `canary-<group>--<app>--tasks@file` ([`crate::AppBackends`]). A request's time is its end
+/// (`StartUTC` + `Duration`), in wall-clock time: windows end now.
+///
+/// **Bounds.** The file is read from where the last read stopped (at first, from at most the last
+/// 16 MiB), at most 64 MiB per read; a line over 64 KiB or one that is not such an object is
+/// skipped and counted; a file that shrank (truncated) or was replaced (rotated) is read from its
+/// start. At most `capacity` requests (default 200,000) and `retention` (default 15 minutes) are
+/// kept, and at most 10,000 service names.
+///
+/// **Answers** over a window ending now, per service:
+/// - `value`: request and 5xx counts, rates, shares, and latency quantiles computed exactly from
+///   the durations (linear interpolation between order statistics); a service never seen is no
+///   data, one seen but idle in the window has 0 requests and no rate or latency;
+/// - `samples`: for latency, each request's duration in seconds (whatever the quantile: the judge
+///   compares distributions), at most `max_samples` (default 2,000) evenly picked in time order;
+///   for error and success rates, one 0 or 1 per request; for counts and rates, one count per
+///   second of the window. Custom PromQL is refused.
 #[derive(Debug, Clone)]
 pub struct TraefikAccessLog {
     inner: Arc<Inner>,
@@ -483,7 +486,7 @@ impl TraefikAccessLog {
 }
 
 /// The metric of `kind` over `requests` (a window of `window`).
-pub fn metric_of(kind: &MetricKind, requests: &[Request], window: Duration) -> Observation {
+pub(crate) fn metric_of(kind: &MetricKind, requests: &[Request], window: Duration) -> Observation {
     let n = requests.len() as f64;
     let errors = requests.iter().filter(|r| r.server_error()).count() as f64;
     match kind {
@@ -507,7 +510,7 @@ pub fn metric_of(kind: &MetricKind, requests: &[Request], window: Duration) -> O
 }
 
 /// The samples of `kind` over `requests` ending at `now_ns` (see the module docs), at most `max`.
-pub fn samples_of(
+pub(crate) fn samples_of(
     kind: &MetricKind,
     requests: &[Request],
     window: Duration,

@@ -323,7 +323,7 @@ impl TraefikApi {
 }
 
 /// Parses an API answer.
-pub fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
+pub(crate) fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
         Error::Internal(format!(
             "traefik API answered a {what} this client cannot read ({e}): {}",
@@ -333,7 +333,7 @@ pub fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Resu
 }
 
 /// Traefik's `{"message": "..."}` error body, or the raw text.
-pub fn api_message(body: &[u8]) -> String {
+pub(crate) fn api_message(body: &[u8]) -> String {
     #[derive(Deserialize)]
     struct Msg {
         message: String,

@@ -6,7 +6,7 @@
 //! (normalized the way Traefik does it: every run of characters other than letters and digits
 //! becomes one `-`, so `neotix_api` is `neotix-api`). Other providers refer to it as `X@swarm`
 //! (`X@docker` for Traefik v2). That is stable's backend. The canary has no Traefik service of the
-//! swarm provider (one would vanish with its last task, see [`crate::dynamic`]): its requests are
+//! swarm provider (one would vanish with its last task, see `dynamic`): its requests are
 //! counted under the group file's load balancer over its tasks,
 //! `canary-<group>--<app>--tasks@file`. The router, the metrics sources (the `service` label of
 //! `traefik_service_*` metrics) and the labels handed to the orchestrator all derive names here, so
@@ -14,83 +14,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use canary_core::{AppRoute, Error, Result, ServiceName, Track};
+use canary_core::{AppRoute, Result, ServiceName, Track};
 
-/// The Traefik major version, which decides a few spellings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ProviderVersion {
-    /// Traefik v3: provider `swarm`, matcher `Header`, label `traefik.swarm.network`.
-    #[default]
-    V3,
-    /// Traefik v2: provider `docker` (in swarm mode), matcher `Headers`, label
-    /// `traefik.docker.network`.
-    V2,
-}
-
-impl ProviderVersion {
-    /// The provider name Swarm services appear under: `swarm` (v3) or `docker` (v2).
-    pub fn provider(self) -> &'static str {
-        match self {
-            ProviderVersion::V3 => "swarm",
-            ProviderVersion::V2 => "docker",
-        }
-    }
-
-    /// The rule matcher for one header value: `Header` (v3) or `Headers` (v2).
-    pub fn header_matcher(self) -> &'static str {
-        match self {
-            ProviderVersion::V3 => "Header",
-            ProviderVersion::V2 => "Headers",
-        }
-    }
-
-    /// The matcher of a header by regex.
-    pub fn header_regexp_matcher(self) -> &'static str {
-        match self {
-            ProviderVersion::V3 => "HeaderRegexp",
-            ProviderVersion::V2 => "HeadersRegexp",
-        }
-    }
-
-    /// The label that tells Traefik which network reaches the tasks.
-    pub fn network_label(self) -> &'static str {
-        match self {
-            ProviderVersion::V3 => "traefik.swarm.network",
-            ProviderVersion::V2 => "traefik.docker.network",
-        }
-    }
-
-    /// `<name>@<provider>`.
-    pub fn qualify(self, name: &str) -> String {
-        format!("{name}@{}", self.provider())
-    }
-}
-
-/// The Traefik provider that holds the router's objects (the group config), which names them
-/// `<name>@file` or `<name>@etcd` in Traefik's API and metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum RouteProvider {
-    /// Traefik's file provider (one file per group in a watched directory): one Traefik, or
-    /// several sharing the directory.
-    #[default]
-    File,
-    /// Traefik's etcd (v3) provider: every Traefik replica watches the same keys.
-    Etcd,
-}
-
-impl RouteProvider {
-    /// The provider's name in Traefik: `file` or `etcd`.
-    pub fn name(self) -> &'static str {
-        match self {
-            RouteProvider::File => "file",
-            RouteProvider::Etcd => "etcd",
-        }
-    }
-}
+use crate::names::{check_object_name, tasks_service};
+use crate::provider::{ProviderVersion, RouteProvider};
 
 /// The name Traefik gives a Swarm service that has no service label: Traefik's `Normalize`
 /// (runs of characters other than letters and digits become one `-`).
-pub fn traefik_name(service: &ServiceName) -> String {
+pub(crate) fn traefik_name(service: &ServiceName) -> String {
     service
         .as_str()
         .split(|c: char| !c.is_alphanumeric())
@@ -99,32 +30,8 @@ pub fn traefik_name(service: &ServiceName) -> String {
         .join("-")
 }
 
-/// A name used as a Traefik object name or a reference to one: the characters of a Swarm service
-/// name (letters, digits, `-`, `_`), so it can never carry a provider suffix, a path separator of
-/// the label syntax, or anything a rule or YAML could misread.
-pub(crate) fn check_object_name(name: &str, what: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 200 {
-        return Err(Error::invalid(
-            what,
-            format!("{name:?} is not a usable Traefik name (1 to 200 characters)"),
-        ));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        return Err(Error::invalid(
-            what,
-            format!(
-                "{name:?} has {c:?}: a Traefik name here may only use letters, digits, '-' and '_'"
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// The Traefik service names declared by `traefik.http.services.<X>.…` labels.
-pub fn declared_services(labels: &BTreeMap<String, String>) -> BTreeSet<String> {
+pub(crate) fn declared_services(labels: &BTreeMap<String, String>) -> BTreeSet<String> {
     labels
         .keys()
         .filter_map(|k| k.strip_prefix("traefik.http.services."))
@@ -140,6 +47,7 @@ fn label_is_true(labels: &BTreeMap<String, String>, key: &str) -> bool {
 
 /// The Traefik services that carry an app's tracks, without the provider suffix.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AppBackends {
     /// Stable's service (swarm provider): the one its labels declare, or the normalized Swarm
     /// service name.
@@ -155,7 +63,7 @@ impl AppBackends {
     /// Works out the backends of `route`. Exactly one `traefik.http.services.<X>` in stable's labels
     /// makes `X` the stable backend; none (or an ambiguous several) makes it the Swarm service name,
     /// which the router then declares with a label of its own. Group and app names with `--` are
-    /// refused (see [`crate::dynamic`]).
+    /// refused (see `names`).
     pub fn of(route: &AppRoute) -> Result<Self> {
         let declared = declared_services(&route.stable_labels);
         let (stable, stable_declared) = if declared.len() == 1 {
@@ -165,7 +73,7 @@ impl AppBackends {
         } else {
             (traefik_name(&route.app.stable), false)
         };
-        let canary = crate::dynamic::names::tasks_service(&route.group, &route.app.name)?;
+        let canary = tasks_service(&route.group, &route.app.name)?;
         Ok(AppBackends {
             stable,
             stable_declared,
@@ -335,7 +243,7 @@ impl BackendNames {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use canary_core::AppRef;
+    use canary_core::{AppRef, Error};
 
     fn sn(s: &str) -> ServiceName {
         ServiceName::parse(s).unwrap()

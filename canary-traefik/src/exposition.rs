@@ -52,7 +52,7 @@ impl Exposition {
 }
 
 /// Parses a whole scrape.
-pub fn parse(text: &str) -> Result<Exposition> {
+pub(crate) fn parse(text: &str) -> Result<Exposition> {
     let mut out = Exposition::default();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_matches(|c| c == ' ' || c == '\t' || c == '\r');
@@ -264,7 +264,7 @@ fn parse_sample(line: &str) -> std::result::Result<Sample, String> {
 
 /// A float as Go's `strconv.ParseFloat` reads one in this format: decimal or exponent notation,
 /// `NaN`, `+Inf`, `-Inf`, `Inf` (any case).
-pub fn parse_float(s: &str) -> Option<f64> {
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
     match s.to_ascii_lowercase().as_str() {
         "nan" => Some(f64::NAN),
         "+inf" | "inf" | "+infinity" | "infinity" => Some(f64::INFINITY),

@@ -6,7 +6,7 @@
 /// bucket or without observations; the highest finite bound when the rank falls in `+Inf`; the
 /// first bound when it is ≤ 0 and the rank falls in it; counts that go down are raised to keep
 /// them cumulative; `q < 0` is `-Inf` and `q > 1` is `+Inf`.
-pub fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
+pub(crate) fn histogram_quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
     if q.is_nan() {
         return f64::NAN;
     }

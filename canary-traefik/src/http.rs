@@ -8,6 +8,7 @@ use canary_core::{Error, Result};
 
 /// Credentials for an HTTP API. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Auth {
     /// No credentials.
     #[default]

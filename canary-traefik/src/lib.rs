@@ -4,19 +4,23 @@
 //!
 //! | item | implements | owns |
 //! |---|---|---|
-//! | [`TraefikRouter`] | [`canary_core::Router`] | one file-provider file per group (`canary-<group>.yml`) or the group's keys in etcd ([`kv`]), the Swarm labels stable needs, confirmation through every Traefik replica's API |
+//! | [`TraefikRouter`] | [`canary_core::Router`] | one file-provider file per group (`canary-<group>.yml`) or the group's keys in etcd (`kv`), the Swarm labels stable needs, confirmation through every Traefik replica's API |
 //! | [`PrometheusMetrics`] | [`canary_core::MetricsSource`] | PromQL on Traefik's service metrics over the Prometheus HTTP API |
 //! | [`TraefikScrapeMetrics`] | [`canary_core::MetricsSource`] | the same metrics read straight from Traefik's `/metrics`, rates from counter deltas |
-//! | [`TraefikAccessLog`] | [`canary_core::MetricsSource`] | Traefik's JSON access log: every request's duration and status, the raw samples the statistical judge compares ([`access_log`] says why not the histograms) |
+//! | [`TraefikAccessLog`] | [`canary_core::MetricsSource`] | Traefik's JSON access log: every request's duration and status, the raw samples the statistical judge compares (`access_log` says why not the histograms) |
 //! | [`WebhookRunner`] | [`canary_core::HookRunner`] | HTTP webhooks |
 //! | [`WebMetrics`] | [`canary_core::MetricsSource`] | `web` metrics (a number by JSONPath from an HTTP endpoint's JSON) over any other source |
-//! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background ([`notify`], [`notify::payload`]) |
+//! | [`Notifier`] | | the spec's notifications: a rollout's events posted to Slack, Microsoft Teams, Discord or plain JSON webhooks in the background (`notify`, `notify::payload`) |
 //!
-//! Supporting modules are public for callers who need the pieces: [`dynamic`] (the file model and
-//! its pure rendering), [`kv`] (the same config as Traefik's etcd keys, written in one
-//! transaction), [`backend`] (Traefik names of Swarm services), [`api`] (Traefik API
-//! answers), [`promql`], [`exposition`] (the text format parser), [`histogram`]
-//! (`histogram_quantile`), [`replicas`] (replicas-mode planning).
+//! The items above (with their builders, [`AppBackends`]/[`BackendNames`] for Traefik's names of
+//! Swarm services, [`plan_replicas`], [`StaticConfig`] and [`parse_rfc3339_ns`]) are the whole
+//! public API; every module is internal, so its pieces can change without breaking callers. Where
+//! a change belongs: `provider` (Traefik version and provider suffixes) and `names` (object
+//! names) are the leaves; `backend` (Traefik names of Swarm services, their labels), `rule` (every
+//! reading and wrapping of a rule, priorities) build on them; `dynamic` (the file model and its
+//! pure rendering) and `kv` (the same config as etcd keys, one transaction per write) build on
+//! those; `router` writes and confirms through `api`; the metrics sources share `promql`,
+//! `exposition` (the text format parser), `histogram` and `access_log`.
 //!
 //! ## How traffic is split
 //!
@@ -28,7 +32,7 @@
 //! addresses on Traefik's network, with a 250ms active health check and a 250ms dial timeout) to
 //! stable. A `retry` middleware (4 attempts, network errors only) sits on the app router. The
 //! header router (``X-Canary: true``) and the mirror (a percent of stable's traffic) go to the tasks
-//! load balancer, and an optional sticky cookie keeps each client on one child. [`dynamic`] has the
+//! load balancer, and an optional sticky cookie keeps each client on one child. `dynamic` has the
 //! exact shape.
 //!
 //! **Why.** A Traefik service of the swarm provider exists only while its Swarm service has a
@@ -54,7 +58,7 @@
 //! before scaling it down is still the order of a rollback, but no longer what keeps stable up.
 //!
 //! **Replicas mode** (the seed's way): the canary's labels make it join stable's Traefik service,
-//! so requests follow task counts ([`replicas`] plans them); the file holds only the app router
+//! so requests follow task counts (`replicas` plans them); the file holds only the app router
 //! and, while the canary runs, the header router to the tasks load balancer. Traefik's metrics are
 //! per service, not per server, so in this mode stable's backend counts both versions' requests
 //! and the canary's backend only the header route's: per-track analysis needs weighted mode, or
@@ -107,34 +111,37 @@
 //! - `rustls`: `https://` URLs (Traefik API, Prometheus, `/metrics`, webhooks, notifications, web metrics) through rustls with
 //!   the ring provider. Off by default.
 
-pub mod access_log;
-pub mod api;
-pub mod backend;
-pub mod dynamic;
+mod access_log;
+mod api;
+mod backend;
+mod dynamic;
 mod egress;
-pub mod exposition;
-pub mod histogram;
+mod exposition;
+mod histogram;
 mod http;
-pub mod kv;
-pub mod notify;
+mod kv;
+mod names;
+mod notify;
 mod probe;
-pub mod prometheus;
-pub mod promql;
-pub mod replicas;
+mod prometheus;
+mod promql;
+mod provider;
+mod replicas;
 mod router;
-pub mod rule;
-pub mod scrape;
+mod rule;
+mod scrape;
 mod static_config;
 #[cfg(test)]
 mod testutil;
-pub mod web;
+mod web;
 mod webhook;
 
-pub use access_log::{TraefikAccessLog, TraefikAccessLogBuilder};
-pub use backend::{AppBackends, BackendNames, ProviderVersion, RouteProvider};
+pub use access_log::{parse_rfc3339_ns, TraefikAccessLog, TraefikAccessLogBuilder};
+pub use backend::{AppBackends, BackendNames};
 pub use http::Auth;
 pub use notify::{Notifier, NotifierTask};
 pub use prometheus::{PrometheusMetrics, PrometheusMetricsBuilder};
+pub use provider::{ProviderVersion, RouteProvider};
 pub use replicas::plan_replicas;
 pub use router::{TraefikRouter, TraefikRouterBuilder, MAX_APIS};
 pub use scrape::{ScrapeTask, TraefikScrapeMetrics, TraefikScrapeMetricsBuilder};

@@ -1,16 +1,4 @@
-//! [`PrometheusMetrics`]: the [`MetricsSource`] on the Prometheus HTTP API.
-//!
-//! `value` is an instant query (`POST /api/v1/query`) over the window ending now; `samples` is a
-//! range query (`POST /api/v1/query_range`) over the window with `samples` points, each point the
-//! metric over one step. Built-in metrics are PromQL on Traefik's service metrics, or, with
-//! [`PrometheusMetricsBuilder::task_metrics`] (the spec's `analysis.taskMetrics`), on the apps'
-//! own metrics scraped per task, selected by the track's Swarm service (see [`crate::promql`]);
-//! custom ones are templates.
-//!
-//! Answers: an empty result or NaN is [`Observation::NoData`]; `status: error` is
-//! [`Error::Rejected`] (`bad_data`, `execution`, …) or [`Error::Unavailable`]/[`Error::Timeout`]
-//! (`unavailable`, `internal`, `timeout`, `canceled`) with Prometheus' `errorType` and `error`
-//! words; warnings are logged.
+//! The [`PrometheusMetrics`] metrics source; its documentation says what it reads, and why.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -20,10 +8,11 @@ use canary_core::spec::{MetricKind, TaskMetricsSpec};
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 use serde::Deserialize;
 
-use crate::backend::{BackendNames, ProviderVersion, RouteProvider};
+use crate::backend::BackendNames;
 use crate::exposition::parse_float;
 use crate::http::{self, Auth, BaseUrl};
 use crate::promql::{self, Series, TemplateVars};
+use crate::provider::{ProviderVersion, RouteProvider};
 
 /// The `data` of a successful answer.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -79,7 +68,7 @@ pub struct MatrixSeries {
 /// Prometheus' answer envelope.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Envelope {
+pub(crate) struct Envelope {
     /// `success` or `error`.
     pub status: String,
     /// The data, on success.
@@ -101,7 +90,7 @@ pub struct Envelope {
 
 /// Reads an HTTP answer of the query API: the data, or the typed error. `timeout` is the request's
 /// deadline, reported when Prometheus itself timed out.
-pub fn decode(status: u16, body: &[u8], timeout: Duration) -> Result<QueryData> {
+pub(crate) fn decode(status: u16, body: &[u8], timeout: Duration) -> Result<QueryData> {
     let env: Envelope = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(_) => {
@@ -153,7 +142,7 @@ pub fn decode(status: u16, body: &[u8], timeout: Duration) -> Result<QueryData> 
 }
 
 /// One value out of an instant query's data: one series or a scalar; empty or NaN is no data.
-pub fn single_value(data: &QueryData, query: &str) -> Result<Observation> {
+pub(crate) fn single_value(data: &QueryData, query: &str) -> Result<Observation> {
     match data {
         QueryData::Scalar(p) => Ok(Observation::from_f64(p.value())),
         QueryData::Vector(v) if v.is_empty() => Ok(Observation::NoData),
@@ -181,7 +170,7 @@ pub fn single_value(data: &QueryData, query: &str) -> Result<Observation> {
 }
 
 /// The finite values of a range query's one series (NaN and infinite points dropped).
-pub fn series_values(data: &QueryData, query: &str) -> Result<Vec<f64>> {
+pub(crate) fn series_values(data: &QueryData, query: &str) -> Result<Vec<f64>> {
     match data {
         QueryData::Matrix(m) if m.is_empty() => Ok(Vec::new()),
         QueryData::Matrix(m) if m.len() == 1 => Ok(m[0]
@@ -326,7 +315,21 @@ impl PrometheusMetricsBuilder {
     }
 }
 
-/// The [`MetricsSource`] on Prometheus. See the [module docs](self).
+/// The [`MetricsSource`] on Prometheus.
+///
+/// [`PrometheusMetrics`]: the [`MetricsSource`] on the Prometheus HTTP API.
+///
+/// `value` is an instant query (`POST /api/v1/query`) over the window ending now; `samples` is a
+/// range query (`POST /api/v1/query_range`) over the window with `samples` points, each point the
+/// metric over one step. Built-in metrics are PromQL on Traefik's service metrics, or, with
+/// [`PrometheusMetricsBuilder::task_metrics`] (the spec's `analysis.taskMetrics`), on the apps'
+/// own metrics scraped per task, selected by the track's Swarm service (see the `promql` module);
+/// custom ones are templates.
+///
+/// Answers: an empty result or NaN is [`Observation::NoData`]; `status: error` is
+/// [`Error::Rejected`] (`bad_data`, `execution`, …) or [`Error::Unavailable`]/[`Error::Timeout`]
+/// (`unavailable`, `internal`, `timeout`, `canceled`) with Prometheus' `errorType` and `error`
+/// words; warnings are logged.
 #[derive(Debug, Clone)]
 pub struct PrometheusMetrics {
     base: BaseUrl,

@@ -18,12 +18,12 @@ use canary_core::spec::{MetricKind, TaskMetricsSpec};
 use canary_core::{Error, Result};
 
 /// Traefik's request counter.
-pub const REQUESTS: &str = "traefik_service_requests_total";
+pub(crate) const REQUESTS: &str = "traefik_service_requests_total";
 /// Traefik's request duration histogram buckets.
-pub const DURATION_BUCKETS: &str = "traefik_service_request_duration_seconds_bucket";
+pub(crate) const DURATION_BUCKETS: &str = "traefik_service_request_duration_seconds_bucket";
 
 /// Escapes a value for a double-quoted PromQL string literal.
-pub fn escape_string(s: &str) -> String {
+pub(crate) fn escape_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     for c in s.chars() {
         match c {
@@ -41,7 +41,7 @@ pub fn escape_string(s: &str) -> String {
 }
 
 /// A PromQL duration: `30s`, `1500ms`, at least 1ms.
-pub fn format_range(d: Duration) -> String {
+pub(crate) fn format_range(d: Duration) -> String {
     let ms = d.as_millis().max(1);
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
@@ -53,7 +53,7 @@ pub fn format_range(d: Duration) -> String {
 /// The series one track's requests are counted in: a request counter with a status-code label,
 /// perhaps a duration histogram, and the label and value that select the track.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Series<'a> {
+pub(crate) struct Series<'a> {
     /// The request counter.
     pub requests: &'a str,
     /// The duration histogram's `_bucket` series, if there is one.
@@ -68,7 +68,7 @@ pub struct Series<'a> {
 
 impl<'a> Series<'a> {
     /// Traefik's service metrics of the Traefik service `service` (`api@swarm`).
-    pub fn traefik(service: &'a str) -> Self {
+    pub(crate) fn traefik(service: &'a str) -> Self {
         Series {
             requests: REQUESTS,
             buckets: Some(DURATION_BUCKETS.to_string()),
@@ -80,7 +80,7 @@ impl<'a> Series<'a> {
 
     /// The apps' own metrics of `tasks`, scraped from each task of the Swarm service
     /// `swarm_service`.
-    pub fn tasks(tasks: &'a TaskMetricsSpec, swarm_service: &'a str) -> Self {
+    pub(crate) fn tasks(tasks: &'a TaskMetricsSpec, swarm_service: &'a str) -> Self {
         Series {
             requests: &tasks.requests,
             buckets: tasks.duration.as_ref().map(|d| format!("{d}_bucket")),
@@ -93,13 +93,17 @@ impl<'a> Series<'a> {
 
 /// The built-in query of `kind` for the Traefik service `service` over `range`; `None` for a
 /// custom query or a web metric.
-pub fn builtin(kind: &MetricKind, service: &str, range: Duration) -> Option<String> {
+pub(crate) fn builtin(kind: &MetricKind, service: &str, range: Duration) -> Option<String> {
     builtin_on(kind, &Series::traefik(service), range)
 }
 
 /// The built-in query of `kind` on `series` over `range`; `None` for a custom query, and for a
 /// latency on series without a histogram.
-pub fn builtin_on(kind: &MetricKind, series: &Series<'_>, range: Duration) -> Option<String> {
+pub(crate) fn builtin_on(
+    kind: &MetricKind,
+    series: &Series<'_>,
+    range: Duration,
+) -> Option<String> {
     let requests = series.requests;
     let track = format!(
         "{}=\"{}\"",
@@ -132,7 +136,7 @@ pub fn builtin_on(kind: &MetricKind, series: &Series<'_>, range: Duration) -> Op
 
 /// Values substituted into a custom query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateVars<'a> {
+pub(crate) struct TemplateVars<'a> {
     /// `{{service}}`: the Traefik service (`api@swarm`).
     pub service: &'a str,
     /// `{{app}}`: the app's name.
@@ -150,7 +154,7 @@ pub struct TemplateVars<'a> {
 /// `{{track}}` are escaped for a PromQL string literal (write them inside `"…"`),
 /// `{{window}}`/`{{interval}}` becomes a duration (write it inside `[…]`). An unknown placeholder
 /// is an error, not left in place.
-pub fn fill_template(template: &str, vars: &TemplateVars<'_>) -> Result<String> {
+pub(crate) fn fill_template(template: &str, vars: &TemplateVars<'_>) -> Result<String> {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find("{{") {

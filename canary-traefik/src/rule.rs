@@ -6,13 +6,12 @@
 use canary_core::spec::HeaderRoute;
 use canary_core::{CookieName, CookieValue, Error, HeaderName, Result, RuleRegex, RuleValue};
 
-use crate::backend::ProviderVersion;
-use crate::dynamic::PRIORITY_BASE;
+use crate::provider::ProviderVersion;
 
 /// Refuses a rule that cannot be right or could change meaning once wrapped in
 /// ``(<rule>) && Header(…)``: control characters, an unclosed backtick- or double-quoted value,
 /// unbalanced parentheses outside values, and backslashes or single quotes outside backtick values.
-pub fn check_rule(rule: &str) -> Result<()> {
+pub(crate) fn check_rule(rule: &str) -> Result<()> {
     let bad = |why: String| Err(Error::invalid("rule", format!("{rule:?} {why}")));
     if rule.trim().is_empty() {
         return bad("is empty".into());
@@ -64,7 +63,11 @@ pub fn check_rule(rule: &str) -> Result<()> {
 /// ``HeaderRegexp(`Cookie`, `(^|;\s*)name=value(;|$)`)`` with name and value escaped (v2 spells
 /// them `Headers`, `HeadersRegexp`). Every part is validated again: a backtick is refused, never
 /// escaped.
-pub fn header_rule(rule: &str, route: &HeaderRoute, version: ProviderVersion) -> Result<String> {
+pub(crate) fn header_rule(
+    rule: &str,
+    route: &HeaderRoute,
+    version: ProviderVersion,
+) -> Result<String> {
     check_rule(rule)?;
     let (matcher, name, value) = match route {
         HeaderRoute::Exact { name, value } => {
@@ -117,13 +120,19 @@ fn regex_escape(s: &str) -> String {
     out
 }
 
+/// Priority of the app routers: far above label routers (default priority = rule length, which no
+/// real rule reaches) and above hand-written priorities such as 1000. The app's rule length is added
+/// twice so a more specific canary rule still beats a shorter one of another group, and the header
+/// router (one above its app router) never beats a more specific app's router.
+pub(crate) const PRIORITY_BASE: u64 = 1_000_000;
+
 /// The priority of an app router.
-pub fn app_priority(rule: &str) -> u64 {
+pub(crate) fn app_priority(rule: &str) -> u64 {
     PRIORITY_BASE + 2 * rule.len() as u64
 }
 
 /// The first argument of `matcher(`…`)` in a Traefik rule.
-pub fn rule_arg<'a>(rule: &'a str, matcher: &str) -> Option<&'a str> {
+pub(crate) fn rule_arg<'a>(rule: &'a str, matcher: &str) -> Option<&'a str> {
     let mut rest = rule;
     while let Some(i) = rest.find(matcher) {
         let before = rest[..i].chars().last();
@@ -145,7 +154,7 @@ pub fn rule_arg<'a>(rule: &'a str, matcher: &str) -> Option<&'a str> {
 
 /// The path a probe requests: `healthPath` when it is under the rule's path prefix, else the prefix
 /// followed by it (`PathPrefix(/api)` + `/health` = `/api/health`).
-pub fn probe_path(rule: &str, health_path: &str) -> String {
+pub(crate) fn probe_path(rule: &str, health_path: &str) -> String {
     let prefix = rule_arg(rule, "PathPrefix").or_else(|| rule_arg(rule, "Path"));
     match prefix {
         Some(p) if !health_path.starts_with(p) => {

@@ -1,21 +1,4 @@
-//! [`TraefikScrapeMetrics`]: the [`MetricsSource`] read straight from Traefik's `/metrics`, for
-//! users without Prometheus and for seconds-level detection.
-//!
-//! Each scrape keeps, per Traefik service, its request counters and duration buckets as a
-//! snapshot in a ring. A metric over a window is computed from the counter deltas between the
-//! snapshots in the window (from the newest snapshot at or before the window's start, or the
-//! oldest kept, to the newest):
-//!
-//! - a counter that went down was reset (Traefik restarted): the new value is the increase since;
-//! - a series absent from the earlier snapshot counts from 0 (Traefik creates a series at its first
-//!   request, so that request counts; Prometheus' `increase` would miss it);
-//! - rates divide by the time really covered between the two snapshots, with no extrapolation;
-//! - latency quantiles interpolate the bucket deltas exactly as PromQL's `histogram_quantile`.
-//!
-//! Snapshots come from [`TraefikScrapeMetrics::start`] (a background task scraping every interval,
-//! stopped when its handle is dropped) or on demand: each `value`/`samples` call scrapes first when
-//! the newest snapshot is older than the freshness limit. Two snapshots in the window are needed
-//! for any value; fewer is no data.
+//! The [`TraefikScrapeMetrics`] metrics source; its documentation says what it reads, and why.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -25,11 +8,12 @@ use async_trait::async_trait;
 use canary_core::spec::MetricKind;
 use canary_core::{AppRoute, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName};
 
-use crate::backend::{BackendNames, ProviderVersion, RouteProvider};
+use crate::backend::BackendNames;
 use crate::exposition::{self, Exposition};
 use crate::histogram::histogram_quantile;
 use crate::http::{self, Auth, BaseUrl};
 use crate::promql::{DURATION_BUCKETS, REQUESTS};
+use crate::provider::{ProviderVersion, RouteProvider};
 
 /// One series of a service: its labels other than `service` (and `le`), joined.
 type SeriesKey = String;
@@ -103,7 +87,7 @@ impl Snapshot {
 
 /// Increase of a counter between two readings: a decrease is a reset, and the new value is what
 /// was counted since.
-pub fn counter_delta(before: Option<f64>, after: f64) -> f64 {
+pub(crate) fn counter_delta(before: Option<f64>, after: f64) -> f64 {
     match before {
         Some(b) if after >= b => after - b,
         _ => after,
@@ -112,7 +96,7 @@ pub fn counter_delta(before: Option<f64>, after: f64) -> f64 {
 
 /// What happened to one service between snapshots.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Increase {
+pub(crate) struct Increase {
     /// Requests.
     pub requests: f64,
     /// 5xx responses.
@@ -143,7 +127,7 @@ impl Increase {
     }
 
     /// The metric over this increase.
-    pub fn metric(&self, kind: &MetricKind) -> Result<Observation> {
+    pub(crate) fn metric(&self, kind: &MetricKind) -> Result<Observation> {
         let v = match kind {
             MetricKind::RequestCount => return Ok(Observation::Value(self.requests)),
             MetricKind::RequestRate => self.requests / self.seconds,
@@ -168,7 +152,7 @@ impl Increase {
 
 /// The increase of `service` from `snaps[from]` to `snaps[to]`, pair by pair (so resets between
 /// scrapes are seen).
-pub fn increase(snaps: &[&Snapshot], service: &str) -> Increase {
+pub(crate) fn increase(snaps: &[&Snapshot], service: &str) -> Increase {
     let mut inc = Increase::default();
     for pair in snaps.windows(2) {
         let (a, b) = (pair[0], pair[1]);
@@ -328,7 +312,25 @@ impl TraefikScrapeMetricsBuilder {
 }
 
 /// The [`MetricsSource`] on Traefik's `/metrics`. Cheap to clone (clones share the snapshots).
-/// See the [module docs](self).
+///
+/// [`TraefikScrapeMetrics`]: the [`MetricsSource`] read straight from Traefik's `/metrics`, for
+/// users without Prometheus and for seconds-level detection.
+///
+/// Each scrape keeps, per Traefik service, its request counters and duration buckets as a
+/// snapshot in a ring. A metric over a window is computed from the counter deltas between the
+/// snapshots in the window (from the newest snapshot at or before the window's start, or the
+/// oldest kept, to the newest):
+///
+/// - a counter that went down was reset (Traefik restarted): the new value is the increase since;
+/// - a series absent from the earlier snapshot counts from 0 (Traefik creates a series at its first
+///   request, so that request counts; Prometheus' `increase` would miss it);
+/// - rates divide by the time really covered between the two snapshots, with no extrapolation;
+/// - latency quantiles interpolate the bucket deltas exactly as PromQL's `histogram_quantile`.
+///
+/// Snapshots come from [`TraefikScrapeMetrics::start`] (a background task scraping every interval,
+/// stopped when its handle is dropped) or on demand: each `value`/`samples` call scrapes first when
+/// the newest snapshot is older than the freshness limit. Two snapshots in the window are needed
+/// for any value; fewer is no data.
 #[derive(Debug, Clone)]
 pub struct TraefikScrapeMetrics {
     inner: Arc<Inner>,

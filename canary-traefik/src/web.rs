@@ -1,38 +1,4 @@
-//! [`WebMetrics`]: the [`MetricsSource`] that answers `web` metrics
-//! ([`MetricKind::Web`]) by calling their URL and reading their JSONPath, and hands every other
-//! metric to an inner source (Prometheus, Traefik's `/metrics`, a binding's own).
-//!
-//! One call: the placeholders filled ([`canary_core::spec::WebMetric`] says how), header values
-//! `{env: VAR}` read from the environment at that moment, the host resolved and checked like a
-//! webhook's (link-local and metadata addresses refused, the connection pinned to the addresses
-//! checked), no redirect followed, at most 1 MiB of the answer read, all within the metric's
-//! timeout (default: the builder's).
-//!
-//! The answer:
-//!
-//! | answer | `value` | `samples` |
-//! |---|---|---|
-//! | 2xx, JSON, the path finds one number | that number | `[number]` |
-//! | 2xx, JSON, the path finds several nodes | [`Error::InvalidInput`] (`metric.web.jsonPath`): a check needs one | every number among them |
-//! | 2xx, JSON, the path finds nothing, or no number | no data | `[]` (no data) |
-//! | 2xx, not JSON (HTML, garbage) | [`Error::Rejected`] with the content type and the first 200 bytes | same |
-//! | more than 1 MiB | [`Error::Rejected`] | same |
-//! | 3xx | [`Error::Rejected`]: redirects are not followed | same |
-//! | 408, 429, 5xx | [`Error::Unavailable`] with the status and the first 200 bytes | same |
-//! | other 4xx | [`Error::Rejected`] with the status and the first 200 bytes | same |
-//! | no answer in time | [`Error::Timeout`] | same |
-//! | unreachable | [`Error::Unavailable`] | same |
-//!
-//! A number is a JSON number, or a string holding one as Prometheus-style APIs write them
-//! (`"0.25"`); NaN and infinities are no data. The analysis turns every error into an
-//! inconclusive check with the error as its reason: a web metric is never a pass by accident.
-//!
-//! Messages name the method, scheme, host, port and path of the call, never its query (it may
-//! carry a token) nor a header value; a variable that is not set is named, its value never is.
-//!
-//! JSONPath is RFC 9535 through `serde_json_path`: it implements the RFC whole (filters,
-//! functions, normalized paths) and is tested against the standard's compliance suite, where the
-//! older Rust JSONPath crates each speak a dialect of Goessner's 2007 article.
+//! The [`WebMetrics`] metrics source; its documentation says what it reads, and why.
 
 use std::fmt;
 use std::sync::Arc;
@@ -53,8 +19,43 @@ pub const MAX_ANSWER: usize = 1024 * 1024;
 /// Reads an environment variable: the process environment by default.
 type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
-/// The [`MetricsSource`] for `web` metrics over an inner source for the rest. See the
-/// [module docs](self).
+/// The [`MetricsSource`] for `web` metrics over an inner source for the rest.
+///
+/// [`WebMetrics`]: the [`MetricsSource`] that answers `web` metrics
+/// ([`MetricKind::Web`]) by calling their URL and reading their JSONPath, and hands every other
+/// metric to an inner source (Prometheus, Traefik's `/metrics`, a binding's own).
+///
+/// One call: the placeholders filled ([`canary_core::spec::WebMetric`] says how), header values
+/// `{env: VAR}` read from the environment at that moment, the host resolved and checked like a
+/// webhook's (link-local and metadata addresses refused, the connection pinned to the addresses
+/// checked), no redirect followed, at most 1 MiB of the answer read, all within the metric's
+/// timeout (default: the builder's).
+///
+/// The answer:
+///
+/// | answer | `value` | `samples` |
+/// |---|---|---|
+/// | 2xx, JSON, the path finds one number | that number | `[number]` |
+/// | 2xx, JSON, the path finds several nodes | [`Error::InvalidInput`] (`metric.web.jsonPath`): a check needs one | every number among them |
+/// | 2xx, JSON, the path finds nothing, or no number | no data | `[]` (no data) |
+/// | 2xx, not JSON (HTML, garbage) | [`Error::Rejected`] with the content type and the first 200 bytes | same |
+/// | more than 1 MiB | [`Error::Rejected`] | same |
+/// | 3xx | [`Error::Rejected`]: redirects are not followed | same |
+/// | 408, 429, 5xx | [`Error::Unavailable`] with the status and the first 200 bytes | same |
+/// | other 4xx | [`Error::Rejected`] with the status and the first 200 bytes | same |
+/// | no answer in time | [`Error::Timeout`] | same |
+/// | unreachable | [`Error::Unavailable`] | same |
+///
+/// A number is a JSON number, or a string holding one as Prometheus-style APIs write them
+/// (`"0.25"`); NaN and infinities are no data. The analysis turns every error into an
+/// inconclusive check with the error as its reason: a web metric is never a pass by accident.
+///
+/// Messages name the method, scheme, host, port and path of the call, never its query (it may
+/// carry a token) nor a header value; a variable that is not set is named, its value never is.
+///
+/// JSONPath is RFC 9535 through `serde_json_path`: it implements the RFC whole (filters,
+/// functions, normalized paths) and is tested against the standard's compliance suite, where the
+/// older Rust JSONPath crates each speak a dialect of Goessner's 2007 article.
 #[derive(Clone)]
 pub struct WebMetrics {
     inner: Arc<dyn MetricsSource>,

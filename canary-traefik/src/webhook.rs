@@ -16,6 +16,7 @@ use crate::{egress, http};
 
 /// The JSON body of a hook call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct HookBody<'a> {
     /// The hook's name.
     pub name: &'a str,

@@ -548,13 +548,10 @@ async fn a_dying_canary_costs_stable_nothing() {
     .await;
     let c = config(&group, TrafficMode::Weighted, &[&a], 20);
     r.apply(&c).await.unwrap();
-    let objects = canary_traefik::dynamic::app_objects(
-        &sn(&group),
-        &a.route,
-        canary_traefik::ProviderVersion::V3,
-    )
-    .unwrap();
-    let (stable_backend, canary_backend) = (objects.stable_backend, objects.canary_backend);
+    let backends = canary_traefik::AppBackends::of(&a.route).unwrap();
+    let v3 = canary_traefik::ProviderVersion::V3;
+    let stable_backend = backends.qualified(canary_core::Track::Stable, v3);
+    let canary_backend = backends.qualified(canary_core::Track::Canary, v3);
     let stable_before = requests_by_code(&stack.traefik_url, &stable_backend).await;
     let canary_before = requests_by_code(&stack.traefik_url, &canary_backend).await;
 

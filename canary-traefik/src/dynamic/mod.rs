@@ -1,5 +1,5 @@
 //! The file-provider configuration of one canary group: its model (the subset of Traefik's dynamic
-//! configuration the router writes, [`model`]), the names of its objects ([`names`]) and the pure
+//! configuration the router writes, [`model`]), the names of its objects ([`objects`]) and the pure
 //! function that renders a [`canary_core::RouteConfig`] into it ([`render()`]).
 //!
 //! Per app `<base>` = `canary-<group>--<app>`, in weighted mode while the canary is routed
@@ -43,36 +43,29 @@
 //! refused: Swarm names start and end with a letter or digit, so the first `--` is then always the
 //! separator and two groups can never write the same object name.
 
-pub mod model;
-pub mod names;
+pub(crate) mod model;
+pub(crate) mod objects;
 mod render;
 #[cfg(test)]
 mod tests;
 
-pub use model::*;
-pub use names::{app_objects, canary_backend, file_name, object_prefix, AppObjects};
-pub use render::{render, stable_servers, AppExpectation, Rendered};
-
-/// Priority of the app routers: far above label routers (default priority = rule length, which no
-/// real rule reaches) and above hand-written priorities such as 1000. The app's rule length is added
-/// twice so a more specific canary rule still beats a shorter one of another group, and the header
-/// router (one above its app router) never beats a more specific app's router.
-pub const PRIORITY_BASE: u64 = 1_000_000;
+pub(crate) use model::*;
+pub(crate) use render::{render, stable_servers, AppExpectation, Rendered};
 
 /// Attempts of the retry middleware on the app router. A sticky client goes back to the canary's
 /// slot on every attempt until the health check marks a dead canary `DOWN`, so
 /// `(attempts − 1) × dial timeout` (750ms) must cover `interval + timeout` of the health check
 /// (500ms).
-pub const RETRY_ATTEMPTS: u64 = 4;
+pub(crate) const RETRY_ATTEMPTS: u64 = 4;
 
 /// Interval of the active health check of the canary's tasks: a dead task is `DOWN` at most
 /// `interval + timeout` after its death or after any reload of Traefik's configuration (which
 /// resets every server to `UP`). A live task never failed a check at 25ms on the local stack.
-pub const HEALTH_CHECK_INTERVAL: &str = "250ms";
+pub(crate) const HEALTH_CHECK_INTERVAL: &str = "250ms";
 
 /// Timeout of one health check request.
-pub const HEALTH_CHECK_TIMEOUT: &str = "250ms";
+pub(crate) const HEALTH_CHECK_TIMEOUT: &str = "250ms";
 
 /// Dial timeout of the canary's connections (Traefik's default is 30s): what a request picked for
 /// a dead canary costs before the retry sends it to stable.
-pub const DIAL_TIMEOUT: &str = "250ms";
+pub(crate) const DIAL_TIMEOUT: &str = "250ms";

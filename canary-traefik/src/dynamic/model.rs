@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// The whole file: `http:` only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DynamicConfig {
+pub(crate) struct DynamicConfig {
     /// The HTTP section.
     pub http: HttpConfig,
 }
@@ -17,7 +17,7 @@ pub struct DynamicConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct HttpConfig {
+pub(crate) struct HttpConfig {
     /// Routers by name (never empty).
     pub routers: BTreeMap<String, RouterConfig>,
     /// Middlewares by name (the retry of the app routers; left out when empty).
@@ -35,7 +35,7 @@ pub struct HttpConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct RouterConfig {
+pub(crate) struct RouterConfig {
     /// The rule.
     pub rule: String,
     /// Entry points.
@@ -51,7 +51,7 @@ pub struct RouterConfig {
 
 impl RouterConfig {
     /// A router without middlewares.
-    pub fn new(
+    pub(crate) fn new(
         rule: impl Into<String>,
         entry_points: Vec<String>,
         service: impl Into<String>,
@@ -70,7 +70,7 @@ impl RouterConfig {
 /// One middleware (only `retry` is written).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct MiddlewareConfig {
+pub(crate) struct MiddlewareConfig {
     /// Sends a request again when the backend could not be reached.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryConfig>,
@@ -80,14 +80,14 @@ pub struct MiddlewareConfig {
 /// (a failed dial, a refused connection), which is safe for any method.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct RetryConfig {
+pub(crate) struct RetryConfig {
     /// Attempts in all (the first one included).
     pub attempts: u64,
 }
 
 impl MiddlewareConfig {
     /// A retry middleware.
-    pub fn retry(attempts: u64) -> Self {
+    pub(crate) fn retry(attempts: u64) -> Self {
         MiddlewareConfig {
             retry: Some(RetryConfig { attempts }),
         }
@@ -98,7 +98,7 @@ impl MiddlewareConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct ServiceConfig {
+pub(crate) struct ServiceConfig {
     /// Weighted round robin over services.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weighted: Option<WeightedConfig>,
@@ -115,7 +115,7 @@ pub struct ServiceConfig {
 
 impl ServiceConfig {
     /// A weighted service.
-    pub fn weighted(services: Vec<WeightedChild>, sticky: Option<Sticky>) -> Self {
+    pub(crate) fn weighted(services: Vec<WeightedChild>, sticky: Option<Sticky>) -> Self {
         ServiceConfig {
             weighted: Some(WeightedConfig { services, sticky }),
             ..Default::default()
@@ -123,7 +123,7 @@ impl ServiceConfig {
     }
 
     /// A mirroring service.
-    pub fn mirroring(service: impl Into<String>, mirrors: Vec<Mirror>) -> Self {
+    pub(crate) fn mirroring(service: impl Into<String>, mirrors: Vec<Mirror>) -> Self {
         ServiceConfig {
             mirroring: Some(MirroringConfig {
                 service: service.into(),
@@ -134,7 +134,7 @@ impl ServiceConfig {
     }
 
     /// A failover service.
-    pub fn failover(service: impl Into<String>, fallback: impl Into<String>) -> Self {
+    pub(crate) fn failover(service: impl Into<String>, fallback: impl Into<String>) -> Self {
         ServiceConfig {
             failover: Some(FailoverConfig {
                 service: service.into(),
@@ -145,7 +145,7 @@ impl ServiceConfig {
     }
 
     /// A load balancer.
-    pub fn load_balancer(lb: LoadBalancerConfig) -> Self {
+    pub(crate) fn load_balancer(lb: LoadBalancerConfig) -> Self {
         ServiceConfig {
             load_balancer: Some(lb),
             ..Default::default()
@@ -155,7 +155,7 @@ impl ServiceConfig {
 
 /// A weighted service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WeightedConfig {
+pub(crate) struct WeightedConfig {
     /// Children.
     pub services: Vec<WeightedChild>,
     /// Sticky cookie.
@@ -165,7 +165,7 @@ pub struct WeightedConfig {
 
 /// A child of a weighted service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WeightedChild {
+pub(crate) struct WeightedChild {
     /// Service name.
     pub name: String,
     /// Weight (Traefik reads an integer; 0 is never picked).
@@ -174,7 +174,7 @@ pub struct WeightedChild {
 
 /// `sticky:`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Sticky {
+pub(crate) struct Sticky {
     /// `cookie:`.
     pub cookie: StickyCookie,
 }
@@ -182,7 +182,7 @@ pub struct Sticky {
 /// The sticky cookie.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StickyCookie {
+pub(crate) struct StickyCookie {
     /// Cookie name.
     pub name: String,
     /// HttpOnly flag.
@@ -191,7 +191,7 @@ pub struct StickyCookie {
 
 /// A mirroring service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MirroringConfig {
+pub(crate) struct MirroringConfig {
     /// The main service, whose responses are returned.
     pub service: String,
     /// Mirrors.
@@ -200,7 +200,7 @@ pub struct MirroringConfig {
 
 /// A mirror.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mirror {
+pub(crate) struct Mirror {
     /// Service name.
     pub name: String,
     /// Percent of the main service's requests copied.
@@ -211,7 +211,7 @@ pub struct Mirror {
 /// the fallback needs none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct FailoverConfig {
+pub(crate) struct FailoverConfig {
     /// The main service.
     pub service: String,
     /// Where requests go while every server of the main is down.
@@ -222,7 +222,7 @@ pub struct FailoverConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct LoadBalancerConfig {
+pub(crate) struct LoadBalancerConfig {
     /// Servers (at least one: Traefik's file-provider schema wants one, and an empty load
     /// balancer answers 503 and never reports itself down).
     pub servers: Vec<Server>,
@@ -236,7 +236,7 @@ pub struct LoadBalancerConfig {
 
 impl LoadBalancerConfig {
     /// A load balancer over `urls`, without transport or health check.
-    pub fn new(urls: impl IntoIterator<Item = String>) -> Self {
+    pub(crate) fn new(urls: impl IntoIterator<Item = String>) -> Self {
         LoadBalancerConfig {
             servers: urls.into_iter().map(|url| Server { url }).collect(),
             servers_transport: None,
@@ -248,7 +248,7 @@ impl LoadBalancerConfig {
 /// A server of a load balancer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct Server {
+pub(crate) struct Server {
     /// `http://<ip>:<port>`.
     pub url: String,
 }
@@ -257,7 +257,7 @@ pub struct Server {
 /// 2xx/3xx within `timeout` is `DOWN` until it answers again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct HealthCheck {
+pub(crate) struct HealthCheck {
     /// The path requested.
     pub path: String,
     /// Between checks (a Go duration, e.g. `250ms`).
@@ -268,7 +268,7 @@ pub struct HealthCheck {
 
 impl HealthCheck {
     /// A health check of `path`.
-    pub fn new(
+    pub(crate) fn new(
         path: impl Into<String>,
         interval: impl Into<String>,
         timeout: impl Into<String>,
@@ -285,7 +285,7 @@ impl HealthCheck {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct ServersTransportConfig {
+pub(crate) struct ServersTransportConfig {
     /// Timeouts.
     pub forwarding_timeouts: ForwardingTimeouts,
 }
@@ -295,14 +295,14 @@ pub struct ServersTransportConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
-pub struct ForwardingTimeouts {
+pub(crate) struct ForwardingTimeouts {
     /// How long a connection may take to open (a Go duration).
     pub dial_timeout: String,
 }
 
 impl ServersTransportConfig {
     /// A transport with a dial timeout.
-    pub fn dial_timeout(timeout: impl Into<String>) -> Self {
+    pub(crate) fn dial_timeout(timeout: impl Into<String>) -> Self {
         ServersTransportConfig {
             forwarding_timeouts: ForwardingTimeouts {
                 dial_timeout: timeout.into(),
@@ -313,7 +313,7 @@ impl ServersTransportConfig {
 
 impl DynamicConfig {
     /// The YAML text of the file (never empty: there is always at least one router).
-    pub fn to_yaml(&self) -> Result<String> {
+    pub(crate) fn to_yaml(&self) -> Result<String> {
         if self.http.routers.is_empty() {
             return Err(Error::Internal(
                 "refusing to write a group file without routers".into(),
@@ -326,7 +326,7 @@ impl DynamicConfig {
     }
 
     /// Parses a file the router wrote.
-    pub fn from_yaml(text: &str) -> Result<Self> {
+    pub(crate) fn from_yaml(text: &str) -> Result<Self> {
         canary_core::yaml::from_str(text)
             .map_err(|e| Error::Internal(format!("cannot read a canary group file: {e}")))
     }

@@ -13,16 +13,17 @@ use super::model::{
     DynamicConfig, HealthCheck, HttpConfig, LoadBalancerConfig, MiddlewareConfig, Mirror,
     RouterConfig, ServersTransportConfig, ServiceConfig, Sticky, StickyCookie, WeightedChild,
 };
-use super::names::{app_objects, AppObjects};
+use super::objects::{app_objects, AppObjects};
 use super::{DIAL_TIMEOUT, HEALTH_CHECK_INTERVAL, HEALTH_CHECK_TIMEOUT, RETRY_ATTEMPTS};
-use crate::backend::{traefik_network, ProviderVersion};
+use crate::backend::traefik_network;
+use crate::provider::ProviderVersion;
 use crate::rule::{app_priority, check_rule, header_rule};
 
 /// What one app's objects should look like once Traefik has loaded them: what the router confirms
 /// (with the objects of [`Rendered::config`]) and reads back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct AppExpectation {
+pub(crate) struct AppExpectation {
     /// Object names.
     pub objects: AppObjects,
     /// The app router's target.
@@ -56,7 +57,7 @@ pub struct AppExpectation {
 
 /// A rendered group: the file and what to confirm.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rendered {
+pub(crate) struct Rendered {
     /// The file's content.
     pub config: DynamicConfig,
     /// Per app, what Traefik must show.
@@ -105,7 +106,7 @@ fn task_url(endpoint: &TaskEndpoint, network: &str, port: u16) -> Option<String>
 
 /// Stable's backend as Traefik names it and the servers it must show when stable runs exactly
 /// `endpoints`: what a promotion waits for before it names stable again.
-pub fn stable_servers(
+pub(crate) fn stable_servers(
     route: &AppRoute,
     endpoints: &[TaskEndpoint],
     version: ProviderVersion,
@@ -205,7 +206,11 @@ fn canary_slot(o: &AppObjects, has_servers: bool) -> ServiceConfig {
 /// Renders `config` into the group's file-provider configuration and the expectations to confirm.
 /// `network` is the Swarm network Traefik reaches tasks on, unless stable's labels name another
 /// (`traefik.swarm.network`); the canary's task addresses are taken on it.
-pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> Result<Rendered> {
+pub(crate) fn render(
+    config: &RouteConfig,
+    version: ProviderVersion,
+    network: &str,
+) -> Result<Rendered> {
     if config.apps.is_empty() {
         return Err(Error::invalid(
             "apps",

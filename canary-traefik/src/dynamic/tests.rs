@@ -10,7 +10,7 @@ use canary_core::{
 use serde_json::{json, Value};
 
 use super::*;
-use crate::backend::ProviderVersion;
+use crate::provider::ProviderVersion;
 use crate::rule::app_priority;
 use crate::testutil::fixture;
 

@@ -26,11 +26,12 @@ use canary_core::{Error, Result, ServiceName};
 use serde_json::{json, Value};
 
 use super::flatten::{check_root, flatten};
-use crate::dynamic::{object_prefix, DynamicConfig};
+use crate::dynamic::DynamicConfig;
 use crate::http::{self, BaseUrl};
+use crate::names::object_prefix;
 
 /// Where the groups' index keys live: outside any Traefik root key, so Traefik never reads them.
-pub const INDEX_PREFIX: &str = "canary/routes/";
+pub(crate) const INDEX_PREFIX: &str = "canary/routes/";
 
 /// The sections of Traefik's `http` config a group writes objects in.
 const SECTIONS: [&str; 4] = ["routers", "services", "middlewares", "serversTransports"];
@@ -40,7 +41,7 @@ const ATTEMPTS: u32 = 8;
 
 /// A group's config in etcd v3 (see the module docs).
 #[derive(Debug, Clone)]
-pub struct EtcdStore {
+pub(crate) struct EtcdStore {
     client: reqwest::Client,
     base: BaseUrl,
     root: String,
@@ -68,7 +69,7 @@ impl EtcdStore {
     /// A store writing under Traefik's `root` key (its etcd provider's `rootKey`, default
     /// `traefik`) through the etcd endpoint `url` (`http://127.0.0.1:2379`); `timeout` bounds each
     /// request.
-    pub fn new(url: &str, root: &str, timeout: Duration) -> Result<Self> {
+    pub(crate) fn new(url: &str, root: &str, timeout: Duration) -> Result<Self> {
         check_root(root)?;
         // Traefik lists its root as a prefix: a root that prefixes the index keys would read them.
         if INDEX_PREFIX.starts_with(root) || root.starts_with(INDEX_PREFIX.trim_end_matches('/')) {
@@ -89,36 +90,32 @@ impl EtcdStore {
     }
 
     /// The endpoint.
-    pub fn url(&self) -> &str {
+    pub(crate) fn url(&self) -> &str {
         self.base.as_str()
     }
 
-    /// Traefik's root key.
-    pub fn root(&self) -> &str {
-        &self.root
-    }
-
     /// The group's index key.
-    pub fn index_key(&self, group: &ServiceName) -> String {
+    pub(crate) fn index_key(&self, group: &ServiceName) -> String {
         format!("{INDEX_PREFIX}{}/{group}", self.root)
     }
 
     /// Whether etcd answers (`POST /v3/maintenance/status`).
-    pub async fn reachable(&self) -> Result<()> {
+    pub(crate) async fn reachable(&self) -> Result<()> {
         self.post("/v3/maintenance/status", json!({}))
             .await
             .map(|_| ())
     }
 
     /// The group's config text as last written, if any.
-    pub async fn read_group(&self, group: &ServiceName) -> Result<Option<String>> {
+    #[cfg(test)]
+    pub(crate) async fn read_group(&self, group: &ServiceName) -> Result<Option<String>> {
         Ok(self.read_keys(group).await?.index.map(|(text, _)| text))
     }
 
     /// Makes the group's keys exactly those of `config` (whose YAML text is `text`), atomically;
     /// `None` removes them all. Returns the config text written before, if any. An unchanged
     /// config (same text, every key in place) writes nothing.
-    pub async fn write_group(
+    pub(crate) async fn write_group(
         &self,
         group: &ServiceName,
         config: Option<(&DynamicConfig, &str)>,

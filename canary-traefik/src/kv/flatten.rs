@@ -12,7 +12,7 @@ use crate::dynamic::DynamicConfig;
 /// Every key of `config` under `root` (e.g. `traefik`), with its value. Nothing of the config is
 /// left out: a map or list without entries writes no key, which is what Traefik reads for an
 /// absent one (the model never holds an empty one Traefik needs; see [`check_complete`]).
-pub fn flatten(root: &str, config: &DynamicConfig) -> Result<BTreeMap<String, String>> {
+pub(crate) fn flatten(root: &str, config: &DynamicConfig) -> Result<BTreeMap<String, String>> {
     check_root(root)?;
     let value = serde_json::to_value(config)
         .map_err(|e| Error::Internal(format!("the dynamic config does not serialize: {e}")))?;
@@ -79,7 +79,7 @@ fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) -> Result<(
 /// failover both ends, each load balancer at least one server. A key set that broke one of these
 /// would load as a disabled service (a weighted service without children takes its router down,
 /// and every request of the app 404s), so such a set is never written.
-pub fn check_complete(
+pub(crate) fn check_complete(
     root: &str,
     config: &DynamicConfig,
     keys: &BTreeMap<String, String>,

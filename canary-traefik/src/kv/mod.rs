@@ -20,5 +20,7 @@
 mod etcd;
 mod flatten;
 
-pub use etcd::{EtcdStore, INDEX_PREFIX};
-pub use flatten::{check_complete, flatten};
+pub(crate) use etcd::EtcdStore;
+
+#[cfg(test)]
+mod tests;

@@ -14,7 +14,7 @@
 //!
 //! [`payload`] builds the bodies.
 
-pub mod payload;
+pub(crate) mod payload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use self::payload::{Limits, Note};
 use crate::{egress, http};
 
 /// Events queued per notification before new ones are dropped.
-pub const QUEUE: usize = 64;
+pub(crate) const QUEUE: usize = 64;
 
 /// The most bytes of an answer that are read.
 const MAX_ANSWER: usize = 16 * 1024;

@@ -45,7 +45,7 @@ impl Note {
 /// What each analysis check of a spec is held to, in words, for the messages (the reports carry
 /// the values and verdicts, not the limits).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Limits {
+pub(crate) struct Limits {
     checks: BTreeMap<String, Bounds>,
     min_requests: u64,
 }
@@ -61,7 +61,7 @@ struct Bounds {
 impl Limits {
     /// The limits of `analysis`'s checks (the engine's default checks when it has neither
     /// checks nor a judge, as the engine runs them).
-    pub fn new(analysis: &AnalysisSpec) -> Self {
+    pub(crate) fn new(analysis: &AnalysisSpec) -> Self {
         let defaults;
         let checks = if analysis.checks.is_empty() && analysis.judge.is_none() {
             defaults = canary_core::analysis::default_checks();
@@ -91,7 +91,7 @@ impl Limits {
     }
 
     /// `name app: canary value vs limit (verdict)`.
-    pub fn check_line(&self, c: &CheckResult) -> String {
+    pub(crate) fn check_line(&self, c: &CheckResult) -> String {
         let gate = c.name == canary_core::analysis::MIN_REQUESTS_CHECK;
         let value = match c.canary {
             // A request count is a whole number.
@@ -141,7 +141,7 @@ impl Limits {
     }
 
     /// The lines of a report: each check, then each judged metric.
-    pub fn report_lines(&self, r: &AnalysisReport) -> Vec<String> {
+    pub(crate) fn report_lines(&self, r: &AnalysisReport) -> Vec<String> {
         let mut out: Vec<String> = r.checks.iter().map(|c| self.check_line(c)).collect();
         for j in &r.judges {
             out.extend(judge_lines(j));
@@ -292,7 +292,7 @@ fn view(n: &Note, limits: &Limits) -> View {
 }
 
 /// The body to post for `note` in the format of `kind`; `name` is the notification's.
-pub fn build(kind: NotificationKind, name: &str, note: &Note, limits: &Limits) -> Value {
+pub(crate) fn build(kind: NotificationKind, name: &str, note: &Note, limits: &Limits) -> Value {
     match kind {
         NotificationKind::Slack => slack(note, limits),
         NotificationKind::Teams => teams(note, limits),
@@ -302,7 +302,7 @@ pub fn build(kind: NotificationKind, name: &str, note: &Note, limits: &Limits) -
 }
 
 /// `s` cut to at most `max` UTF-16 units, ending in `…` when cut.
-pub fn cut(s: &str, max: usize) -> String {
+pub(crate) fn cut(s: &str, max: usize) -> String {
     if s.encode_utf16().count() <= max {
         return s.to_string();
     }
@@ -357,9 +357,9 @@ fn capped_lines(lines: &[String], max: usize, line_max: usize) -> String {
 
 /// Slack's limits: a section's text 3,000 characters, its fields 10 of 2,000 each; a header's
 /// plain text 150; at most 50 blocks.
-pub const SLACK_TEXT_MAX: usize = 3000;
+pub(crate) const SLACK_TEXT_MAX: usize = 3000;
 /// Slack's limit for a header block's text.
-pub const SLACK_HEADER_MAX: usize = 150;
+pub(crate) const SLACK_HEADER_MAX: usize = 150;
 
 /// `s` with `&`, `<` and `>` escaped, as Slack's mrkdwn requires, cut to `max` UTF-16 units
 /// between two escapes (never inside one), never empty.
@@ -403,7 +403,7 @@ fn non_empty(s: String) -> String {
 
 /// A Slack incoming webhook's body: `text` (the notification's one line) and `blocks`: a header,
 /// the message, the facts as fields, and the analysis lines.
-pub fn slack(note: &Note, limits: &Limits) -> Value {
+pub(crate) fn slack(note: &Note, limits: &Limits) -> Value {
     let v = view(note, limits);
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": non_empty(cut(&v.title, SLACK_HEADER_MAX))}}),
@@ -433,7 +433,7 @@ pub fn slack(note: &Note, limits: &Limits) -> Value {
 // Microsoft Teams
 
 /// The most analysis lines a Teams card lists (Teams refuses messages above about 28 KB).
-pub const TEAMS_MAX_FACTS: usize = 40;
+pub(crate) const TEAMS_MAX_FACTS: usize = 40;
 
 /// A Microsoft Teams body: an Adaptive Card (version 1.2) in a `message` attachment.
 ///
@@ -442,7 +442,7 @@ pub const TEAMS_MAX_FACTS: usize = 40;
 /// only; the incoming webhooks that remain accept Adaptive Cards too. 1.2 is the version
 /// Microsoft's incoming-webhook documentation shows, and has everything used here (TextBlock,
 /// FactSet, colours).
-pub fn teams(note: &Note, limits: &Limits) -> Value {
+pub(crate) fn teams(note: &Note, limits: &Limits) -> Value {
     let v = view(note, limits);
     let color = match v.tone {
         Tone::Good => "Good",
@@ -495,27 +495,27 @@ pub fn teams(note: &Note, limits: &Limits) -> Value {
 
 /// Discord's limits: `content` 2,000 characters; an embed's title 256, description 4,096, 25
 /// fields of name 256 and value 1,024; 6,000 characters over all of an embed's texts.
-pub mod discord_limits {
+pub(crate) mod discord_limits {
     /// `content`.
-    pub const CONTENT: usize = 2000;
+    pub(crate) const CONTENT: usize = 2000;
     /// An embed's title.
-    pub const TITLE: usize = 256;
+    pub(crate) const TITLE: usize = 256;
     /// An embed's description.
-    pub const DESCRIPTION: usize = 4096;
+    pub(crate) const DESCRIPTION: usize = 4096;
     /// Fields per embed.
-    pub const FIELDS: usize = 25;
+    pub(crate) const FIELDS: usize = 25;
     /// A field's name.
-    pub const FIELD_NAME: usize = 256;
+    pub(crate) const FIELD_NAME: usize = 256;
     /// A field's value.
-    pub const FIELD_VALUE: usize = 1024;
+    pub(crate) const FIELD_VALUE: usize = 1024;
     /// All texts of the embeds of a message.
-    pub const TOTAL: usize = 6000;
+    pub(crate) const TOTAL: usize = 6000;
 }
 
 /// A Discord webhook's body: `content` (one line), one embed (title, the message as description,
 /// a colour, the facts as inline fields, then one field per analysis line), and no mentions
 /// allowed, so no text in an event can ping anyone.
-pub fn discord(note: &Note, limits: &Limits) -> Value {
+pub(crate) fn discord(note: &Note, limits: &Limits) -> Value {
     use discord_limits as L;
     let v = view(note, limits);
     let color = match v.tone {
@@ -595,7 +595,7 @@ pub fn discord(note: &Note, limits: &Limits) -> Value {
 /// The plain JSON body: the event as serde writes it (`atMs`, `group`, `kind`, `phase`, `step`,
 /// `steps`, `weight`, `message`, `analysis`), with `notification` (its name), `lastAnalysis`
 /// when the event has no analysis of its own and one is known, and `test` for a test.
-pub fn json_body(name: &str, note: &Note) -> Value {
+pub(crate) fn json_body(name: &str, note: &Note) -> Value {
     let mut v = serde_json::to_value(&note.event).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("notification".into(), Value::String(name.to_string()));

@@ -14,11 +14,12 @@ use canary_core::traits::{ProbeAnswer, TaskEndpoint};
 use canary_core::{AppRoute, AppSplit, Error, Result, RouteConfig, Router, ServiceName, Track};
 
 use crate::api::{ServiceInfo, TraefikApi};
-use crate::backend::{self, ProviderVersion, RouteProvider};
+use crate::backend;
 use crate::dynamic::{self, DynamicConfig, Rendered};
 use crate::http::Auth;
 use crate::kv::EtcdStore;
 use crate::probe::Prober;
+use crate::provider::{ProviderVersion, RouteProvider};
 
 mod confirm;
 mod split;
@@ -209,11 +210,11 @@ impl TraefikRouterBuilder {
 /// labels for the backends, the API of every Traefik replica to confirm. It writes one config per
 /// canary group: `canary-<group>.yml` in the directory Traefik's file provider watches
 /// ([`TraefikRouter::builder`]), or the keys of the group's objects under Traefik's etcd root key
-/// ([`TraefikRouter::etcd_builder`], see [`crate::kv`]), and touches nothing else there.
+/// ([`TraefikRouter::etcd_builder`], see `crate::kv`), and touches nothing else there.
 ///
 /// Every `apply` is, in order:
 ///
-/// 1. render the group config (pure, validated: see [`crate::dynamic`] for its shape);
+/// 1. render the group config (pure, validated: see `crate::dynamic` for its shape);
 /// 2. wait until **every** Traefik API knows stable's backend (`<X>@swarm`), the only service of
 ///    another provider the config names: a service naming one Traefik does not know is disabled
 ///    with its router, so writing before would cut the app off;

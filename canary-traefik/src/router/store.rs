@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use canary_core::{Error, Result, ServiceName};
 
-use crate::backend::RouteProvider;
-use crate::dynamic::{self, DynamicConfig};
+use crate::dynamic::DynamicConfig;
 use crate::kv::EtcdStore;
+use crate::provider::RouteProvider;
 
 /// The writer of the group configs.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ impl Store {
     /// The file of a group (file store only).
     pub(super) fn file_path(&self, group: &ServiceName) -> Result<PathBuf> {
         match self {
-            Store::File(dir) => Ok(dir.join(dynamic::file_name(group)?)),
+            Store::File(dir) => Ok(dir.join(crate::names::file_name(group)?)),
             Store::Etcd(s) => Err(Error::invalid(
                 "router",
                 format!(

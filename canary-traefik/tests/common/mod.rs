@@ -706,14 +706,24 @@ pub async fn requests_by_code(traefik_url: &str, service: &str) -> BTreeMap<Stri
         .text()
         .await
         .unwrap();
-    let exp = canary_traefik::exposition::parse(&text).unwrap();
+    // The crate's exposition parser is internal; these lines are plain
+    // `name{k="v",...} value` (Traefik's service and code labels carry no quote or comma).
     let mut out = BTreeMap::new();
-    for s in exp
-        .series("traefik_service_requests_total")
-        .filter(|s| s.label("service") == Some(service))
-    {
-        *out.entry(s.label("code").unwrap_or("?").to_string())
-            .or_default() += s.value;
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("traefik_service_requests_total{") else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").expect("a sample line");
+        let label = |name: &str| {
+            labels
+                .split("\",")
+                .find_map(|kv| kv.strip_prefix(&format!("{name}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+        };
+        if label("service").as_deref() == Some(service) {
+            let code = label("code").unwrap_or_else(|| "?".into());
+            *out.entry(code).or_default() += value.trim().parse::<f64>().expect("a number");
+        }
     }
     out
 }

@@ -10,12 +10,13 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::flatten::flatten;
+use super::EtcdStore;
+use crate::dynamic::render;
+use crate::provider::ProviderVersion;
 use canary_core::spec::{HeaderRoute, TrafficMode};
 use canary_core::traits::TaskEndpoint;
 use canary_core::{AppRef, AppRoute, RouteConfig, ServiceName, Weight};
-use canary_traefik::dynamic::render;
-use canary_traefik::kv::{flatten, EtcdStore};
-use canary_traefik::ProviderVersion;
 
 struct Etcd {
     child: Child,
