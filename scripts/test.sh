@@ -19,6 +19,9 @@ source scripts/stack/env.sh
 step "headless Chromium and chromedriver, for the dashboard's real-browser test"
 bash scripts/chromium.sh
 
+step "no import circle between the modules of any crate"
+python3 scripts/import-circles.py
+
 step "clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
