@@ -356,6 +356,19 @@ export interface BuildOptions {
 /** A line of build output, or the image an app's build made. */
 export type BuildOutput = { app: string; output: string } | { app: string; built: string }
 
+export interface PushOptions {
+  /** Only this app. */
+  app?: string | null
+}
+
+/** An image pushed: `image` the tag, `digest` the registry's `name@sha256:...`. */
+export interface Pushed {
+  app: string
+  track: Track
+  image: string
+  digest: string
+}
+
 /** Traefik's name of an app's track (what its metrics are labelled with). */
 export interface Backend {
   app: string
@@ -471,6 +484,12 @@ export declare class Canary {
    * images. The spec's `build.context` is relative to the spec file.
    */
   build(track: Track, options?: BuildOptions | null): BuildStream
+  /**
+   * Pushes `track`'s image of each app with a build section (one app, or all) to the registry
+   * its name says, with the credentials of the Docker CLI's config; the registry's digests,
+   * which a rollout then pins.
+   */
+  push(track: Track, options?: PushOptions | null): Promise<Pushed[]>
   /** Traefik's service name of every app's tracks (what its metrics are labelled with). */
   backends(): Promise<Backend[]>
   /** The settings in force (with the environment and the defaults). */

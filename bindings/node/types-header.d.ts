@@ -356,6 +356,19 @@ export interface BuildOptions {
 /** A line of build output, or the image an app's build made. */
 export type BuildOutput = { app: string; output: string } | { app: string; built: string }
 
+export interface PushOptions {
+  /** Only this app. */
+  app?: string | null
+}
+
+/** An image pushed: `image` the tag, `digest` the registry's `name@sha256:...`. */
+export interface Pushed {
+  app: string
+  track: Track
+  image: string
+  digest: string
+}
+
 /** Traefik's name of an app's track (what its metrics are labelled with). */
 export interface Backend {
   app: string

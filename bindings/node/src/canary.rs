@@ -18,7 +18,7 @@ use canary_core::{
     Command, CommandOutcome, Error, HumanDuration, LogOptions, Outcome, Phase, Result, Rollout,
     Status, Track,
 };
-use canary_sdk::{Backend, Settings};
+use canary_sdk::{Backend, Pushed, Settings};
 use futures::StreamExt;
 use napi::bindgen_prelude::{PromiseRaw, Unknown};
 use napi::Env;
@@ -64,6 +64,12 @@ struct BuildArgs {
     app: Option<String>,
     #[serde(default)]
     args: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PushArgs {
+    app: Option<String>,
 }
 
 /// The controller this object drives and commands through, with its id.
@@ -392,6 +398,26 @@ impl Canary {
         Ok(BuildStream {
             lazy: Arc::new(lazy.into()),
         })
+    }
+
+    /// Pushes `track`'s image of each app with a build section (one app, or all) to the registry
+    /// its name says, with the credentials of the Docker CLI's config; the registry's digests,
+    /// which a rollout then pins.
+    #[napi(
+        ts_args_type = "track: Track, options?: PushOptions | null",
+        ts_return_type = "Promise<Pushed[]>"
+    )]
+    pub async fn push(
+        &self,
+        track: Option<Value>,
+        options: Option<Value>,
+    ) -> napi::Result<Settled<Js<Vec<Pushed>>>> {
+        let go = async {
+            let track: Track = arg(track, "track")?;
+            let o: PushArgs = opts(options, "options")?;
+            self.sdk.push(track, o.app.as_deref()).await
+        };
+        Ok(Settled(go.await.map(Js)))
     }
 
     /// Traefik's service name of every app's tracks (what its metrics are labelled with).

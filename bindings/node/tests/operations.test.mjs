@@ -67,6 +67,10 @@ test('logs() and build() are async iterators; a bad app rejects the first step',
   await rejects(() => c.logs('blue'), 'CANARY_INVALID_INPUT', /^track: /)
   await rejects(() => c.logs('canary', { tail: -1 }), 'CANARY_INVALID_INPUT', /^options\.tail: /)
   await rejects(() => c.build('canary', { args: { A: 1 } }), 'CANARY_INVALID_INPUT', /^options\.args\.A: /)
+  assert.deepEqual(await c.push('canary'), []) // nothing built, nothing pushed
+  await rejects(() => c.push('blue'), 'CANARY_INVALID_INPUT', /^track: /)
+  await rejects(() => c.push('canary', { app: 'web' }), 'CANARY_INVALID_INPUT', /^app: no app named "web"/)
+  await rejects(() => c.push('canary', { tag: 'x' }), 'CANARY_INVALID_INPUT', /^options\.tag: unknown field/)
   // Breaking out of an iterator early closes it.
   const it = c.logs('canary', { follow: true })[Symbol.asyncIterator]()
   assert.deepEqual(await it.return(), { value: undefined, done: true })
