@@ -62,6 +62,7 @@ from canary_sdk.types import (
     MetricsSourceLike,
     Outcome,
     Phase,
+    Pushed,
     RolloutState,
     RunOptions,
     ServiceState,
@@ -178,7 +179,8 @@ def blocking_tour(spec: Spec) -> None:
     backends: list[Backend] = group.backends()
     lines: list[LogLine] = list(group.logs("canary", app="api", follow=False, tail=5, since="1m"))
     built: list[BuildEvent] = list(group.build("canary", app=None, args={"X": "1"}))
-    _ = (backends, lines, built, paused, phase, world.orchestrator_log, world.router_log,
+    pushed: list[Pushed] = group.push("canary", app=None)
+    _ = (backends, lines, built, pushed, paused, phase, world.orchestrator_log, world.router_log,
          world.weights)
     seconds: float = testing.bench_status(group.aio.native, 2)
     assert seconds > 0
@@ -210,6 +212,7 @@ async def async_tour(spec: Spec) -> None:
     assert out["result"] == "promoted"
     read_status(await group.status())
     _ = [line async for line in group.logs("stable")] + [b async for b in group.build("stable")]
+    _ = await group.push("stable")
     await group.deploy()
     await group.smoke_test()
     try:

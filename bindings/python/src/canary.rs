@@ -366,6 +366,22 @@ impl PyCanary {
         ))
     }
 
+    /// Pushes `track`'s image of each app with a build section (one app, or all) to the registry
+    /// its name says, with the credentials of the Docker CLI's config; the registry's digests.
+    #[pyo3(signature = (track, app = None))]
+    fn push<'py>(
+        &self,
+        py: Python<'py>,
+        track: &str,
+        app: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let track: Track = track.parse().to_py()?;
+        let c = self.canary.clone();
+        awaitable(py, async move {
+            to_py(&c.push(track, app.as_deref()).await.to_py()?)
+        })
+    }
+
     /// The group's events from now on, from every call on this object; it ends after the event
     /// that leaves the rollout promoted, rolled back or failed.
     fn events(&self) -> PyStream {

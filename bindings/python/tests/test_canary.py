@@ -378,6 +378,10 @@ def test_deploy_smoke_test_backends_logs_and_build(world: World) -> None:
     ]
     assert list(c.logs("stable", tail=10, since="5m")) == []  # the memory world keeps no logs
     assert list(c.build("canary", args={"X": "1"})) == []  # and the spec builds nothing
+    assert c.push("canary") == []  # so nothing is pushed
+    with pytest.raises(canary.InvalidSpecError) as push_track:
+        c.push("blue")  # type: ignore[arg-type]
+    assert push_track.value.field == "track"
     with pytest.raises(canary.InvalidSpecError) as track:
         c.logs("blue")  # type: ignore[arg-type]
     assert track.value.field == "track"

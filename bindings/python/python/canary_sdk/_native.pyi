@@ -21,6 +21,7 @@ from .types import (
     MetricsSourceLike,
     Outcome,
     Phase,
+    Pushed,
     ReplayReport,
     RunOptions,
     ServiceState,
@@ -119,6 +120,7 @@ class Canary:
     def build(
         self, track: str, app: Optional[str] = None, args: Optional[Mapping[str, str]] = None
     ) -> Stream[BuildEvent]: ...
+    def push(self, track: str, app: Optional[str] = None) -> Awaitable[list[Pushed]]: ...
     def events(self) -> Stream[Event]: ...
 
 @final

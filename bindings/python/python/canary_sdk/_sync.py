@@ -155,6 +155,11 @@ class Canary:
     ) -> BlockingStream[t.BuildEvent]:
         return BlockingStream(self.aio.build(track, app, args))
 
+    def push(self, track: t.Track, app: Optional[str] = None) -> list[t.Pushed]:
+        """Pushes ``track``'s built image of each app (one app, or all) to its registry; the
+        registry's digests, which a rollout then pins."""
+        return run_blocking(self.aio.push(track, app))
+
     def events(self) -> BlockingStream[t.Event]:
         return BlockingStream(self.aio.events())
 

@@ -115,6 +115,11 @@ class AsyncCanary:
     ) -> Stream[t.BuildEvent]:
         return self.native.build(track, app, args)
 
+    async def push(self, track: t.Track, app: Optional[str] = None) -> list[t.Pushed]:
+        """Pushes ``track``'s built image of each app (one app, or all) to its registry; the
+        registry's digests, which a rollout then pins."""
+        return await self.native.push(track, app)
+
     def events(self) -> Stream[t.Event]:
         return self.native.events()
 

@@ -4,7 +4,7 @@ strings, so each name here is only ``dict``, ``str`` or ``object``."""
 
 Settings = AppRef = DeployOptions = DeployStep = SmokeOptions = SmokeTally = SmokeReport = dict
 RunOptions = CheckResult = AnalysisReport = Event = RolloutState = ServiceState = AppSplit = dict
-Status = Outcome = CommandOutcome = Backend = LogLine = BuildEvent = MetricQuery = Hook = dict
+Status = Outcome = CommandOutcome = Backend = Pushed = LogLine = BuildEvent = MetricQuery = Hook = dict
 HookContext = HookOutcome = dict
 Phase = EventKind = Track = HookPoint = CommandName = Verdict = str
 Duration = HookResult = HookFunction = EventCallback = StepCallback = MetricsSourceLike = object

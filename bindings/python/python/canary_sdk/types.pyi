@@ -192,6 +192,13 @@ class Backend(TypedDict):
     track: Track
     service: str
 
+class Pushed(TypedDict):
+    """An image pushed: ``image`` the tag, ``digest`` the registry's ``name@sha256:...``."""
+    app: str
+    track: Track
+    image: str
+    digest: str
+
 class LogLine(TypedDict):
     service: str
     task: Optional[str]
