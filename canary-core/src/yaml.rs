@@ -53,7 +53,8 @@ pub fn to_value(text: &str) -> Result<serde_json::Value> {
 
 /// Writes `value` as YAML.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String> {
-    serde_saphyr::to_string(value).map_err(|e| Error::Internal(format!("cannot write YAML: {e}")))
+    serde_saphyr::to_string(value)
+        .map_err(|e| Error::internal(format!("cannot write YAML: {e}")).with_source(e))
 }
 
 /// serde-saphyr's message, with ` (line L, column C)` when it knows the spot (the same form

@@ -191,8 +191,9 @@ impl Settings {
 
     /// `self` with the fields of `value` on top (flags over the environment).
     pub fn merge(&self, value: serde_json::Value) -> Result<Self> {
-        let mut base = serde_json::to_value(self)
-            .map_err(|e| Error::Internal(format!("settings do not serialize: {e}")))?;
+        let mut base = serde_json::to_value(self).map_err(|e| {
+            Error::internal(format!("settings do not serialize: {e}")).with_source(e)
+        })?;
         if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), value) {
             for (k, v) in m {
                 if !v.is_null() {

@@ -115,7 +115,7 @@ pub(crate) fn client() -> Result<reqwest::Client> {
     client_builder()
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e))
 }
 
 /// The URL without user info or query (they may hold secrets), for messages.
@@ -138,7 +138,7 @@ pub(crate) fn send_error(e: reqwest::Error, what: &str, after: Duration) -> Erro
             after,
         }
     } else {
-        Error::Unavailable(format!("{what}: {}", error_chain(&e)))
+        Error::unavailable(format!("{what}: {}", error_chain(&e)))
     }
 }
 

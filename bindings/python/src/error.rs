@@ -33,7 +33,9 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
             d.set_item("field", field)?;
             d.set_item("reason", reason)?;
         }
-        Error::NotFound { kind, name, detail } => {
+        Error::NotFound {
+            kind, name, detail, ..
+        } => {
             d.set_item("kind", kind)?;
             d.set_item("name", name)?;
             d.set_item("detail", detail)?;
@@ -46,11 +48,14 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
             d.set_item("service", service)?;
             d.set_item("reason", message)?;
         }
-        Error::Rejected { by, message } => {
+        Error::Rejected { by, message, .. } => {
             d.set_item("by", by)?;
             d.set_item("reason", message)?;
         }
-        Error::Conflict(m) | Error::Unavailable(m) | Error::Aborted(m) | Error::Internal(m) => {
+        Error::Conflict { message: m, .. }
+        | Error::Unavailable { message: m, .. }
+        | Error::Aborted(m)
+        | Error::Internal { message: m, .. } => {
             d.set_item("reason", m)?;
         }
         _ => {}
@@ -101,9 +106,9 @@ pub(crate) fn from_py_err(what: &str, err: PyErr) -> Error {
             .unwrap_or_else(|_| "Exception".into());
         match err.value(py).str().map(|s| s.to_string()) {
             Ok(text) if !text.is_empty() => {
-                Error::Unavailable(format!("{what} raised {name}: {text}"))
+                Error::unavailable(format!("{what} raised {name}: {text}"))
             }
-            _ => Error::Unavailable(format!("{what} raised {name}")),
+            _ => Error::unavailable(format!("{what} raised {name}")),
         }
     })
 }

@@ -393,7 +393,7 @@ impl Reader<'_, '_> {
         let t = self.tree;
         let svc = source.service.as_str();
         let Some(service) = services.iter().find(|s| s.key == svc) else {
-            return Err(Error::Internal(format!("app {svc} lost its service")));
+            return Err(Error::internal(format!("app {svc} lost its service")));
         };
         let svc_path = join("services", svc);
         let prefix = format!("apps[{i}]");
