@@ -6,9 +6,10 @@
 //!
 //! # Causes
 //!
-//! The variants that report a dependency's failure ([`Error::NotFound`], [`Error::Conflict`],
-//! [`Error::Unavailable`], [`Error::Rejected`], [`Error::Internal`]) carry the library error that
-//! caused them (bollard's, reqwest's, serde_json's, std's io error), returned by
+//! The variants that can come from a library's failure ([`Error::InvalidInput`] (a spec file that
+//! cannot be read or parsed), [`Error::NotFound`], [`Error::Conflict`], [`Error::Unavailable`],
+//! [`Error::Rejected`], [`Error::Internal`]) carry the library error that caused them (bollard's,
+//! reqwest's, serde_json's, std's io error), returned by
 //! [`std::error::Error::source`] as the library's own type, so a program can downcast it and the
 //! bindings hand it on (Python's `__cause__`, JavaScript's `cause`).
 //!
@@ -44,6 +45,8 @@ pub enum Error {
         field: String,
         /// Why it was rejected.
         reason: String,
+        /// The library error that found it wrong (an unreadable file, a parse error), if any.
+        source: Option<Cause>,
     },
     /// Something that must exist does not (a service, an image, a saved rollout).
     NotFound {
@@ -108,11 +111,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// Shorthand for [`Error::InvalidInput`].
+    /// Shorthand for [`Error::InvalidInput`] without a cause; add one with [`Error::with_source`].
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
             field: field.into(),
             reason: reason.into(),
+            source: None,
         }
     }
 
@@ -174,8 +178,8 @@ impl Error {
     }
 
     /// The same error caused by `source`, a library's error: [`std::error::Error::source`] then
-    /// returns it. Variants that never wrap a dependency's failure (invalid input, timeout,
-    /// deployment failed, aborted) have no room for a cause and are returned unchanged.
+    /// returns it. Variants that never wrap a library's failure (timeout, deployment failed,
+    /// aborted) have no room for a cause and are returned unchanged.
     #[must_use]
     pub fn with_source(self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.with_cause(Some(Arc::new(source)))
@@ -186,15 +190,13 @@ impl Error {
     #[must_use]
     pub fn with_cause(mut self, cause: Option<Cause>) -> Self {
         match &mut self {
-            Error::NotFound { source, .. }
+            Error::InvalidInput { source, .. }
+            | Error::NotFound { source, .. }
             | Error::Conflict { source, .. }
             | Error::Unavailable { source, .. }
             | Error::Rejected { source, .. }
             | Error::Internal { source, .. } => *source = cause,
-            Error::InvalidInput { .. }
-            | Error::Timeout { .. }
-            | Error::DeploymentFailed { .. }
-            | Error::Aborted(_) => {}
+            Error::Timeout { .. } | Error::DeploymentFailed { .. } | Error::Aborted(_) => {}
         }
         self
     }
@@ -202,15 +204,13 @@ impl Error {
     /// The cause of this error, shared; [`std::error::Error::source`] returns the same error.
     pub fn cause(&self) -> Option<&Cause> {
         match self {
-            Error::NotFound { source, .. }
+            Error::InvalidInput { source, .. }
+            | Error::NotFound { source, .. }
             | Error::Conflict { source, .. }
             | Error::Unavailable { source, .. }
             | Error::Rejected { source, .. }
             | Error::Internal { source, .. } => source.as_ref(),
-            Error::InvalidInput { .. }
-            | Error::Timeout { .. }
-            | Error::DeploymentFailed { .. }
-            | Error::Aborted(_) => None,
+            Error::Timeout { .. } | Error::DeploymentFailed { .. } | Error::Aborted(_) => None,
         }
     }
 
@@ -239,8 +239,8 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidInput { field, reason } if field.is_empty() => f.write_str(reason),
-            Error::InvalidInput { field, reason } => write!(f, "{field}: {reason}"),
+            Error::InvalidInput { field, reason, .. } if field.is_empty() => f.write_str(reason),
+            Error::InvalidInput { field, reason, .. } => write!(f, "{field}: {reason}"),
             Error::NotFound {
                 kind, name, detail, ..
             } => {
@@ -278,10 +278,11 @@ impl PartialEq for Error {
         use Error as E;
         match (self, other) {
             (
-                E::InvalidInput { field, reason },
+                E::InvalidInput { field, reason, .. },
                 E::InvalidInput {
                     field: f,
                     reason: r,
+                    ..
                 },
             ) => field == f && reason == r,
             (

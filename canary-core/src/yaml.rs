@@ -41,7 +41,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T> {
     });
     read.map_err(|e| {
         let field = if path == "." { String::new() } else { path };
-        Error::invalid(field, describe(&e))
+        Error::invalid(field, describe(&e)).with_source(e)
     })
 }
 
@@ -91,7 +91,7 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_line() {
         let e = from_str::<Doc>("name: a\nlist: [1, 2, 300]\n").unwrap_err();
-        let Error::InvalidInput { field, reason } = e else {
+        let Error::InvalidInput { field, reason, .. } = e else {
             panic!("{e:?}")
         };
         assert_eq!(field, "list[2]");

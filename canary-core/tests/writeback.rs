@@ -296,7 +296,7 @@ async fn nothing_is_written_without_a_promotion_or_a_compose_file() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput { field, reason } if field == "services.api.image" && reason.contains("line 14")),
+        matches!(&e, Error::InvalidInput { field, reason, .. } if field == "services.api.image" && reason.contains("line 14")),
         "{e:?}"
     );
     std::fs::remove_dir_all(&d).unwrap();

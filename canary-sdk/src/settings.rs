@@ -296,9 +296,14 @@ fn env_of(field: &str) -> Option<&'static str> {
 
 fn rename_field(e: Error, f: impl Fn(&str) -> String) -> Error {
     match e {
-        Error::InvalidInput { field, reason } => Error::InvalidInput {
+        Error::InvalidInput {
+            field,
+            reason,
+            source,
+        } => Error::InvalidInput {
             field: f(&field),
             reason,
+            source,
         },
         other => other,
     }

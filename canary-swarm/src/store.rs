@@ -95,6 +95,7 @@ fn saved(labels: &BTreeMap<String, String>, group: &ServiceName) -> Result<Saved
         Error::internal(format!(
             "the label {STATE_LABEL} is not a saved rollout state: {e}"
         ))
+        .with_source(e)
     })?;
     Ok(Saved::Ours(c.version, json.clone()))
 }
@@ -163,6 +164,7 @@ impl StateStore for SwarmStateStore {
                     Error::internal(format!(
                         "cannot read the rollout state of {group} saved on {holder}: {e}"
                     ))
+                    .with_source(e)
                 })?;
                 Ok(Some(Versioned {
                     state: e.state,
@@ -281,10 +283,15 @@ mod tests {
         assert!(matches!(saved(&labels, &group()).unwrap(), Saved::Other(ref g) if g == "other"));
         labels.insert(STATE_GROUP_LABEL.to_string(), "shop".to_string());
         labels.insert(STATE_LABEL.to_string(), "not json".to_string());
-        assert!(matches!(
-            saved(&labels, &group()),
-            Err(Error::Internal { .. })
-        ));
+        let e = saved(&labels, &group()).unwrap_err();
+        assert!(matches!(e, Error::Internal { .. }), "{e}");
+        // serde_json's own error is the cause, and its words stay in the message.
+        let cause = std::error::Error::source(&e).expect("a source");
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .expect("serde_json's error");
+        assert!(json.is_syntax(), "{json}");
+        assert!(e.to_string().contains(&json.to_string()), "{e}");
     }
 
     #[test]

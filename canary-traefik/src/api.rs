@@ -329,6 +329,7 @@ pub fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Resu
             "traefik API answered a {what} this client cannot read ({e}): {}",
             http::snippet(body, 200)
         ))
+        .with_source(e)
     })
 }
 

@@ -51,8 +51,9 @@ pub(crate) struct BaseUrl(String);
 
 impl BaseUrl {
     pub(crate) fn parse(url: &str, field: &str) -> Result<Self> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::invalid(field, format!("{url:?} is not a URL: {e}")))?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            Error::invalid(field, format!("{url:?} is not a URL: {e}")).with_source(e)
+        })?;
         match parsed.scheme() {
             "http" => {}
             "https" if cfg!(feature = "rustls") => {}
@@ -128,7 +129,8 @@ pub(crate) fn shown_url(url: &reqwest::Url) -> String {
     ) + url.path()
 }
 
-/// A failed send: a deadline becomes [`Error::Timeout`], anything else [`Error::Unavailable`].
+/// A failed send: a deadline becomes [`Error::Timeout`], anything else [`Error::Unavailable`]
+/// caused by reqwest's error (without its URL).
 pub(crate) fn send_error(e: reqwest::Error, what: &str, after: Duration) -> Error {
     // The URL may carry a token in its query; `what` names the endpoint without it.
     let e = e.without_url();
@@ -138,7 +140,7 @@ pub(crate) fn send_error(e: reqwest::Error, what: &str, after: Duration) -> Erro
             after,
         }
     } else {
-        Error::unavailable(format!("{what}: {}", error_chain(&e)))
+        Error::unavailable(format!("{what}: {}", error_chain(&e))).with_source(e)
     }
 }
 

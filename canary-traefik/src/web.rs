@@ -129,6 +129,7 @@ impl WebMetrics {
                 "metric.web.jsonPath",
                 format!("{:?} is not a JSONPath: {e}", metric.json_path),
             )
+            .with_source(e)
         })?;
         let answer = self.call(metric, query).await?;
         Ok(path.query(&answer).iter().map(|v| number(v)).collect())
@@ -150,6 +151,7 @@ impl WebMetrics {
                 "metric.web.url",
                 format!("{:?} is not a URL: {e}", metric.shown_url()),
             )
+            .with_source(e)
         })?;
         let what = format!("web metric {} {}", metric.method, http::shown_url(&url));
         Self::can_call(metric)?;

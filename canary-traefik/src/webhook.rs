@@ -88,8 +88,9 @@ impl WebhookRunner {
 #[async_trait]
 impl HookRunner for WebhookRunner {
     async fn call(&self, hook: &HookSpec, context: &HookContext) -> Result<HookOutcome> {
-        let url = reqwest::Url::parse(&hook.url)
-            .map_err(|e| Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)))?;
+        let url = reqwest::Url::parse(&hook.url).map_err(|e| {
+            Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)).with_source(e)
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::invalid(
                 "hook.url",

@@ -190,7 +190,7 @@ async fn misses_and_non_numbers_are_no_data_and_samples_take_every_number() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput { field, reason } if field == "metric.web.jsonPath" && reason.contains("found 6 values")),
+        matches!(&e, Error::InvalidInput { field, reason, .. } if field == "metric.web.jsonPath" && reason.contains("found 6 values")),
         "{e}"
     );
     assert_eq!(srv.requests.await.unwrap().len(), 9);

@@ -6,7 +6,8 @@
 //! `source()` chain becomes `__cause__`.
 //!
 //! Python → core: an exception raised by Python code the engine called (a metrics source, a hook)
-//! becomes `Error::Unavailable` naming it; the engine treats it like any failed call.
+//! becomes `Error::Unavailable` naming it, with the exception as its source (so it is the
+//! `__cause__` again should the error reach Python); the engine treats it like any failed call.
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -29,7 +30,7 @@ impl<T> ToPyResult<T> for canary_core::Result<T> {
 fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     match e {
-        Error::InvalidInput { field, reason } => {
+        Error::InvalidInput { field, reason, .. } => {
             d.set_item("field", field)?;
             d.set_item("reason", reason)?;
         }
@@ -90,6 +91,10 @@ fn cause_of(py: Python<'_>, source: Option<&(dyn std::error::Error + 'static)>) 
     if let Some(e) = source.downcast_ref::<Error>() {
         return Some(to_py_err(e.clone()));
     }
+    // An exception Python code raised into the engine comes back as itself.
+    if let Some(e) = source.downcast_ref::<PyErr>() {
+        return Some(e.clone_ref(py));
+    }
     let err = PyException::new_err(source.to_string());
     err.set_cause(py, cause_of(py, source.source()));
     Some(err)
@@ -110,5 +115,6 @@ pub(crate) fn from_py_err(what: &str, err: PyErr) -> Error {
             }
             _ => Error::unavailable(format!("{what} raised {name}")),
         }
+        .with_source(err)
     })
 }

@@ -124,9 +124,17 @@ impl ComposeSpec {
     /// reason gets its ` (line L, column C)`. Other errors are unchanged.
     pub fn explain(&self, err: Error) -> Error {
         match err {
-            Error::InvalidInput { field, reason } => {
+            Error::InvalidInput {
+                field,
+                reason,
+                source,
+            } => {
                 let field = self.compose_path(&field);
-                self.index.annotate(Error::InvalidInput { field, reason })
+                self.index.annotate(Error::InvalidInput {
+                    field,
+                    reason,
+                    source,
+                })
             }
             other => other,
         }

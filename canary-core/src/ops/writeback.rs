@@ -240,7 +240,7 @@ fn patch_name(path: &Path) -> String {
 /// allowed) its owner; refuses when the file no longer holds `original`.
 fn write_atomic(path: &Path, original: &str, text: &str) -> Result<()> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
-        Error::unavailable(format!("cannot {what} {}: {e}", p.display()))
+        Error::unavailable(format!("cannot {what} {}: {e}", p.display())).with_source(e)
     };
     let real = std::fs::canonicalize(path).map_err(|e| io("find", path, e))?;
     let meta = std::fs::metadata(&real).map_err(|e| io("read", &real, e))?;

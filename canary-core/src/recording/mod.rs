@@ -245,7 +245,7 @@ pub enum RecordedError {
 impl From<&Error> for RecordedError {
     fn from(e: &Error) -> Self {
         match e {
-            Error::InvalidInput { field, reason } => RecordedError::InvalidInput {
+            Error::InvalidInput { field, reason, .. } => RecordedError::InvalidInput {
                 field: field.clone(),
                 reason: reason.clone(),
             },
@@ -281,7 +281,7 @@ impl From<&Error> for RecordedError {
 impl From<RecordedError> for Error {
     fn from(r: RecordedError) -> Self {
         match r {
-            RecordedError::InvalidInput { field, reason } => Error::InvalidInput { field, reason },
+            RecordedError::InvalidInput { field, reason } => Error::invalid(field, reason),
             RecordedError::NotFound { kind, name, detail } => Error::NotFound {
                 kind,
                 name,

@@ -52,6 +52,7 @@ impl Recorder {
         let path = path.as_ref();
         let file = std::fs::File::create(path).map_err(|e| {
             Error::invalid("record", format!("cannot create {}: {e}", path.display()))
+                .with_source(e)
         })?;
         Recorder::to_writer(Box::new(file), spec)
     }

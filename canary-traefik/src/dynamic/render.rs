@@ -408,7 +408,7 @@ pub fn render(config: &RouteConfig, version: ProviderVersion, network: &str) -> 
 
 fn reason(e: &Error) -> String {
     match e {
-        Error::InvalidInput { field, reason } if field.is_empty() || field == "rule" => {
+        Error::InvalidInput { field, reason, .. } if field.is_empty() || field == "rule" => {
             reason.clone()
         }
         other => other.to_string(),

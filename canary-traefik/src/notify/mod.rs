@@ -231,8 +231,9 @@ async fn post_to(
     body: &Value,
 ) -> Result<Delivery> {
     // url's own parse errors never quote the input.
-    let parsed = reqwest::Url::parse(url.expose())
-        .map_err(|e| Error::invalid(format!("{what}: url"), format!("not a URL: {e}")))?;
+    let parsed = reqwest::Url::parse(url.expose()).map_err(|e| {
+        Error::invalid(format!("{what}: url"), format!("not a URL: {e}")).with_source(e)
+    })?;
     let timeout = n.timeout.get();
     // Resolved and checked here, and the connection pinned to what was checked.
     let (host, addrs) = egress::resolve_checked(

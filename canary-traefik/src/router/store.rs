@@ -153,7 +153,7 @@ async fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<()> {
     // A dot-file not ending in .yml: Traefik's file provider ignores it until the rename.
     let tmp = dir.join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
     let io = |e: std::io::Error, what: &str, p: &Path| {
-        Error::unavailable(format!("cannot {what} {}: {e}", p.display()))
+        Error::unavailable(format!("cannot {what} {}: {e}", p.display())).with_source(e)
     };
     let result = async {
         let mut f = tokio::fs::File::create(&tmp)
