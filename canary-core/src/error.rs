@@ -335,3 +335,103 @@ pub async fn with_timeout<T>(
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    fn io(kind: std::io::ErrorKind) -> std::io::Error {
+        std::io::Error::new(kind, "the disk said no")
+    }
+
+    #[test]
+    fn the_source_is_the_library_error_itself() {
+        let e = Error::unavailable("cannot read x: the disk said no")
+            .with_source(io(std::io::ErrorKind::PermissionDenied));
+        let cause = e.source().expect("a source");
+        let io = cause.downcast_ref::<std::io::Error>().expect("an io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::PermissionDenied);
+        // A clone shares the cause.
+        let c = e.clone();
+        assert!(Arc::ptr_eq(c.cause().unwrap(), e.cause().unwrap()));
+        assert!(Error::unavailable("x").source().is_none());
+    }
+
+    #[test]
+    fn every_variant_that_can_wrap_a_failure_returns_it() {
+        for e in [
+            Error::invalid("f", "r"),
+            Error::not_found("service", "api"),
+            Error::not_found_because("service", "api", "gone"),
+            Error::conflict("c"),
+            Error::unavailable("u"),
+            Error::rejected("traefik", "no"),
+            Error::internal("i"),
+        ] {
+            let code = e.code();
+            let retryable = e.is_retryable();
+            let text = e.to_string();
+            let with = e.with_source(io(std::io::ErrorKind::Other));
+            assert!(with.source().is_some(), "{code}");
+            // The cause changes neither the kind, nor the words, nor the advice.
+            assert_eq!(with.code(), code);
+            assert_eq!(with.is_retryable(), retryable);
+            assert_eq!(with.to_string(), text);
+        }
+        // Variants with no room for a cause stay as they were.
+        let t = Error::Timeout {
+            what: "w".into(),
+            after: Duration::from_secs(1),
+        }
+        .with_source(io(std::io::ErrorKind::Other));
+        assert!(t.source().is_none());
+        assert!(Error::Aborted("a".into())
+            .with_source(io(std::io::ErrorKind::Other))
+            .source()
+            .is_none());
+    }
+
+    #[test]
+    fn equality_ignores_the_cause_but_not_the_words() {
+        let bare = Error::conflict("update out of sequence");
+        let caused = bare.clone().with_source(io(std::io::ErrorKind::Other));
+        assert_eq!(bare, caused);
+        assert_ne!(caused, Error::conflict("another thing"));
+        assert_ne!(caused, Error::unavailable("update out of sequence"));
+        assert_ne!(
+            Error::rejected("traefik", "x"),
+            Error::rejected("prometheus", "x")
+        );
+        assert_ne!(
+            Error::not_found_because("service", "a", "d"),
+            Error::not_found("service", "a")
+        );
+        assert_eq!(
+            Error::invalid("f", "r").with_source(io(std::io::ErrorKind::Other)),
+            Error::invalid("f", "r")
+        );
+    }
+
+    #[test]
+    fn display_is_unchanged() {
+        assert_eq!(Error::conflict("c").to_string(), "conflict: c");
+        assert_eq!(Error::unavailable("u").to_string(), "unavailable: u");
+        assert_eq!(Error::internal("i").to_string(), "internal error: i");
+        assert_eq!(
+            Error::rejected("traefik", "no").to_string(),
+            "rejected by traefik: no"
+        );
+        assert_eq!(Error::invalid("", "bad").to_string(), "bad");
+        assert_eq!(Error::invalid("f", "bad").to_string(), "f: bad");
+        assert_eq!(
+            Error::not_found("service", "api").to_string(),
+            "service \"api\" not found"
+        );
+        assert_eq!(
+            Error::not_found_because("service", "api", "gone").to_string(),
+            "service \"api\" not found: gone"
+        );
+        assert_eq!(Error::Aborted("a".into()).to_string(), "rollout aborted: a");
+    }
+}

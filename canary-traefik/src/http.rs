@@ -213,4 +213,38 @@ mod tests {
         assert_eq!(cut.len(), 200);
         assert_eq!(snippet("aé".as_bytes(), 2), "a");
     }
+
+    /// A real failure: a request to a loopback port nobody listens on. It stays Unavailable with
+    /// its words, reqwest's error (without the URL and its query) is the source, and the io error
+    /// that refused the connection is further down the chain.
+    #[tokio::test]
+    async fn a_refused_connection_arrives_as_a_chain() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}/api/v1/query?token=s3cret");
+        let e = client().unwrap().get(&url).send().await.unwrap_err();
+        let e = send_error(e, "prometheus query", Duration::from_secs(5));
+        assert_eq!(e.code(), "CANARY_UNAVAILABLE", "{e}");
+        assert!(e.is_retryable());
+        assert!(
+            e.to_string().starts_with("unavailable: prometheus query: "),
+            "{e}"
+        );
+        let source = std::error::Error::source(&e).expect("a source");
+        let req = source.downcast_ref::<reqwest::Error>().expect("reqwest's");
+        assert!(req.is_connect(), "{req:?}");
+        assert!(req.url().is_none(), "the URL stays out: {req:?}");
+        assert!(!format!("{e:?}").contains("s3cret"), "{e:?}");
+        let mut refused = false;
+        let mut at = source.source();
+        while let Some(s) = at {
+            refused |= s
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            at = s.source();
+        }
+        assert!(refused, "{source:?}");
+    }
 }
