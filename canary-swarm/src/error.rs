@@ -205,37 +205,49 @@ mod tests {
         ));
     }
 
-    /// A real failure: bollard connecting to a socket nobody listens on. The core error keeps
-    /// its code and words, and bollard's error (with the io error under it) is its source.
+    /// Real failures: bollard calling through a socket nobody listens on, bollard refusing a
+    /// socket path that does not exist, and the public connect on the first. Each core error keeps its
+    /// code and words, and bollard's error (with the io error under it) is its source.
     #[tokio::test]
     async fn a_refused_connection_arrives_as_a_chain() {
         let dir = std::env::temp_dir().join(format!("canary-errsrc-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("docker.sock");
+        let refusing = dir.join("docker.sock");
         // A socket file that exists and refuses: bound, then closed.
-        drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
-        let docker = bollard::Docker::connect_with_unix(
-            &format!("unix://{}", path.display()),
-            5,
-            bollard::API_DEFAULT_VERSION,
-        )
-        .unwrap();
-        let e = docker.ping().await.unwrap_err();
-        let core = docker_error(e, Object::None);
+        drop(std::os::unix::net::UnixListener::bind(&refusing).unwrap());
+        let missing = dir.join("missing").join("docker.sock");
+        let unix = |p: &std::path::Path| {
+            bollard::Docker::connect_with_unix(
+                &format!("unix://{}", p.display()),
+                5,
+                bollard::API_DEFAULT_VERSION,
+            )
+        };
+        // (the error, how deep its chain must go): bollard itself finds the path missing.
+        let mut failures = Vec::new();
+        let e = unix(&refusing).unwrap().ping().await.unwrap_err();
+        failures.push((docker_error(e, Object::None), 2));
+        let e = unix(&missing).expect_err("no socket there");
+        failures.push((docker_error(e, Object::None), 1));
+        let options = crate::ConnectOptions::host(format!("unix://{}", refusing.display()));
+        let connect = crate::SwarmOrchestrator::connect_with(&options).await;
+        failures.push((connect.expect_err("nothing listens"), 2));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(core.code(), "CANARY_UNAVAILABLE", "{core}");
-        assert!(core.is_retryable());
-        let source = std::error::Error::source(&core).expect("a source");
-        assert!(source.downcast_ref::<B>().is_some(), "{source:?}");
-        let mut depth = 0;
-        let mut at = Some(source);
-        while let Some(s) = at {
-            depth += 1;
-            at = s.source();
+        for (core, deep) in failures {
+            assert_eq!(core.code(), "CANARY_UNAVAILABLE", "{core}");
+            assert!(core.is_retryable());
+            let source = std::error::Error::source(&core).expect("a source");
+            assert!(source.downcast_ref::<B>().is_some(), "{source:?}");
+            let mut depth = 0;
+            let mut at = Some(source);
+            while let Some(s) = at {
+                depth += 1;
+                at = s.source();
+            }
+            assert!(
+                depth >= deep,
+                "bollard's error keeps its own cause: {source:?}"
+            );
         }
-        assert!(
-            depth >= 2,
-            "bollard's error keeps its own cause: {source:?}"
-        );
     }
 }
