@@ -255,7 +255,7 @@ async fn a_web_metric_this_build_cannot_call_is_refused_at_setup() {
     } else {
         let e = r.unwrap_err();
         assert!(
-            matches!(&e, canary_core::Error::InvalidInput { field, reason }
+            matches!(&e, canary_core::Error::InvalidInput { field, reason, .. }
                 if field == "analysis.checks[1].metric.web.url" && reason.contains("rustls")),
             "{e}"
         );

@@ -69,9 +69,9 @@ impl WebhookRunner {
     /// reach link-local or metadata addresses unless the hook allows it (`allowLinkLocal`).
     pub fn new() -> Result<Self> {
         // Built once here so a missing TLS provider is found at start, not at the first hook.
-        let _ = Self::base()
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+        let _ = Self::base().build().map_err(|e| {
+            Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e)
+        })?;
         Ok(WebhookRunner { _private: () })
     }
 
@@ -89,8 +89,9 @@ impl WebhookRunner {
 #[async_trait]
 impl HookRunner for WebhookRunner {
     async fn call(&self, hook: &HookSpec, context: &HookContext) -> Result<HookOutcome> {
-        let url = reqwest::Url::parse(&hook.url)
-            .map_err(|e| Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)))?;
+        let url = reqwest::Url::parse(&hook.url).map_err(|e| {
+            Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)).with_source(e)
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::invalid(
                 "hook.url",
@@ -111,7 +112,9 @@ impl HookRunner for WebhookRunner {
             .builder()
             .resolve_to_addrs(&host, &addrs)
             .build()
-            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e)
+            })?;
         let mut resp = client
             .post(url.clone())
             .json(&HookBody::new(hook, context))
@@ -297,7 +300,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&e, Error::Unavailable(m) if m.contains("hook smoke")),
+            matches!(&e, Error::Unavailable { message: m, .. } if m.contains("hook smoke")),
             "{e}"
         );
         let (url, _req) = server(200, "late".into(), Duration::from_secs(3)).await;

@@ -190,7 +190,7 @@ async fn misses_and_non_numbers_are_no_data_and_samples_take_every_number() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput { field, reason } if field == "metric.web.jsonPath" && reason.contains("found 6 values")),
+        matches!(&e, Error::InvalidInput { field, reason, .. } if field == "metric.web.jsonPath" && reason.contains("found 6 values")),
         "{e}"
     );
     assert_eq!(srv.requests.await.unwrap().len(), 9);
@@ -217,7 +217,7 @@ async fn garbage_and_html_answers_are_typed_errors_with_what_came() {
         Track::Canary,
     );
     let e = src.value(&q).await.unwrap_err();
-    let Error::Rejected { by, message } = &e else {
+    let Error::Rejected { by, message, .. } = &e else {
         panic!("{e:?}")
     };
     assert!(by.starts_with("web metric GET http://127.0.0.1:"), "{by}");
@@ -263,11 +263,11 @@ async fn error_statuses_are_typed_and_secrets_stay_out() {
     let src = source();
     let e500 = src.value(&q).await.unwrap_err();
     assert!(
-        matches!(&e500, Error::Unavailable(m) if m.contains("HTTP 500: database on fire")),
+        matches!(&e500, Error::Unavailable { message: m, .. } if m.contains("HTTP 500: database on fire")),
         "{e500}"
     );
     let e429 = src.value(&q).await.unwrap_err();
-    assert!(matches!(&e429, Error::Unavailable(m) if m.contains("HTTP 429")));
+    assert!(matches!(&e429, Error::Unavailable { message: m, .. } if m.contains("HTTP 429")));
     let e404 = src.value(&q).await.unwrap_err();
     assert!(
         matches!(&e404, Error::Rejected { message, .. } if message.contains("HTTP 404") && message.contains("no such app")),

@@ -354,10 +354,10 @@ async fn a_config_traefik_disabled_is_rejected_and_the_previous_file_restored() 
     let e = r.apply(&c).await.unwrap_err();
     assert_eq!(
         e,
-        Error::Rejected {
-            by: "traefik".into(),
-            message: format!("service canary-rt2--web--tasks@file: {words}")
-        }
+        Error::rejected(
+            "traefik",
+            format!("service canary-rt2--web--tasks@file: {words}")
+        )
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("canary-rt2.yml")).unwrap(),
