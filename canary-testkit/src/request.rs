@@ -50,28 +50,33 @@ impl Request {
 }
 
 /// Reads one request: the head, then as many body bytes as its `content-length` says. `None`
-/// when the client closes, stalls past the stream's read timeout, or sends more than
-/// [`MAX_REQUEST`] bytes before the request is complete.
+/// when the client closes, stalls past the stream's read timeout, or the request is larger than
+/// [`MAX_REQUEST`] bytes.
 pub(crate) fn read(stream: &mut TcpStream) -> Option<Request> {
     let mut bytes = Vec::new();
     let mut buf = [0u8; 8192];
+    // The request's whole size, once its head is in.
+    let mut size = None;
     loop {
         let n = stream.read(&mut buf).ok().filter(|&n| n > 0)?;
         bytes.extend_from_slice(&buf[..n]);
-        if let Some(request) = complete(&bytes) {
-            return Some(request);
+        if size.is_none() {
+            size = framing(&bytes).map(|(end, length)| end + 4 + length);
         }
-        if bytes.len() > MAX_REQUEST {
+        if size.is_some_and(|size| bytes.len() >= size) {
+            return complete(&bytes);
+        }
+        if bytes.len() > MAX_REQUEST || size.is_some_and(|size| size > MAX_REQUEST) {
             return None;
         }
     }
 }
 
-/// The request in `bytes` once its head and body are all there.
-fn complete(bytes: &[u8]) -> Option<Request> {
+/// Where the head ends (the offset of its blank line) and the body's `content-length` (0 when
+/// there is none or it is not a number), once the head is in.
+fn framing(bytes: &[u8]) -> Option<(usize, usize)> {
     let end = bytes.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&bytes[..end + 2]).into_owned();
-    let length = head
+    let length = String::from_utf8_lossy(&bytes[..end])
         .lines()
         .find_map(|line| {
             let (key, value) = line.split_once(':')?;
@@ -81,17 +86,21 @@ fn complete(bytes: &[u8]) -> Option<Request> {
                 .flatten()
         })
         .unwrap_or(0);
-    let body = bytes.get(end + 4..)?;
-    if body.len() < length {
-        return None;
-    }
+    Some((end, length))
+}
+
+/// The request in `bytes` once its head and body are all there.
+fn complete(bytes: &[u8]) -> Option<Request> {
+    let (end, length) = framing(bytes)?;
+    let body = bytes.get(end + 4..end + 4 + length)?;
+    let head = String::from_utf8_lossy(&bytes[..end + 2]).into_owned();
     let mut words = head.split_whitespace();
     let method = words.next().unwrap_or_default().to_string();
     let path = words.next().unwrap_or_default().to_string();
     Some(Request {
         method,
         path,
-        body: String::from_utf8_lossy(&body[..length]).into_owned(),
+        body: String::from_utf8_lossy(body).into_owned(),
         head,
         at: Instant::now(),
     })

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::answer::Answer;
 use crate::request::{self, Request};
@@ -277,23 +277,36 @@ fn accept(listener: TcpListener, connections: usize, shared: &Arc<Shared>, answe
         // A failed accept counts too, so that a persistent error cannot spin forever.
         accepted += 1;
         let Ok((stream, _)) = conn else { continue };
-        shared.change(|s| s.open += 1);
-        let (serving, answer) = (shared.clone(), answer.clone());
-        let spawned = thread::Builder::new()
+        let open = Open::new(shared);
+        let answer = answer.clone();
+        // Not spawned (out of threads): `open` is dropped with the closure, the client refused.
+        let _ = thread::Builder::new()
             .name("testkit-conn".into())
-            .spawn(move || {
-                serve(stream, &serving, &answer);
-                serving.change(|s| s.open -= 1);
-            });
-        if spawned.is_err() {
-            shared.change(|s| s.open -= 1);
-        }
+            .spawn(move || serve(stream, &open, &answer));
     }
     shared.change(|s| s.listening = false);
 }
 
+/// A connection being served, counted in [`State::open`] from its accept to its end, even when
+/// the answer closure panics: the waits for the server to be done rely on the count.
+struct Open(Arc<Shared>);
+
+impl Open {
+    fn new(shared: &Arc<Shared>) -> Open {
+        shared.change(|s| s.open += 1);
+        Open(shared.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.change(|s| s.open -= 1);
+    }
+}
+
 /// Reads one request, records it, waits its answer's delay, answers and closes.
-fn serve(mut stream: TcpStream, shared: &Shared, answer: &AnswerFn) {
+fn serve(mut stream: TcpStream, open: &Open, answer: &AnswerFn) {
+    let shared = &open.0;
     let _ = stream.set_read_timeout(Some(IO_TIMEOUT));
     let _ = stream.set_write_timeout(Some(IO_TIMEOUT));
     let Some(request) = request::read(&mut stream) else {
@@ -312,12 +325,10 @@ fn serve(mut stream: TcpStream, shared: &Shared, answer: &AnswerFn) {
 /// Stops the server after `lifetime` (or at once when it is dropped), and wakes the accepting
 /// thread with a connection of its own so that it sees the stop.
 fn time_out(addr: SocketAddr, lifetime: Duration, shared: &Shared) {
-    let deadline = Instant::now() + lifetime;
     let state = shared.lock();
-    let remaining = deadline.saturating_duration_since(Instant::now());
     let state = shared
         .changed
-        .wait_timeout_while(state, remaining, |s| {
+        .wait_timeout_while(state, lifetime, |s| {
             !s.stopped && (s.listening || s.open > 0)
         })
         .unwrap_or_else(PoisonError::into_inner)

@@ -156,3 +156,15 @@ fn a_server_stops_after_its_lifetime() {
     assert!(block_on(server.arrived(1)).is_empty());
     assert!(closes_soon(&server), "still accepting after its lifetime");
 }
+
+#[test]
+fn a_panicking_answer_closes_its_connection_and_the_server_still_finishes() {
+    let server = Server::builder()
+        .connections(1)
+        .start(|_| panic!("an answer closure that fails"));
+    assert_eq!(exchange(&server, "GET / HTTP/1.1\r\n\r\n").unwrap(), "");
+    let started = Instant::now();
+    // Its one connection is over: the wait ends there, not at the server's 60-second lifetime.
+    assert!(block_on(server.arrived(1)).is_empty());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
