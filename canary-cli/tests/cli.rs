@@ -1,6 +1,9 @@
 //! The binary's surface without Docker: help, version, spec errors, exit codes, JSON errors.
 
 use std::process::Command;
+use std::time::Duration;
+
+use canary_testkit::{Answer, Server};
 
 fn canary(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_canary"))
@@ -100,48 +103,20 @@ fn usage_errors_exit_1_because_2_means_rolled_back() {
     assert_eq!(out.status.code(), Some(1), "--track is stable or canary");
 }
 
-/// A server on 127.0.0.1 answering `status` to `n` POSTs on a thread; returns its URL and the
-/// bodies it got.
-fn post_server(status: u16, n: usize) -> (String, std::thread::JoinHandle<Vec<serde_json::Value>>) {
-    use std::io::{Read, Write};
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/services/T0/B0/s3cr3t", l.local_addr().unwrap());
-    let h = std::thread::spawn(move || {
-        let mut bodies = Vec::new();
-        for _ in 0..n {
-            let (mut s, _) = l.accept().unwrap();
-            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-                .unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 8192];
-            let body = loop {
-                let k = s.read(&mut buf).unwrap();
-                assert!(k > 0, "connection closed early");
-                req.extend_from_slice(&buf[..k]);
-                let text = String::from_utf8_lossy(&req).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if body.len() >= len {
-                        break body.to_string();
-                    }
-                }
-            };
-            bodies.push(serde_json::from_str(&body).unwrap());
-            let _ = write!(
-                s,
-                "HTTP/1.1 {status} X\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
-            );
-        }
-        bodies
-    });
-    (url, h)
+/// A server on 127.0.0.1 answering `status` to at most `n` POSTs; returns its URL (with a secret
+/// in the path) and the server, which keeps the bodies.
+fn post_server(status: u16, n: usize) -> (String, Server) {
+    let server = Server::builder()
+        .connections(n)
+        .start(move |_| Answer::status(status).body("ok"));
+    (server.url("/services/T0/B0/s3cr3t"), server)
+}
+
+/// The JSON bodies of the `n` POSTs `server` gets within 10 seconds.
+fn bodies(server: &Server, n: usize) -> Vec<serde_json::Value> {
+    let got = server.wait(n, Duration::from_secs(10));
+    assert_eq!(got.len(), n, "{got:?}");
+    got.iter().map(|r| r.json()).collect()
 }
 
 #[test]
@@ -191,12 +166,12 @@ fn notify_test_sends_one_message_per_notification_without_docker() {
         serde_json::json!({"type": "notificationTest", "group": "shop", "sent": 1, "failed": 2})
     );
     // The messages really arrived, in each service's format, whatever the events filter.
-    let slack = ok.join().unwrap();
+    let slack = bodies(&ok, 1);
     assert_eq!(
         slack[0]["blocks"][0]["text"]["text"],
         "canary shop: test notification"
     );
-    let discord = bad.join().unwrap();
+    let discord = bodies(&bad, 1);
     assert_eq!(
         discord[0]["embeds"][0]["title"],
         "canary shop: test notification"

@@ -52,7 +52,7 @@ impl StateStore for MemoryStateStore {
         let mut states = self.states.lock().expect("not poisoned");
         let current = states.get(group).map(|s| s.versioned.version);
         if current != expected {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "state of {group} is at version {current:?}, not {expected:?}: someone else wrote it"
             )));
         }

@@ -29,9 +29,11 @@ impl SpecFile {
     /// Reads `path` and applies `overrides` (see [`crate::spec::overrides`]).
     pub fn load(path: impl AsRef<Path>, overrides: &[Override]) -> Result<SpecFile> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).map_err(|e| {
+        let cannot = |e: std::io::Error| {
             Error::invalid("", format!("cannot read spec file {}: {e}", path.display()))
-        })?;
+                .with_source(e)
+        };
+        let meta = std::fs::metadata(path).map_err(cannot)?;
         if meta.len() > crate::yaml::MAX_TEXT as u64 {
             return Err(Error::invalid(
                 "",
@@ -43,9 +45,7 @@ impl SpecFile {
                 ),
             ));
         }
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::invalid("", format!("cannot read spec file {}: {e}", path.display()))
-        })?;
+        let text = std::fs::read_to_string(path).map_err(cannot)?;
         let (spec, compose) = Spec::from_text(&text, overrides)?;
         let dir = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

@@ -190,7 +190,7 @@ impl Orchestrator for MemoryOrchestrator {
     async fn create_service(&self, service: &NewService) -> Result<ServiceState> {
         service.validate()?;
         if self.service(service.name.as_str()).is_some() {
-            return Err(Error::Conflict(format!("{} exists", service.name)));
+            return Err(Error::conflict(format!("{} exists", service.name)));
         }
         self.add_service(service.name.clone(), &service.image, service.replicas);
         self.with(&service.name, |s| s.labels = service.labels.clone())?;

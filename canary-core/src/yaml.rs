@@ -41,7 +41,7 @@ pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T> {
     });
     read.map_err(|e| {
         let field = if path == "." { String::new() } else { path };
-        Error::invalid(field, describe(&e))
+        Error::invalid(field, describe(&e)).with_source(e)
     })
 }
 
@@ -53,7 +53,8 @@ pub fn to_value(text: &str) -> Result<serde_json::Value> {
 
 /// Writes `value` as YAML.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String> {
-    serde_saphyr::to_string(value).map_err(|e| Error::Internal(format!("cannot write YAML: {e}")))
+    serde_saphyr::to_string(value)
+        .map_err(|e| Error::internal(format!("cannot write YAML: {e}")).with_source(e))
 }
 
 /// serde-saphyr's message, with ` (line L, column C)` when it knows the spot (the same form
@@ -90,7 +91,7 @@ mod tests {
     #[test]
     fn errors_name_the_field_and_the_line() {
         let e = from_str::<Doc>("name: a\nlist: [1, 2, 300]\n").unwrap_err();
-        let Error::InvalidInput { field, reason } = e else {
+        let Error::InvalidInput { field, reason, .. } = e else {
             panic!("{e:?}")
         };
         assert_eq!(field, "list[2]");

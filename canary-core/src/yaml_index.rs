@@ -83,6 +83,8 @@ pub enum YamlError {
         column: usize,
         /// What is wrong.
         message: String,
+        /// The parser's own error, when it found the fault (this reader's own checks have none).
+        source: Option<saphyr_parser::ScanError>,
     },
     /// A mapping has the same key twice.
     #[error("line {line}, column {column}: the key {key:?} appears twice in the same mapping")]
@@ -98,7 +100,7 @@ pub enum YamlError {
 
 impl From<YamlError> for Error {
     fn from(e: YamlError) -> Self {
-        Error::invalid("", e.to_string())
+        Error::invalid("", e.to_string()).with_source(e)
     }
 }
 
@@ -218,15 +220,21 @@ impl YamlIndex {
     pub fn annotate(&self, err: Error) -> Error {
         match err {
             // Already placed (by the reader, or an earlier annotate): once is enough.
-            Error::InvalidInput { field, reason } if reason.contains("(line ") => {
-                Error::InvalidInput { field, reason }
-            }
-            Error::InvalidInput { field, reason } => match self.locate(&field) {
-                Some(loc) => Error::InvalidInput {
+            Error::InvalidInput {
+                field,
+                reason,
+                source,
+            } => match self.locate(&field) {
+                Some(loc) if !reason.contains("(line ") => Error::InvalidInput {
                     reason: format!("{reason} ({loc})"),
                     field,
+                    source,
                 },
-                None => Error::InvalidInput { field, reason },
+                _ => Error::InvalidInput {
+                    field,
+                    reason,
+                    source,
+                },
             },
             other => other,
         }

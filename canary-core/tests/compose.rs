@@ -18,7 +18,7 @@ fn read(text: &str) -> ComposeSpec {
 
 fn reject(text: &str) -> (String, String) {
     match ComposeSpec::parse(text, &ComposeOptions::default()).and_then(|c| c.to_spec()) {
-        Err(Error::InvalidInput { field, reason }) => (field, reason),
+        Err(Error::InvalidInput { field, reason, .. }) => (field, reason),
         other => panic!("expected a rejection, got {other:?} for\n{text}"),
     }
 }

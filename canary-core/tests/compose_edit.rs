@@ -35,7 +35,7 @@ fn changed_lines(a: &str, b: &str) -> Vec<(usize, String, String)> {
 
 fn refused(text: &str, service: &str) -> (String, String) {
     match set_image(text, service, &img(DIGEST)) {
-        Err(Error::InvalidInput { field, reason }) => (field, reason),
+        Err(Error::InvalidInput { field, reason, .. }) => (field, reason),
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
@@ -689,7 +689,7 @@ proptest! {
                     prop_assert!(!old_mid.contains('\n'), "more than one line changed: {:?}", old_mid);
                 }
             }
-            Err(Error::InvalidInput { field, reason }) => {
+            Err(Error::InvalidInput { field, reason, .. }) => {
                 prop_assert!(shared(target), "refused {}: {} for\n{}", field, reason, text);
                 prop_assert!(reason.contains("also uses"), "{}", reason);
             }

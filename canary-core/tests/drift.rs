@@ -31,6 +31,7 @@ fn orchestrator() -> MockOrchestrator {
                     kind: "image".into(),
                     name: s.into(),
                     detail: None,
+                    source: None,
                 })
             }
         };

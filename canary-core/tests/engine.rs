@@ -203,7 +203,7 @@ async fn no_data_is_never_a_pass_and_rolls_back_past_the_limit() {
 async fn metric_errors_are_inconclusive_then_pause_when_told() {
     let w = World::new(
         &["api"],
-        FakeMetrics::new(|_| Err(Error::Unavailable("prometheus down".into()))),
+        FakeMetrics::new(|_| Err(Error::unavailable("prometheus down"))),
     );
     let s = spec(&format!(
         "{ONE_APP}analysis:\n  inconclusiveLimit: 0\n  onInconclusive: pause\n"
@@ -284,7 +284,7 @@ async fn manual_controls_from_another_process() {
     // Commands on an ended rollout are refused.
     assert!(matches!(
         ctl.command(Command::Abort).await,
-        Err(Error::Conflict(_))
+        Err(Error::Conflict { .. })
     ));
 }
 
@@ -366,7 +366,7 @@ async fn a_rollout_of_other_images_in_flight_is_a_conflict() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("other images")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("other images")),
         "{e}"
     );
 }
@@ -404,8 +404,7 @@ async fn pre_rollout_hook_failure_aborts_before_any_traffic() {
 #[tokio::test(start_paused = true)]
 async fn step_hook_failure_counts_as_a_failed_analysis() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
-    *w.hooks.f.lock().unwrap() =
-        Box::new(|_, _| Err(Error::Unavailable("connection refused".into())));
+    *w.hooks.f.lock().unwrap() = Box::new(|_, _| Err(Error::unavailable("connection refused")));
     let s = spec(&format!(
         "{ONE_APP}hooks:\n  step:\n    - name: load\n      url: http://127.0.0.1:9/load\n"
     ));
@@ -499,7 +498,7 @@ async fn retryable_router_errors_are_retried() {
     let c = n.clone();
     *w.router.fault.lock().unwrap() = Some(Box::new(move |_| {
         (c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2)
-            .then(|| Error::Unavailable("traefik restarting".into()))
+            .then(|| Error::unavailable("traefik restarting"))
     }));
     let r = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap();
     let mut ev = r.subscribe();
@@ -536,12 +535,8 @@ async fn a_rollback_that_fails_is_tried_again_and_can_be_driven_on() {
     let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let b = broken.clone();
     *w.orch.fault.lock().unwrap() = Some(Box::new(move |op| {
-        (op == "scale api-canary" && b.load(std::sync::atomic::Ordering::SeqCst)).then(|| {
-            Error::Rejected {
-                by: "docker".into(),
-                message: "nope".into(),
-            }
-        })
+        (op == "scale api-canary" && b.load(std::sync::atomic::Ordering::SeqCst))
+            .then(|| Error::rejected("docker", "nope"))
     }));
     // Past `timeouts.rollback` (10m) the run stops and says so; the rollout stays rolling back.
     let e = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1"))

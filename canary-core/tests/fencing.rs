@@ -31,7 +31,7 @@ impl Partitioned {
     async fn gate(&self) -> Result<()> {
         while self.cut.load(Ordering::SeqCst) {
             if !self.freeze {
-                return Err(Error::Unavailable("partitioned".into()));
+                return Err(Error::unavailable("partitioned"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -104,7 +104,7 @@ async fn a_cut_off_controller_stops_and_never_overwrites_the_one_that_took_over(
     // A comes back: it must not write anything, not even over a finished state without a lease.
     cut.store(false, Ordering::SeqCst);
     let e = run_a.await.unwrap().unwrap_err();
-    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert!(matches!(e, Error::Conflict { .. }), "{e}");
     let after = w
         .store
         .load(&group(), &spec(ONE_APP).app_refs())
@@ -153,7 +153,7 @@ async fn a_frozen_controller_that_wakes_after_the_end_writes_nothing() {
     // and wrote over the finished rollout; now it stops without a write.
     cut.store(false, Ordering::SeqCst);
     let e = run_a.await.unwrap().unwrap_err();
-    assert!(matches!(&e, Error::Conflict(_)), "{e}");
+    assert!(matches!(&e, Error::Conflict { .. }), "{e}");
     let after = w
         .store
         .load(&group(), &spec(ONE_APP).app_refs())
@@ -193,7 +193,7 @@ async fn the_lease_is_renewed_through_a_long_converge() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("driven by a/1")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("driven by a/1")),
         "{e}"
     );
     run_a.abort();

@@ -180,7 +180,7 @@ async fn a_live_controller_is_never_taken_over_even_with_takeover() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("driven by a/1")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("driven by a/1")),
         "{e}"
     );
     assert_eq!(saved(&w, "shop").await.lease.unwrap().owner, "a/1");
@@ -247,7 +247,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("driven by other-host/1")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("driven by other-host/1")),
         "{e}"
     );
 
@@ -269,7 +269,7 @@ async fn a_live_or_foreign_owner_is_not_taken_over_silently() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("take it over")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("take it over")),
         "{e}"
     );
     let out = Rollout::new(spec(ONE_APP), w.deps(), opts("h/1").takeover(true))

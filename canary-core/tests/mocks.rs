@@ -21,10 +21,10 @@ async fn a_rejected_route_rolls_back_with_the_routers_words() {
         .withf(|c| c.canary_routed)
         .times(1)
         .returning(|_| {
-            Err(Error::Rejected {
-                by: "traefik".into(),
-                message: "middleware \"nope@file\" does not exist".into(),
-            })
+            Err(Error::rejected(
+                "traefik",
+                "middleware \"nope@file\" does not exist",
+            ))
         });
     router
         .expect_apply()

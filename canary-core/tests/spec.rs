@@ -21,7 +21,7 @@ fn root() -> PathBuf {
 
 fn reject(yaml: &str) -> (String, String) {
     match Spec::from_yaml(yaml) {
-        Err(Error::InvalidInput { field, reason }) => (field, reason),
+        Err(Error::InvalidInput { field, reason, .. }) => (field, reason),
         other => panic!("expected a rejection, got {other:?} for\n{yaml}"),
     }
 }

@@ -147,7 +147,7 @@ async fn a_docker_blip_is_waited_out_not_rolled_back() {
     let d = down.clone();
     *w.orch.fault.lock().unwrap() = Some(Box::new(move |_op| {
         d.load(std::sync::atomic::Ordering::SeqCst)
-            .then(|| Error::Unavailable("docker: connection refused".into()))
+            .then(|| Error::unavailable("docker: connection refused"))
     }));
     let r = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("h/1")).unwrap());
     let r2 = r.clone();
@@ -175,7 +175,7 @@ async fn a_rollback_finishes_when_the_routers_api_is_down() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     // The router's API stops answering before analysis fails.
     *w.router.fault.lock().unwrap() = Some(Box::new(|_| {
-        Some(Error::Unavailable("traefik API: connection refused".into()))
+        Some(Error::unavailable("traefik API: connection refused"))
     }));
     let out = run.await.unwrap().unwrap();
     assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");

@@ -243,7 +243,7 @@ async fn nothing_is_written_without_a_promotion_or_a_compose_file() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("nothing to write back")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("nothing to write back")),
         "{e}"
     );
     // Rolled back.
@@ -264,7 +264,7 @@ async fn nothing_is_written_without_a_promotion_or_a_compose_file() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, Error::Conflict(m) if m.contains("rolledBack") || m.contains("rolled back")),
+        matches!(&e, Error::Conflict { message: m, .. } if m.contains("rolledBack") || m.contains("rolled back")),
         "{e}"
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), COMPOSE);
@@ -296,7 +296,7 @@ async fn nothing_is_written_without_a_promotion_or_a_compose_file() {
     .await
     .unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput { field, reason } if field == "services.api.image" && reason.contains("line 14")),
+        matches!(&e, Error::InvalidInput { field, reason, .. } if field == "services.api.image" && reason.contains("line 14")),
         "{e:?}"
     );
     std::fs::remove_dir_all(&d).unwrap();

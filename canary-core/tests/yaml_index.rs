@@ -161,10 +161,7 @@ fn annotate_adds_the_line_to_a_spec_error() {
     assert_eq!(e.to_string(), "nothing.here: r");
     let e = index.annotate(Error::invalid("", "r"));
     assert_eq!(e.to_string(), "r");
-    assert_eq!(
-        index.annotate(Error::Conflict("c".into())),
-        Error::Conflict("c".into())
-    );
+    assert_eq!(index.annotate(Error::conflict("c")), Error::conflict("c"));
 }
 
 #[test]

@@ -249,8 +249,8 @@ impl Hub {
 
     async fn stored_status(&self, g: &GroupRef) -> Result<Status> {
         let Some(store) = &self.store else {
-            return Err(canary_core::Error::Internal(
-                "a stored group without a store".into(),
+            return Err(canary_core::Error::internal(
+                "a stored group without a store",
             ));
         };
         let loaded = with_timeout(

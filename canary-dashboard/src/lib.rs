@@ -319,10 +319,12 @@ impl Dashboard {
     pub async fn serve(self) -> Result<Running> {
         let listener = tokio::net::TcpListener::bind(self.addr)
             .await
-            .map_err(|e| Error::Unavailable(format!("cannot listen on {}: {e}", self.addr)))?;
+            .map_err(|e| {
+                Error::unavailable(format!("cannot listen on {}: {e}", self.addr)).with_source(e)
+            })?;
         let addr = listener
             .local_addr()
-            .map_err(|e| Error::Internal(format!("no local address: {e}")))?;
+            .map_err(|e| Error::internal(format!("no local address: {e}")).with_source(e))?;
         let (stop, stopped) = watch::channel(false);
         let hub = Arc::new(self.hub());
         let app = Arc::new(server::App {
@@ -375,7 +377,7 @@ impl Dashboard {
             .ok_or_else(|| Error::not_found("group", group))?;
         if let Some(e) = &cached.view.error {
             if cached.view.status.is_none() {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::unavailable(format!(
                     "cannot read the state of {group}: {e}"
                 )));
             }

@@ -118,7 +118,7 @@ fn core_error(e: &Error) -> Response<Body> {
     let status = match e {
         Error::InvalidInput { .. } => 400,
         Error::NotFound { .. } => 404,
-        Error::Conflict(_) => 409,
+        Error::Conflict { .. } => 409,
         Error::Timeout { .. } => 504,
         _ => 502,
     };

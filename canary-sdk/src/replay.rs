@@ -158,13 +158,18 @@ pub async fn replay(spec: Option<Spec>, options: ReplayOptions) -> Result<Replay
                 .enable_time()
                 .start_paused(true)
                 .build()
-                .map_err(|e| Error::Internal(format!("cannot start the replay's runtime: {e}")))
+                .map_err(|e| {
+                    Error::internal(format!("cannot start the replay's runtime: {e}"))
+                        .with_source(e)
+                })
                 .and_then(|rt| rt.block_on(prepare_and_run(spec, options)));
             let _ = tx.send(r);
         })
-        .map_err(|e| Error::Internal(format!("cannot start the replay's thread: {e}")))?;
+        .map_err(|e| {
+            Error::internal(format!("cannot start the replay's thread: {e}")).with_source(e)
+        })?;
     rx.await
-        .map_err(|_| Error::Internal("the replay's thread stopped without an answer".into()))?
+        .map_err(|_| Error::internal("the replay's thread stopped without an answer"))?
 }
 
 async fn prepare_and_run(spec: Option<Spec>, options: ReplayOptions) -> Result<ReplayReport> {
@@ -239,7 +244,7 @@ fn with_overrides(spec: &Spec, overrides: &[Override]) -> Result<Spec> {
         return Ok(spec.clone());
     }
     let mut tree = serde_json::to_value(spec)
-        .map_err(|e| Error::Internal(format!("the spec does not serialize: {e}")))?;
+        .map_err(|e| Error::internal(format!("the spec does not serialize: {e}")).with_source(e))?;
     canary_core::spec::overrides::apply(&mut tree, overrides)?;
     Spec::from_value(tree)
 }
@@ -318,7 +323,7 @@ async fn drive(
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    return Err(Error::Internal(format!("the replay missed {n} events")))
+                    return Err(Error::internal(format!("the replay missed {n} events")))
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => {}
             },
@@ -614,7 +619,9 @@ impl PrometheusAt {
             .worker_threads(1)
             .enable_all()
             .build()
-            .map_err(|e| Error::Internal(format!("cannot start the replay's IO runtime: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("cannot start the replay's IO runtime: {e}")).with_source(e)
+            })?;
         Ok(PrometheusAt {
             prometheus: b.build()?,
             io: Some(io),
@@ -646,7 +653,7 @@ impl PrometheusAt {
         let io = self
             .io
             .as_ref()
-            .ok_or_else(|| Error::Internal("the replay's IO runtime is gone".into()))?;
+            .ok_or_else(|| Error::internal("the replay's IO runtime is gone"))?;
         io.spawn(async move {
             let _ = tx.send(f.await);
         });

@@ -538,6 +538,7 @@ impl Canary {
             kind: "stable service".into(),
             name: missing.join(", "),
             detail: Some("deploy the group first (canary deploy)".into()),
+            source: None,
         })
     }
 

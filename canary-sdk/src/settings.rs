@@ -191,8 +191,9 @@ impl Settings {
 
     /// `self` with the fields of `value` on top (flags over the environment).
     pub fn merge(&self, value: serde_json::Value) -> Result<Self> {
-        let mut base = serde_json::to_value(self)
-            .map_err(|e| Error::Internal(format!("settings do not serialize: {e}")))?;
+        let mut base = serde_json::to_value(self).map_err(|e| {
+            Error::internal(format!("settings do not serialize: {e}")).with_source(e)
+        })?;
         if let (Some(b), serde_json::Value::Object(m)) = (base.as_object_mut(), value) {
             for (k, v) in m {
                 if !v.is_null() {
@@ -295,9 +296,14 @@ fn env_of(field: &str) -> Option<&'static str> {
 
 fn rename_field(e: Error, f: impl Fn(&str) -> String) -> Error {
     match e {
-        Error::InvalidInput { field, reason } => Error::InvalidInput {
+        Error::InvalidInput {
+            field,
+            reason,
+            source,
+        } => Error::InvalidInput {
             field: f(&field),
             reason,
+            source,
         },
         other => other,
     }

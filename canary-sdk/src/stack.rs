@@ -60,6 +60,7 @@ impl Canary {
                 "traefikDynamicDir",
                 format!("{}: {e}", self.settings().traefik_dynamic_dir.display()),
             )
+            .with_source(e)
         })?;
         let api_net = format!("{}-docker-api", t.service);
         swarm.ensure_network(&api_net).await?;

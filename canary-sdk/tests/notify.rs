@@ -1,7 +1,7 @@
 //! Every rollout made through `Canary::rollout` posts the spec's notifications: whole rollouts on
 //! the in-memory world, with notifications to HTTP servers on 127.0.0.1.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,56 +13,19 @@ use canary_core::{
     ServiceName, Spec, Track,
 };
 use canary_sdk::{Canary, Settings};
+use canary_testkit::{Answer, Server};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
-/// A server on 127.0.0.1 answering 200 to every POST and keeping the JSON bodies in order.
-async fn server() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook/secret", l.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<Value>>> = Default::default();
-    let record = got.clone();
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let record = record.clone();
-            tokio::spawn(async move {
-                let mut req = Vec::new();
-                let mut buf = [0u8; 8192];
-                loop {
-                    let n = match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    req.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&req).to_string();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len: usize = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().parse().unwrap())
-                            })
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            record
-                                .lock()
-                                .unwrap()
-                                .push(serde_json::from_str(body).unwrap());
-                            break;
-                        }
-                    }
-                }
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
-        }
-    });
-    (url, got)
+/// A server on 127.0.0.1 answering 200 to every POST (it keeps the bodies in order), and its
+/// URL with a secret in the path.
+fn server() -> (String, Server) {
+    let server = Server::start(|_| Answer::status(200).body("ok"));
+    (server.url("/hook/secret"), server)
+}
+
+/// The JSON bodies the server got, in order.
+fn posted(server: &Server) -> Vec<Value> {
+    server.requests().iter().map(|r| r.json()).collect()
 }
 
 /// Plenty of requests, and the given canary success rate (stable 1.0).
@@ -138,9 +101,8 @@ notifications:
         .unwrap()
 }
 
-fn kinds(got: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
-    got.lock()
-        .unwrap()
+fn kinds(server: &Server) -> Vec<String> {
+    posted(server)
         .iter()
         .map(|b| b["kind"].as_str().unwrap_or("?").to_string())
         .collect()
@@ -148,8 +110,8 @@ fn kinds(got: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
 
 #[tokio::test]
 async fn a_promoted_rollout_notifies_from_started_to_promoted() {
-    let (json_url, json) = server().await;
-    let (slack_url, slack) = server().await;
+    let (json_url, json) = server();
+    let (slack_url, slack) = server();
     let canary = group(&json_url, &slack_url, 1.0).await;
     let out = canary
         .rollout(RolloutOptions::default().owner("test/1"))
@@ -162,7 +124,7 @@ async fn a_promoted_rollout_notifies_from_started_to_promoted() {
 
     // The default kinds, in the engine's order.
     assert_eq!(kinds(&json), vec!["started", "promoting", "promoted"]);
-    let bodies = json.lock().unwrap().clone();
+    let bodies = posted(&json);
     assert!(bodies
         .iter()
         .all(|b| b["group"] == "shop" && b["notification"] == "audit"));
@@ -173,9 +135,7 @@ async fn a_promoted_rollout_notifies_from_started_to_promoted() {
     assert_eq!(last["report"]["checks"][1]["canary"], 1.0);
 
     // Slack: one message per analysis, with the figure and its limit.
-    let texts: Vec<String> = slack
-        .lock()
-        .unwrap()
+    let texts: Vec<String> = posted(&slack)
         .iter()
         .map(|b| b["blocks"][0]["text"]["text"].as_str().unwrap().to_string())
         .collect();
@@ -188,7 +148,7 @@ async fn a_promoted_rollout_notifies_from_started_to_promoted() {
             "canary shop: promoted"
         ]
     );
-    let analysis = slack.lock().unwrap()[1].to_string();
+    let analysis = posted(&slack)[1].to_string();
     assert!(
         analysis.contains("successRate api: canary 1.000 vs min 0.990 (pass)")
             && analysis.contains("*Weight*\\n10%"),
@@ -198,8 +158,8 @@ async fn a_promoted_rollout_notifies_from_started_to_promoted() {
 
 #[tokio::test]
 async fn a_rolled_back_rollout_says_which_figure_failed() {
-    let (json_url, json) = server().await;
-    let (slack_url, slack) = server().await;
+    let (json_url, json) = server();
+    let (slack_url, slack) = server();
     let canary = group(&json_url, &slack_url, 0.5).await;
     let out = canary
         .rollout(RolloutOptions::default().owner("test/1"))
@@ -210,23 +170,23 @@ async fn a_rolled_back_rollout_says_which_figure_failed() {
     assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");
     assert!(canary.flush_notifications(Duration::from_secs(10)).await);
     assert_eq!(kinds(&json), vec!["started", "rollingBack", "rolledBack"]);
-    let rolled_back = slack.lock().unwrap().last().unwrap().to_string();
+    let rolled_back = posted(&slack).last().unwrap().to_string();
     assert!(
         rolled_back.contains("canary shop: rolled back")
             && rolled_back.contains("successRate api: canary 0.500 vs min 0.990 (fail)"),
         "{rolled_back}"
     );
     // Status reads only: it starts no notifier and sends nothing.
-    let before = json.lock().unwrap().len();
+    let before = json.requests().len();
     canary.status().await.unwrap();
     assert!(canary.flush_notifications(Duration::from_secs(1)).await);
-    assert_eq!(json.lock().unwrap().len(), before);
+    assert_eq!(json.requests().len(), before);
 }
 
 #[tokio::test]
 async fn test_notifications_reach_every_target_whatever_its_filter() {
-    let (json_url, json) = server().await;
-    let (slack_url, slack) = server().await;
+    let (json_url, json) = server();
+    let (slack_url, slack) = server();
     let canary = group(&json_url, &slack_url, 1.0).await;
     let results = canary.test_notifications().await;
     assert_eq!(results.len(), 2);
@@ -234,9 +194,9 @@ async fn test_notifications_reach_every_target_whatever_its_filter() {
         assert_eq!(r.status, Some(200), "{r:?}");
         assert!(!r.target.contains("secret"), "{r:?}");
     }
-    assert_eq!(json.lock().unwrap()[0]["test"], true);
+    assert_eq!(posted(&json)[0]["test"], true);
     assert_eq!(
-        slack.lock().unwrap()[0]["blocks"][0]["text"]["text"],
+        posted(&slack)[0]["blocks"][0]["text"]["text"],
         "canary shop: test notification"
     );
     // The same from the spec alone (the CLI's notify-test needs no Docker).
@@ -244,5 +204,5 @@ async fn test_notifications_reach_every_target_whatever_its_filter() {
         .await
         .unwrap();
     assert_eq!(again.len(), 2);
-    assert_eq!(json.lock().unwrap().len(), 2);
+    assert_eq!(json.requests().len(), 2);
 }

@@ -3,7 +3,7 @@
 //! failing one rolls the canary back, and a failing critical dry run decides nothing but shows
 //! in the events and the status.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,35 +14,23 @@ use canary_core::{
     MetricsSource, Observation, Outcome, Result, ServiceName, Spec,
 };
 use canary_sdk::{Canary, Settings};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use canary_testkit::{Answer, Server};
 
-/// Answers every request with `doc` (at most 50 connections, for at most 60 seconds); returns
-/// its base URL and the request lines it saw.
-async fn serve(doc: &'static str) -> (String, Arc<Mutex<Vec<String>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", l.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(tokio::time::timeout(Duration::from_secs(60), async move {
-        for _ in 0..50 {
-            let Ok((mut s, _)) = l.accept().await else {
-                return;
-            };
-            let mut buf = vec![0u8; 8192];
-            let n = s.read(&mut buf).await.unwrap_or(0);
-            let head = String::from_utf8_lossy(&buf[..n]);
-            log.lock()
-                .unwrap()
-                .push(head.lines().next().unwrap_or("").to_string());
-            let resp = format!(
-                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{doc}",
-                doc.len()
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-        }
-    }));
-    (base, seen)
+/// Answers every request with `doc` (at most 50 connections, for at most 60 seconds).
+fn serve(doc: &'static str) -> Server {
+    Server::builder()
+        .connections(50)
+        .lifetime(Duration::from_secs(60))
+        .start(move |_| Answer::json(doc))
+}
+
+/// The request line of each request the server got.
+fn request_lines(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.head.lines().next().unwrap_or("").to_string())
+        .collect()
 }
 
 /// Every built-in metric has no data: only the web checks can decide.
@@ -116,9 +104,9 @@ async fn canary(spec: Spec) -> (Canary, Arc<MemoryOrchestrator>) {
 
 #[tokio::test]
 async fn a_failing_web_metric_rolls_the_canary_back() {
-    let (base, seen) = serve(r#"{"data": {"errorRate": 0.4}}"#).await;
+    let server = serve(r#"{"data": {"errorRate": 0.4}}"#);
     let spec = spec(
-        &base,
+        server.base(),
         "    - name: app-errors
       metric:
         web:
@@ -159,7 +147,7 @@ async fn a_failing_web_metric_rolls_the_canary_back() {
         ("app-errors", Some(0.4), Verdict::Fail)
     );
     assert_eq!(c.reason, "web 0.400 > max 0.05");
-    let lines = seen.lock().unwrap().clone();
+    let lines = request_lines(&server);
     assert_eq!(
         lines,
         ["GET /errors?service=api-canary&window=200ms HTTP/1.1"]
@@ -168,9 +156,9 @@ async fn a_failing_web_metric_rolls_the_canary_back() {
 
 #[tokio::test]
 async fn a_failing_critical_dry_run_is_reported_and_decides_nothing() {
-    let (base, seen) = serve(r#"{"errors": 0.001, "p99": 2.5}"#).await;
+    let server = serve(r#"{"errors": 0.001, "p99": 2.5}"#);
     let spec = spec(
-        &base,
+        server.base(),
         "    - name: errors
       metric: {web: {url: \"BASE/m?app={{app}}\", jsonPath: $.errors}}
       max: 0.05
@@ -212,7 +200,7 @@ async fn a_failing_critical_dry_run_is_reported_and_decides_nothing() {
         "{}",
         last.summary
     );
-    let mut lines = seen.lock().unwrap().clone();
+    let mut lines = request_lines(&server);
     lines.sort();
     assert_eq!(
         lines,
@@ -255,7 +243,7 @@ async fn a_web_metric_this_build_cannot_call_is_refused_at_setup() {
     } else {
         let e = r.unwrap_err();
         assert!(
-            matches!(&e, canary_core::Error::InvalidInput { field, reason }
+            matches!(&e, canary_core::Error::InvalidInput { field, reason, .. }
                 if field == "analysis.checks[1].metric.web.url" && reason.contains("rustls")),
             "{e}"
         );

@@ -44,7 +44,9 @@ pub(crate) async fn build(
     }
     let tar = tokio::task::spawn_blocking(move || pack_context(&dir))
         .await
-        .map_err(|e| Error::Internal(format!("packing the build context panicked: {e}")))?
+        .map_err(|e| {
+            Error::internal(format!("packing the build context panicked: {e}")).with_source(e)
+        })?
         .map_err(|e| {
             Error::invalid(
                 "context",
@@ -75,12 +77,7 @@ pub(crate) async fn build(
                 }
             };
             if let Some(message) = info.error_detail.and_then(|d| d.message) {
-                let _ = tx
-                    .send(Err(Error::Rejected {
-                        by: "docker".into(),
-                        message,
-                    }))
-                    .await;
+                let _ = tx.send(Err(Error::rejected("docker", message))).await;
                 return;
             }
             if let Some(aux) = info.aux.and_then(|a| a.id) {
@@ -99,9 +96,7 @@ pub(crate) async fn build(
         }
         let end = match id {
             Some(id) => Ok(BuildEvent::Built(id)),
-            None => Err(Error::Internal(
-                "the build ended without naming an image".into(),
-            )),
+            None => Err(Error::internal("the build ended without naming an image")),
         };
         let _ = tx.send(end).await;
     });
@@ -115,11 +110,8 @@ pub(crate) async fn build(
 /// [`Error::Rejected`], unless the daemon was simply unreachable.
 fn rejected(e: Error) -> Error {
     match e {
-        Error::Unavailable(_) | Error::Rejected { .. } => e,
-        other => Error::Rejected {
-            by: "docker".into(),
-            message: other.to_string(),
-        },
+        Error::Unavailable { .. } | Error::Rejected { .. } => e,
+        other => Error::rejected("docker", other.to_string()).with_cause(other.cause().cloned()),
     }
 }
 

@@ -73,10 +73,11 @@ impl ConnectOptions {
         let secs = self.timeout.as_secs().max(1);
         let host = self.host.trim();
         let refused = |e: bollard::errors::Error| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "cannot use DOCKER_HOST {host}: {}",
                 DockerFailure::classify(&e)
             ))
+            .with_source(e)
         };
         if let Some(path) = host.strip_prefix("unix://") {
             if self.tls {
@@ -87,7 +88,7 @@ impl ConnectOptions {
             }
             // bollard checks the socket exists only when it first connects; say it here, clearly.
             if !std::path::Path::new(path).exists() {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::unavailable(format!(
                     "no Docker socket at {path} (is dockerd running? set DOCKER_HOST to use another daemon)"
                 )));
             }
@@ -157,10 +158,11 @@ impl ConnectOptions {
             API_DEFAULT_VERSION,
         )
         .map_err(|e| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "cannot set up TLS to {host}: {}",
                 DockerFailure::classify(&e)
             ))
+            .with_source(e)
         })
     }
 
@@ -216,7 +218,7 @@ mod tests {
             .client()
             .unwrap_err();
         assert!(
-            matches!(e, Error::Unavailable(ref m) if m.contains("/nonexistent/docker.sock")),
+            matches!(e, Error::Unavailable { message: ref m, .. } if m.contains("/nonexistent/docker.sock")),
             "{e}"
         );
         let mut o = ConnectOptions::host("tcp://127.0.0.1:1");

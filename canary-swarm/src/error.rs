@@ -3,7 +3,8 @@
 //! bollard reports every non-2xx answer as one variant carrying the status code and the server's
 //! message. [`DockerFailure`] sorts them by what a caller can do about it, keeps the server's own
 //! words, and is converted into the core error at the edge of each public call, with the kind
-//! and name of the object the call was about.
+//! and name of the object the call was about and bollard's error as its
+//! [`source`](std::error::Error::source).
 
 use canary_core::Error;
 
@@ -98,29 +99,14 @@ impl DockerFailure {
     pub(crate) fn into_error(self, object: Object<'_>) -> Error {
         match self {
             DockerFailure::NotFound(detail) => match object {
-                Object::Service(name) => Error::NotFound {
-                    kind: "service".into(),
-                    name: name.into(),
-                    detail: Some(detail),
-                },
-                Object::Image(name) => Error::NotFound {
-                    kind: "image".into(),
-                    name: name.into(),
-                    detail: Some(detail),
-                },
-                Object::None => Error::NotFound {
-                    kind: "object".into(),
-                    name: String::new(),
-                    detail: Some(detail),
-                },
+                Object::Service(name) => Error::not_found_because("service", name, detail),
+                Object::Image(name) => Error::not_found_because("image", name, detail),
+                Object::None => Error::not_found_because("object", "", detail),
             },
-            DockerFailure::OutOfSequence(m) | DockerFailure::Conflict(m) => Error::Conflict(m),
-            DockerFailure::Rejected(message) => Error::Rejected {
-                by: "docker".into(),
-                message,
-            },
-            DockerFailure::Unavailable(m) => Error::Unavailable(m),
-            DockerFailure::Internal(m) => Error::Internal(m),
+            DockerFailure::OutOfSequence(m) | DockerFailure::Conflict(m) => Error::conflict(m),
+            DockerFailure::Rejected(message) => Error::rejected("docker", message),
+            DockerFailure::Unavailable(m) => Error::unavailable(m),
+            DockerFailure::Internal(m) => Error::internal(m),
         }
     }
 }
@@ -141,9 +127,11 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Converts a bollard error about `object` into the core error.
+/// Converts a bollard error about `object` into the core error, caused by it.
 pub(crate) fn docker_error(e: bollard::errors::Error, object: Object<'_>) -> Error {
-    DockerFailure::classify(&e).into_error(object)
+    DockerFailure::classify(&e)
+        .into_error(object)
+        .with_source(e)
 }
 
 #[cfg(test)]
@@ -172,7 +160,7 @@ mod tests {
         let core = docker_error(e, Object::Service("api"));
         assert_eq!(
             core,
-            Error::Conflict("rpc error: code = Unknown desc = update out of sequence".into())
+            Error::conflict("rpc error: code = Unknown desc = update out of sequence")
         );
     }
 
@@ -181,17 +169,21 @@ mod tests {
         let nf = docker_error(server(404, "service api not found"), Object::Service("api"));
         assert_eq!(
             nf,
-            Error::NotFound {
-                kind: "service".into(),
-                name: "api".into(),
-                detail: Some("service api not found".into())
-            }
+            Error::not_found_because("service", "api", "service api not found")
         );
+        let cause = std::error::Error::source(&nf).expect("bollard's error is the source");
+        assert!(matches!(
+            cause.downcast_ref::<B>(),
+            Some(B::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })
+        ));
         let img = docker_error(server(404, "No such image: x:1"), Object::Image("x:1"));
         assert!(matches!(img, Error::NotFound { ref kind, .. } if kind == "image"));
         assert!(matches!(
             docker_error(server(409, "name conflicts with an existing object"), Object::None),
-            Error::Conflict(m) if m.contains("name conflicts")
+            Error::Conflict { message: m, .. } if m.contains("name conflicts")
         ));
         let bad = docker_error(
             server(
@@ -201,15 +193,61 @@ mod tests {
             Object::None,
         );
         assert!(
-            matches!(bad, Error::Rejected { ref by, ref message } if by == "docker" && message.contains("invalid service version"))
+            matches!(bad, Error::Rejected { ref by, ref message, .. } if by == "docker" && message.contains("invalid service version"))
         );
         assert!(matches!(
             docker_error(server(503, "This node is not a swarm manager."), Object::None),
-            Error::Unavailable(m) if m.contains("not a swarm manager")
+            Error::Unavailable { message: m, .. } if m.contains("not a swarm manager")
         ));
         assert!(matches!(
             docker_error(B::RequestTimeoutError, Object::None),
-            Error::Unavailable(_)
+            Error::Unavailable { .. }
         ));
+    }
+
+    /// Real failures: bollard calling through a socket nobody listens on, bollard refusing a
+    /// socket path that does not exist, and the public connect on the first. Each core error keeps its
+    /// code and words, and bollard's error (with the io error under it) is its source.
+    #[tokio::test]
+    async fn a_refused_connection_arrives_as_a_chain() {
+        let dir = std::env::temp_dir().join(format!("canary-errsrc-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let refusing = dir.join("docker.sock");
+        // A socket file that exists and refuses: bound, then closed.
+        drop(std::os::unix::net::UnixListener::bind(&refusing).unwrap());
+        let missing = dir.join("missing").join("docker.sock");
+        let unix = |p: &std::path::Path| {
+            bollard::Docker::connect_with_unix(
+                &format!("unix://{}", p.display()),
+                5,
+                bollard::API_DEFAULT_VERSION,
+            )
+        };
+        // (the error, how deep its chain must go): bollard itself finds the path missing.
+        let mut failures = Vec::new();
+        let e = unix(&refusing).unwrap().ping().await.unwrap_err();
+        failures.push((docker_error(e, Object::None), 2));
+        let e = unix(&missing).expect_err("no socket there");
+        failures.push((docker_error(e, Object::None), 1));
+        let options = crate::ConnectOptions::host(format!("unix://{}", refusing.display()));
+        let connect = crate::SwarmOrchestrator::connect_with(&options).await;
+        failures.push((connect.expect_err("nothing listens"), 2));
+        std::fs::remove_dir_all(&dir).unwrap();
+        for (core, deep) in failures {
+            assert_eq!(core.code(), "CANARY_UNAVAILABLE", "{core}");
+            assert!(core.is_retryable());
+            let source = std::error::Error::source(&core).expect("a source");
+            assert!(source.downcast_ref::<B>().is_some(), "{source:?}");
+            let mut depth = 0;
+            let mut at = Some(source);
+            while let Some(s) = at {
+                depth += 1;
+                at = s.source();
+            }
+            assert!(
+                depth >= deep,
+                "bollard's error keeps its own cause: {source:?}"
+            );
+        }
     }
 }

@@ -133,7 +133,7 @@ impl SwarmOrchestrator {
         let docker = options.client()?.negotiate_version().await.map_err(|e| {
             let why = DockerFailure::classify(&e).to_string();
             let why = why.strip_prefix("cannot reach Docker: ").unwrap_or(&why);
-            Error::Unavailable(format!("cannot reach Docker at {host}: {why}"))
+            Error::unavailable(format!("cannot reach Docker at {host}: {why}")).with_source(e)
         })?;
         let raw = RawClient::new(options)?;
         tracing::debug!(host, api = %docker.client_version(), "connected to Docker");
@@ -208,8 +208,9 @@ impl SwarmOrchestrator {
             .call(&self.api_version(), Method::GET, &query, None)
             .await
             .map_err(|e| docker_error(e, object))?;
-        serde_json::from_slice(&body)
-            .map_err(|e| Error::Internal(format!("cannot decode Docker's service list: {e}")))
+        serde_json::from_slice(&body).map_err(|e| {
+            Error::internal(format!("cannot decode Docker's service list: {e}")).with_source(e)
+        })
     }
 
     /// The service named exactly `name` (the daemon's JSON), or `None`.
@@ -229,6 +230,7 @@ impl SwarmOrchestrator {
             kind: "service".into(),
             name: name.into(),
             detail: Some("no Swarm service has this exact name".into()),
+            source: None,
         })
     }
 
@@ -276,7 +278,7 @@ impl SwarmOrchestrator {
         });
         let state = ServiceState {
             name: ServiceName::parse(&name).map_err(|e| {
-                Error::Internal(format!("Swarm returned a service named {name:?}: {e}"))
+                Error::internal(format!("Swarm returned a service named {name:?}: {e}"))
             })?,
             image: spec::image(&spec),
             desired,
@@ -355,7 +357,7 @@ impl SwarmOrchestrator {
                 .pointer("/Version/Index")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| {
-                    Error::Internal(format!("Docker returned {name} without a version index"))
+                    Error::internal(format!("Docker returned {name} without a version index"))
                 })?;
             let current = service
                 .get("Spec")
@@ -370,8 +372,9 @@ impl SwarmOrchestrator {
                 hook(name.to_string(), attempt).await;
             }
             let path = format!("/services/{}/update?version={index}", encode(&id));
-            let body = serde_json::to_vec(&next)
-                .map_err(|e| Error::Internal(format!("cannot encode a spec: {e}")))?;
+            let body = serde_json::to_vec(&next).map_err(|e| {
+                Error::internal(format!("cannot encode a spec: {e}")).with_source(e)
+            })?;
             // A new image (promotion) may come from a registry that wants a login; the daemon
             // keeps the previous credentials when none are sent.
             let image = |s: &Value| {
@@ -409,9 +412,10 @@ impl SwarmOrchestrator {
                     DockerFailure::OutOfSequence(message) => {
                         attempt += 1;
                         if attempt >= self.retry.attempts {
-                            return Err(Error::Conflict(format!(
+                            return Err(Error::conflict(format!(
                                 "{name} kept changing under us: {attempt} updates lost the race ({message})"
-                            )));
+                            ))
+                            .with_source(e));
                         }
                         let wait = self.retry.backoff(attempt);
                         tracing::debug!(
@@ -479,8 +483,9 @@ impl Orchestrator for SwarmOrchestrator {
             .cloned()
             .unwrap_or_default();
         if self.find(req.name.as_str()).await?.is_none() {
-            let body = serde_json::to_vec(&spec::canary_spec(&stable, None, req))
-                .map_err(|e| Error::Internal(format!("cannot encode a spec: {e}")))?;
+            let body = serde_json::to_vec(&spec::canary_spec(&stable, None, req)).map_err(|e| {
+                Error::internal(format!("cannot encode a spec: {e}")).with_source(e)
+            })?;
             let auth = crate::push::service_auth_header(req.image.as_str())?;
             match self
                 .raw
@@ -588,7 +593,7 @@ impl Orchestrator for SwarmOrchestrator {
             .or_else(|| digests.first())
             .cloned()
             .or(found.id)
-            .ok_or_else(|| Error::Internal(format!("Docker returned no ID for image {image}")))?;
+            .ok_or_else(|| Error::internal(format!("Docker returned no ID for image {image}")))?;
         ImageRef::parse(&pinned)
     }
 
@@ -725,8 +730,9 @@ impl Orchestrator for SwarmOrchestrator {
             .call(&self.api_version(), Method::GET, &query, None)
             .await
             .map_err(|e| docker_error(e, Object::Service(service.as_str())))?;
-        let tasks: Vec<Value> = serde_json::from_slice(&body)
-            .map_err(|e| Error::Internal(format!("cannot decode Docker's task list: {e}")))?;
+        let tasks: Vec<Value> = serde_json::from_slice(&body).map_err(|e| {
+            Error::internal(format!("cannot decode Docker's task list: {e}")).with_source(e)
+        })?;
         Ok(crate::endpoints::running_endpoints(&tasks))
     }
 
@@ -750,7 +756,7 @@ impl Orchestrator for SwarmOrchestrator {
             .into_iter()
             .find(|d| d.split('@').next() == Some(repo))
             .ok_or_else(|| {
-                Error::Internal(format!(
+                Error::internal(format!(
                     "{image} was pushed, but Docker lists no digest of {repo} for it"
                 ))
             })?;

@@ -274,19 +274,17 @@ pub(crate) async fn push(
                 }
             }
             Err(bollard::errors::Error::DockerStreamError { error }) => {
-                return Err(Error::Rejected {
-                    by: "docker".into(),
-                    message: scrub(format!("push of {text}: {error}")),
-                });
+                return Err(Error::rejected(
+                    "docker",
+                    scrub(format!("push of {text}: {error}")),
+                ));
             }
             Err(e) => {
                 let e = crate::error::docker_error(e, crate::error::Object::Image(text));
+                // New errors, without bollard's as their cause: its words are not scrubbed.
                 return Err(match e {
-                    Error::Unavailable(m) => Error::Unavailable(scrub(m)),
-                    other => Error::Rejected {
-                        by: "docker".into(),
-                        message: scrub(format!("push of {text}: {other}")),
-                    },
+                    Error::Unavailable { message: m, .. } => Error::unavailable(scrub(m)),
+                    other => Error::rejected("docker", scrub(format!("push of {text}: {other}"))),
                 });
             }
         }

@@ -98,7 +98,7 @@ impl RawClient {
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("TLS setup: {e}")))?
+        .map_err(|e| Error::internal(format!("TLS setup: {e}")).with_source(e))?
         .with_root_certificates(roots)
         .with_client_auth_cert(certs, key)
         .map_err(|e| bad("key.pem", &e))?;

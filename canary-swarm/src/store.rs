@@ -92,9 +92,10 @@ fn saved(labels: &BTreeMap<String, String>, group: &ServiceName) -> Result<Saved
         version: u64,
     }
     let c: Counter = serde_json::from_str(json).map_err(|e| {
-        Error::Internal(format!(
+        Error::internal(format!(
             "the label {STATE_LABEL} is not a saved rollout state: {e}"
         ))
+        .with_source(e)
     })?;
     Ok(Saved::Ours(c.version, json.clone()))
 }
@@ -160,9 +161,10 @@ impl StateStore for SwarmStateStore {
         match saved(&labels, group)? {
             Saved::Ours(_, json) => {
                 let e: Envelope = serde_json::from_str(&json).map_err(|e| {
-                    Error::Internal(format!(
+                    Error::internal(format!(
                         "cannot read the rollout state of {group} saved on {holder}: {e}"
                     ))
+                    .with_source(e)
                 })?;
                 Ok(Some(Versioned {
                     state: e.state,
@@ -188,13 +190,13 @@ impl StateStore for SwarmStateStore {
                     Saved::Nothing => None,
                     Saved::Ours(v, _) => Some(v),
                     Saved::Other(other) => {
-                        return Err(Error::Conflict(format!(
+                        return Err(Error::conflict(format!(
                             "{holder} already holds the rollout state of group {other}; clear it first"
                         )))
                     }
                 };
                 if current != expected {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(format!(
                         "the state of {group} is at version {current:?}, not {expected:?}: someone else saved it"
                     )));
                 }
@@ -209,7 +211,7 @@ impl StateStore for SwarmStateStore {
                     version: written,
                     state: state.clone(),
                 })
-                .map_err(|e| Error::Internal(format!("cannot encode the rollout state: {e}")))?;
+                .map_err(|e| Error::internal(format!("cannot encode the rollout state: {e}")).with_source(e))?;
                 let labels = spec::labels_mut(spec);
                 labels.insert(STATE_LABEL.into(), json.into());
                 labels.insert(STATE_GROUP_LABEL.into(), group.as_str().into());
@@ -281,7 +283,15 @@ mod tests {
         assert!(matches!(saved(&labels, &group()).unwrap(), Saved::Other(ref g) if g == "other"));
         labels.insert(STATE_GROUP_LABEL.to_string(), "shop".to_string());
         labels.insert(STATE_LABEL.to_string(), "not json".to_string());
-        assert!(matches!(saved(&labels, &group()), Err(Error::Internal(_))));
+        let e = saved(&labels, &group()).unwrap_err();
+        assert!(matches!(e, Error::Internal { .. }), "{e}");
+        // serde_json's own error is the cause, and its words stay in the message.
+        let cause = std::error::Error::source(&e).expect("a source");
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .expect("serde_json's error");
+        assert!(json.is_syntax(), "{json}");
+        assert!(e.to_string().contains(&json.to_string()), "{e}");
     }
 
     #[test]

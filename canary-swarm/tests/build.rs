@@ -98,7 +98,7 @@ async fn a_failing_build_is_rejected_with_dockers_words() {
     };
     let events: Vec<_> = swarm.build_image(&request).await.unwrap().collect().await;
     match events.last() {
-        Some(Err(Error::Rejected { by, message })) => {
+        Some(Err(Error::Rejected { by, message, .. })) => {
             assert_eq!(by, "docker");
             assert!(message.contains("missing.txt"), "{message}");
         }

@@ -554,7 +554,7 @@ async fn a_concurrent_cli_update_is_retried_not_clobbered() {
         .with_update_hook(racing_cli(&name, "RACE3=1", |_| true, attempts.clone()));
     let e = losing.scale(&name, 2).await.unwrap_err();
     assert!(
-        matches!(e, Error::Conflict(ref m) if m.contains("out of sequence")),
+        matches!(e, Error::Conflict { message: ref m, .. } if m.contains("out of sequence")),
         "{e}"
     );
     assert_eq!(attempts.load(Ordering::SeqCst), 3);
@@ -594,7 +594,7 @@ async fn an_unreachable_daemon_is_unavailable_in_plain_words() {
             .await
             .unwrap_err();
     assert!(
-        matches!(e, Error::Unavailable(ref m) if m.contains("127.0.0.1:1")),
+        matches!(e, Error::Unavailable { message: ref m, .. } if m.contains("127.0.0.1:1")),
         "{e}"
     );
     eprintln!("{e}");

@@ -76,11 +76,11 @@ async fn state_survives_a_new_instance_and_conflicts_are_detected() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, Error::Conflict(ref m) if m.contains("someone else")),
+        matches!(e, Error::Conflict { message: ref m, .. } if m.contains("someone else")),
         "{e}"
     );
     let e = store.save(&group, &apps, &stale, None).await.unwrap_err();
-    assert!(matches!(e, Error::Conflict(_)), "{e}");
+    assert!(matches!(e, Error::Conflict { .. }), "{e}");
     assert_eq!(
         store
             .load(&group, &apps)
@@ -121,7 +121,7 @@ async fn state_survives_a_new_instance_and_conflicts_are_detected() {
         .await
         .unwrap_err();
     assert!(
-        matches!(e, Error::Conflict(ref m) if m.contains(group.as_str())),
+        matches!(e, Error::Conflict { message: ref m, .. } if m.contains(group.as_str())),
         "{e}"
     );
     store.clear(&intruder, &apps).await.unwrap();
@@ -144,7 +144,7 @@ async fn state_survives_a_new_instance_and_conflicts_are_detected() {
             .save(&group, &apps, &stale, Some(old))
             .await
             .unwrap_err();
-        assert!(matches!(e, Error::Conflict(_)), "{e}");
+        assert!(matches!(e, Error::Conflict { .. }), "{e}");
     }
     guard.finish();
 }

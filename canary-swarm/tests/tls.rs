@@ -228,7 +228,7 @@ async fn connects_over_tls_with_a_client_certificate() {
     let mut wrong = options.clone();
     wrong.cert_path = Some(other);
     let e = SwarmOrchestrator::connect_with(&wrong).await.unwrap_err();
-    assert!(matches!(e, Error::Unavailable(_)), "{e}");
+    assert!(matches!(e, Error::Unavailable { .. }), "{e}");
     eprintln!("refused as expected: {e}");
 
     drop(proxy);

@@ -230,15 +230,15 @@ fn read_new(path: &Path, store: &mut Store, capacity: usize) -> Result<()> {
         // Traefik creates the file at its first request.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => {
-            return Err(Error::Unavailable(format!(
+            return Err(Error::unavailable(format!(
                 "access log {}: {e}",
                 path.display()
             )))
         }
     };
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::Unavailable(format!("access log {}: {e}", path.display())))?;
+    let meta = file.metadata().map_err(|e| {
+        Error::unavailable(format!("access log {}: {e}", path.display())).with_source(e)
+    })?;
     let len = meta.len();
     let id = identity(&meta);
     let c = &mut store.cursor;
@@ -256,13 +256,14 @@ fn read_new(path: &Path, store: &mut Store, capacity: usize) -> Result<()> {
     if len == c.offset {
         return Ok(());
     }
-    file.seek(SeekFrom::Start(c.offset))
-        .map_err(|e| Error::Unavailable(format!("access log {}: {e}", path.display())))?;
+    file.seek(SeekFrom::Start(c.offset)).map_err(|e| {
+        Error::unavailable(format!("access log {}: {e}", path.display())).with_source(e)
+    })?;
     let want = (len - c.offset).min(MAX_READ);
     let mut buf = Vec::with_capacity(want as usize);
-    file.take(want)
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::Unavailable(format!("access log {}: {e}", path.display())))?;
+    file.take(want).read_to_end(&mut buf).map_err(|e| {
+        Error::unavailable(format!("access log {}: {e}", path.display())).with_source(e)
+    })?;
     store.cursor.offset += buf.len() as u64;
     store.take(&buf, capacity);
     Ok(())
@@ -441,13 +442,13 @@ impl TraefikAccessLog {
             let mut store = me
                 .store
                 .lock()
-                .map_err(|_| Error::Internal("access log store poisoned".into()))?;
+                .map_err(|_| Error::internal("access log store poisoned"))?;
             read_new(&me.path, &mut store, me.capacity)?;
             store.trim(now_ns(), me.retention);
             Ok(())
         })
         .await
-        .map_err(|e| Error::Internal(format!("access log reader: {e}")))?
+        .map_err(|e| Error::internal(format!("access log reader: {e}")).with_source(e))?
     }
 
     /// The requests of Traefik service `service` that ended in the `window` before `now_ns`, in

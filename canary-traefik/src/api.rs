@@ -314,7 +314,7 @@ impl TraefikApi {
     /// Checks that the API answers (`GET /api/version`).
     pub async fn reachable(&self) -> Result<()> {
         self.get("/api/version").await?.map(|_| ()).ok_or_else(|| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "{} answers 404 on /api/version: is the API enabled?",
                 self.base.as_str()
             ))
@@ -325,10 +325,11 @@ impl TraefikApi {
 /// Parses an API answer.
 pub(crate) fn parse_json<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| {
-        Error::Internal(format!(
+        Error::internal(format!(
             "traefik API answered a {what} this client cannot read ({e}): {}",
             http::snippet(body, 200)
         ))
+        .with_source(e)
     })
 }
 
@@ -347,12 +348,9 @@ pub(crate) fn api_message(body: &[u8]) -> String {
 fn status_error(status: u16, body: &[u8]) -> Error {
     let message = format!("HTTP {status}: {}", api_message(body));
     if status >= 500 || status == 429 {
-        Error::Unavailable(format!("traefik API: {message}"))
+        Error::unavailable(format!("traefik API: {message}"))
     } else {
-        Error::Rejected {
-            by: "traefik".into(),
-            message,
-        }
+        Error::rejected("traefik", message)
     }
 }
 
@@ -555,14 +553,11 @@ mod tests {
         let e = status_error(status, body.as_bytes());
         assert_eq!(
             e,
-            Error::Rejected {
-                by: "traefik".into(),
-                message: "HTTP 400: invalid request: page: 9, per_page: 3".into()
-            }
+            Error::rejected("traefik", "HTTP 400: invalid request: page: 9, per_page: 3")
         );
         assert!(matches!(
             status_error(502, b"bad gateway"),
-            Error::Unavailable(_)
+            Error::Unavailable { .. }
         ));
     }
 
@@ -621,7 +616,7 @@ mod tests {
     fn a_body_that_is_not_json_is_an_internal_error_with_the_text() {
         let e = parse_json::<ServiceInfo>(b"<html>oops</html>", "service").unwrap_err();
         assert!(
-            matches!(&e, Error::Internal(m) if m.contains("<html>oops</html>")),
+            matches!(&e, Error::Internal { message: m, .. } if m.contains("<html>oops</html>")),
             "{e}"
         );
     }

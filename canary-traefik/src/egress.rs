@@ -52,22 +52,22 @@ pub(crate) async fn resolve_checked(
         Ok(ip) => vec![SocketAddr::new(ip, port)],
         Err(_) => tokio::net::lookup_host((host.as_str(), port))
             .await
-            .map_err(|e| Error::Unavailable(format!("cannot resolve {host}: {e}")))?
+            .map_err(|e| Error::unavailable(format!("cannot resolve {host}: {e}")).with_source(e))?
             .take(16)
             .collect(),
     };
     if addrs.is_empty() {
-        return Err(Error::Unavailable(format!("{host} resolves to no address")));
+        return Err(Error::unavailable(format!("{host} resolves to no address")));
     }
     if !allow_guarded {
         if let Some(a) = addrs.iter().find(|a| is_guarded(a.ip())) {
-            return Err(Error::Rejected {
-                by: "canary".into(),
-                message: format!(
+            return Err(Error::rejected(
+                "canary",
+                format!(
                     "{host} resolves to {}, a link-local or metadata address{hint}",
                     a.ip()
                 ),
-            });
+            ));
         }
     }
     Ok((host, addrs))

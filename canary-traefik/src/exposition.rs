@@ -57,7 +57,7 @@ pub(crate) fn parse(text: &str) -> Result<Exposition> {
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_matches(|c| c == ' ' || c == '\t' || c == '\r');
         let fail =
-            |msg: String| Error::Internal(format!("metrics text, line {}: {msg}: {raw:?}", i + 1));
+            |msg: String| Error::internal(format!("metrics text, line {}: {msg}: {raw:?}", i + 1));
         if line.is_empty() {
             continue;
         }

@@ -52,8 +52,9 @@ pub(crate) struct BaseUrl(String);
 
 impl BaseUrl {
     pub(crate) fn parse(url: &str, field: &str) -> Result<Self> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| Error::invalid(field, format!("{url:?} is not a URL: {e}")))?;
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            Error::invalid(field, format!("{url:?} is not a URL: {e}")).with_source(e)
+        })?;
         match parsed.scheme() {
             "http" => {}
             "https" if cfg!(feature = "rustls") => {}
@@ -116,7 +117,7 @@ pub(crate) fn client() -> Result<reqwest::Client> {
     client_builder()
         .pool_idle_timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e))
 }
 
 /// The URL without user info or query (they may hold secrets), for messages.
@@ -129,7 +130,8 @@ pub(crate) fn shown_url(url: &reqwest::Url) -> String {
     ) + url.path()
 }
 
-/// A failed send: a deadline becomes [`Error::Timeout`], anything else [`Error::Unavailable`].
+/// A failed send: a deadline becomes [`Error::Timeout`], anything else [`Error::Unavailable`]
+/// caused by reqwest's error (without its URL).
 pub(crate) fn send_error(e: reqwest::Error, what: &str, after: Duration) -> Error {
     // The URL may carry a token in its query; `what` names the endpoint without it.
     let e = e.without_url();
@@ -139,7 +141,7 @@ pub(crate) fn send_error(e: reqwest::Error, what: &str, after: Duration) -> Erro
             after,
         }
     } else {
-        Error::Unavailable(format!("{what}: {}", error_chain(&e)))
+        Error::unavailable(format!("{what}: {}", error_chain(&e))).with_source(e)
     }
 }
 
@@ -211,5 +213,39 @@ mod tests {
         let cut = snippet(s.as_bytes(), 200);
         assert_eq!(cut.len(), 200);
         assert_eq!(snippet("aé".as_bytes(), 2), "a");
+    }
+
+    /// A real failure: a request to a loopback port nobody listens on. It stays Unavailable with
+    /// its words, reqwest's error (without the URL and its query) is the source, and the io error
+    /// that refused the connection is further down the chain.
+    #[tokio::test]
+    async fn a_refused_connection_arrives_as_a_chain() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("http://127.0.0.1:{port}/api/v1/query?token=s3cret");
+        let e = client().unwrap().get(&url).send().await.unwrap_err();
+        let e = send_error(e, "prometheus query", Duration::from_secs(5));
+        assert_eq!(e.code(), "CANARY_UNAVAILABLE", "{e}");
+        assert!(e.is_retryable());
+        assert!(
+            e.to_string().starts_with("unavailable: prometheus query: "),
+            "{e}"
+        );
+        let source = std::error::Error::source(&e).expect("a source");
+        let req = source.downcast_ref::<reqwest::Error>().expect("reqwest's");
+        assert!(req.is_connect(), "{req:?}");
+        assert!(req.url().is_none(), "the URL stays out: {req:?}");
+        assert!(!format!("{e:?}").contains("s3cret"), "{e:?}");
+        let mut refused = false;
+        let mut at = source.source();
+        while let Some(s) = at {
+            refused |= s
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused);
+            at = s.source();
+        }
+        assert!(refused, "{source:?}");
     }
 }

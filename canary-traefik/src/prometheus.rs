@@ -98,12 +98,9 @@ pub(crate) fn decode(status: u16, body: &[u8], timeout: Duration) -> Result<Quer
             let message = format!("HTTP {status}: {text}");
             return Err(
                 if status >= 500 || status == 429 || (200..300).contains(&status) {
-                    Error::Unavailable(format!("prometheus: {message}"))
+                    Error::unavailable(format!("prometheus: {message}"))
                 } else {
-                    Error::Rejected {
-                        by: "prometheus".into(),
-                        message,
-                    }
+                    Error::rejected("prometheus", message)
                 },
             );
         }
@@ -118,9 +115,7 @@ pub(crate) fn decode(status: u16, body: &[u8], timeout: Duration) -> Result<Quer
         if let Some(data) = env.data {
             return Ok(data);
         }
-        return Err(Error::Internal(
-            "prometheus answered success without data".into(),
-        ));
+        return Err(Error::internal("prometheus answered success without data"));
     }
     let kind = env.error_type.unwrap_or_else(|| "unknown".into());
     let text = env.error.unwrap_or_default();
@@ -131,13 +126,10 @@ pub(crate) fn decode(status: u16, body: &[u8], timeout: Duration) -> Result<Quer
             after: timeout,
         },
         "canceled" | "unavailable" | "internal" => {
-            Error::Unavailable(format!("prometheus: {message}"))
+            Error::unavailable(format!("prometheus: {message}"))
         }
-        _ if status >= 500 => Error::Unavailable(format!("prometheus: {message}")),
-        _ => Error::Rejected {
-            by: "prometheus".into(),
-            message,
-        },
+        _ if status >= 500 => Error::unavailable(format!("prometheus: {message}")),
+        _ => Error::rejected("prometheus", message),
     })
 }
 
@@ -186,7 +178,7 @@ pub(crate) fn series_values(data: &QueryData, query: &str) -> Result<Vec<f64>> {
                 m.len()
             ),
         )),
-        other => Err(Error::Internal(format!("a range query answered {other:?}"))),
+        other => Err(Error::internal(format!("a range query answered {other:?}"))),
     }
 }
 
@@ -461,7 +453,7 @@ impl PrometheusMetrics {
                         })
                 }
                 None => promql::builtin(kind, &service, range)
-                    .ok_or_else(|| Error::Internal(format!("no PromQL for {}", kind.label()))),
+                    .ok_or_else(|| Error::internal(format!("no PromQL for {}", kind.label()))),
             },
         }
     }
@@ -690,10 +682,7 @@ mod tests {
         for (file, message) in cases {
             assert_eq!(
                 load(file).unwrap_err(),
-                Error::Rejected {
-                    by: "prometheus".into(),
-                    message: message.into()
-                },
+                Error::rejected("prometheus", message),
                 "{file}"
             );
         }
@@ -727,10 +716,10 @@ mod tests {
         let unavailable =
             br#"{"status":"error","errorType":"unavailable","error":"TSDB not ready"}"#;
         assert!(
-            matches!(decode(503, unavailable, T), Err(Error::Unavailable(m)) if m.contains("TSDB not ready"))
+            matches!(decode(503, unavailable, T), Err(Error::Unavailable { message: m, .. }) if m.contains("TSDB not ready"))
         );
         assert!(
-            matches!(decode(502, b"<html>Bad Gateway</html>", T), Err(Error::Unavailable(m)) if m.contains("Bad Gateway"))
+            matches!(decode(502, b"<html>Bad Gateway</html>", T), Err(Error::Unavailable { message: m, .. }) if m.contains("Bad Gateway"))
         );
         assert!(
             matches!(decode(401, b"Unauthorized", T), Err(Error::Rejected { message, .. }) if message == "HTTP 401: Unauthorized")

@@ -414,12 +414,9 @@ impl TraefikScrapeMetrics {
                     http::snippet(body.as_bytes(), 200)
                 );
                 return Err(if status.is_server_error() {
-                    Error::Unavailable(msg)
+                    Error::unavailable(msg)
                 } else {
-                    Error::Rejected {
-                        by: "traefik".into(),
-                        message: msg,
-                    }
+                    Error::rejected("traefik", msg)
                 });
             }
             let e = exposition::parse(&body)?;

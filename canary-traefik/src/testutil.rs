@@ -1,7 +1,10 @@
 //! Test helpers: the captured fixtures in `tests/fixtures` (Traefik and Prometheus answers,
 //! Traefik's JSON Schemas; their provenance is in `tests/fixtures/README.md`).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The fixtures directory, in the crate.
 pub(crate) fn fixtures_dir() -> PathBuf {
@@ -41,62 +44,41 @@ pub(crate) fn http_body(raw: &str) -> (u16, String) {
     (status, body)
 }
 
-/// A fake HTTP server on loopback answering GETs from a table of path → (status, body); other
-/// paths are 404 with Traefik's `{"message": ...}`. The table can be changed while it runs.
+/// A fake HTTP server on loopback answering from a table of path → (status, body); other paths
+/// are 404 with Traefik's `{"message": ...}`. The table can be changed while it runs.
 pub(crate) struct FakeHttp {
     pub(crate) url: String,
-    pub(crate) routes:
-        std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, (u16, String)>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeHttp {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    routes: Arc<Mutex<BTreeMap<String, (u16, String)>>>,
+    _server: canary_testkit::Server,
 }
 
 impl FakeHttp {
-    pub(crate) async fn start() -> FakeHttp {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let routes: std::sync::Arc<
-            std::sync::Mutex<std::collections::BTreeMap<String, (u16, String)>>,
-        > = Default::default();
+    pub(crate) fn start() -> FakeHttp {
+        let routes: Arc<Mutex<BTreeMap<String, (u16, String)>>> = Default::default();
         let table = routes.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut s, _)) = listener.accept().await else {
-                    return;
-                };
-                let table = table.clone();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; 8192];
-                    let mut n = 0;
-                    while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                        match s.read(&mut buf[n..]).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => n += k,
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-                    let (status, body) = table
-                        .lock()
-                        .unwrap()
-                        .get(&path)
-                        .cloned()
-                        .unwrap_or_else(|| (404, format!("{{\"message\":\"not found: {path}\"}}")));
-                    let resp = format!(
-                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = s.write_all(resp.as_bytes()).await;
-                });
-            }
-        });
-        FakeHttp { url, routes, task }
+        // The router polls every object every 50 ms until it shows as written: a test that
+        // waits out a dozen confirmation timeouts makes about a thousand requests.
+        let server = canary_testkit::Server::builder()
+            .connections(10_000)
+            .lifetime(Duration::from_secs(120))
+            .start(move |req| {
+                let (status, body) = table
+                    .lock()
+                    .unwrap()
+                    .get(&req.path)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        (404, format!("{{\"message\":\"not found: {}\"}}", req.path))
+                    });
+                canary_testkit::Answer::status(status)
+                    .header("content-type", "application/json")
+                    .body(body)
+            });
+        FakeHttp {
+            url: server.base().to_string(),
+            routes,
+            _server: server,
+        }
     }
 
     pub(crate) fn set(&self, path: &str, status: u16, body: impl Into<String>) {

@@ -130,6 +130,7 @@ impl WebMetrics {
                 "metric.web.jsonPath",
                 format!("{:?} is not a JSONPath: {e}", metric.json_path),
             )
+            .with_source(e)
         })?;
         let answer = self.call(metric, query).await?;
         Ok(path.query(&answer).iter().map(|v| number(v)).collect())
@@ -151,6 +152,7 @@ impl WebMetrics {
                 "metric.web.url",
                 format!("{:?} is not a URL: {e}", metric.shown_url()),
             )
+            .with_source(e)
         })?;
         let what = format!("web metric {} {}", metric.method, http::shown_url(&url));
         Self::can_call(metric)?;
@@ -173,7 +175,9 @@ impl WebMetrics {
             .redirect(reqwest::redirect::Policy::none())
             .resolve_to_addrs(&host, &addrs)
             .build()
-            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e)
+            })?;
         let method = match metric.method {
             WebMethod::Get => reqwest::Method::GET,
             WebMethod::Post => reqwest::Method::POST,
@@ -198,14 +202,16 @@ impl WebMetrics {
             .unwrap_or("no content type")
             .to_string();
         if status.is_redirection() {
-            return Err(Error::Rejected {
-                by: what,
-                message: format!("HTTP {}: redirects are not followed", status.as_u16()),
-            });
+            return Err(Error::rejected(
+                what,
+                format!("HTTP {}: redirects are not followed", status.as_u16()),
+            ));
         }
-        let too_large = |n: String| Error::Rejected {
-            by: what.clone(),
-            message: format!("the answer ({n}) is above the {MAX_ANSWER}-byte limit"),
+        let too_large = |n: String| {
+            Error::rejected(
+                what.clone(),
+                format!("the answer ({n}) is above the {MAX_ANSWER}-byte limit"),
+            )
         };
         if let Some(n) = resp.content_length().filter(|n| *n > MAX_ANSWER as u64) {
             return Err(too_large(format!("{n} bytes")));
@@ -234,17 +240,20 @@ impl WebMetrics {
                 format!("HTTP {code}: {text}")
             };
             return Err(if code >= 500 || code == 429 || code == 408 {
-                Error::Unavailable(format!("{what}: {message}"))
+                Error::unavailable(format!("{what}: {message}"))
             } else {
-                Error::Rejected { by: what, message }
+                Error::rejected(what, message)
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| Error::Rejected {
-            by: what,
-            message: format!(
-                "the answer ({content_type}) is not JSON ({e}): {:?}",
-                shown_text(&bytes)
-            ),
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::rejected(
+                what,
+                format!(
+                    "the answer ({content_type}) is not JSON ({e}): {:?}",
+                    shown_text(&bytes)
+                ),
+            )
+            .with_source(e)
         })
     }
 

@@ -69,9 +69,9 @@ impl WebhookRunner {
     /// reach link-local or metadata addresses unless the hook allows it (`allowLinkLocal`).
     pub fn new() -> Result<Self> {
         // Built once here so a missing TLS provider is found at start, not at the first hook.
-        let _ = Self::base()
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+        let _ = Self::base().build().map_err(|e| {
+            Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e)
+        })?;
         Ok(WebhookRunner { _private: () })
     }
 
@@ -89,8 +89,9 @@ impl WebhookRunner {
 #[async_trait]
 impl HookRunner for WebhookRunner {
     async fn call(&self, hook: &HookSpec, context: &HookContext) -> Result<HookOutcome> {
-        let url = reqwest::Url::parse(&hook.url)
-            .map_err(|e| Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)))?;
+        let url = reqwest::Url::parse(&hook.url).map_err(|e| {
+            Error::invalid("hook.url", format!("{:?} is not a URL: {e}", hook.url)).with_source(e)
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::invalid(
                 "hook.url",
@@ -111,7 +112,9 @@ impl HookRunner for WebhookRunner {
             .builder()
             .resolve_to_addrs(&host, &addrs)
             .build()
-            .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+            .map_err(|e| {
+                Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e)
+            })?;
         let mut resp = client
             .post(url.clone())
             .json(&HookBody::new(hook, context))
@@ -160,53 +163,16 @@ impl HookRunner for WebhookRunner {
 mod tests {
     use super::*;
     use canary_core::HumanDuration;
+    use canary_testkit::{Answer, Server};
     use std::time::Duration;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpListener;
 
-    /// A one-shot HTTP server on loopback answering `status` with `body`; returns its URL and the
-    /// request it received.
-    async fn server(
-        status: u16,
-        body: String,
-        delay: Duration,
-    ) -> (String, tokio::task::JoinHandle<String>) {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook?token=secret", l.local_addr().unwrap());
-        let h = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut req = Vec::new();
-            let mut buf = [0u8; 4096];
-            loop {
-                let n = s.read(&mut buf).await.unwrap();
-                req.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&req);
-                if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-                    let len: usize = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase()
-                                .strip_prefix("content-length:")
-                                .map(|v| v.trim().parse().unwrap())
-                        })
-                        .unwrap_or(0);
-                    if rest.len() >= len {
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-            tokio::time::sleep(delay).await;
-            let resp = format!(
-                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-            String::from_utf8_lossy(&req).to_string()
-        });
-        (url, h)
+    /// A one-shot HTTP server on loopback answering `status` with `body` after `delay`; returns
+    /// its URL and the server, which keeps the request it received.
+    fn server(status: u16, body: String, delay: Duration) -> (String, Server) {
+        let server = Server::builder()
+            .connections(1)
+            .start(move |_| Answer::status(status).body(body.clone()).delay(delay));
+        (server.url("/hook?token=secret"), server)
     }
 
     fn hook(url: &str, timeout: Duration) -> HookSpec {
@@ -233,7 +199,7 @@ mod tests {
 
     #[tokio::test]
     async fn posts_the_context_and_reads_2xx_as_go() {
-        let (url, req) = server(200, "all good".into(), Duration::ZERO).await;
+        let (url, server) = server(200, "all good".into(), Duration::ZERO);
         let out = WebhookRunner::new()
             .unwrap()
             .call(&hook(&url, Duration::from_secs(5)), &context())
@@ -246,12 +212,14 @@ mod tests {
                 message: "all good".into()
             }
         );
-        let req = req.await.unwrap();
-        assert!(req.starts_with("POST /hook?token=secret HTTP/1.1"), "{req}");
-        let body: serde_json::Value =
-            serde_json::from_str(req.split_once("\r\n\r\n").unwrap().1).unwrap();
+        let req = server.arrived(1).await.remove(0);
+        assert!(
+            req.head.starts_with("POST /hook?token=secret HTTP/1.1"),
+            "{}",
+            req.head
+        );
         assert_eq!(
-            body,
+            req.json(),
             serde_json::json!({
                 "name": "smoke", "point": "confirmPromotion", "group": "shop", "apps": ["api", "web"],
                 "step": 2, "weight": 30, "phase": "progressing", "metadata": {"team": "payments"}
@@ -262,7 +230,7 @@ mod tests {
     #[tokio::test]
     async fn other_statuses_say_no_with_the_first_200_bytes() {
         let long = format!("{}{}", "x".repeat(199), "é and more");
-        let (url, _req) = server(503, long, Duration::ZERO).await;
+        let (url, _req) = server(503, long, Duration::ZERO);
         let out = WebhookRunner::new()
             .unwrap()
             .call(&hook(&url, Duration::from_secs(5)), &context())
@@ -270,7 +238,7 @@ mod tests {
             .unwrap();
         assert!(!out.ok);
         assert_eq!(out.message, format!("HTTP 503: {}", "x".repeat(199)));
-        let (url, _req) = server(302, String::new(), Duration::ZERO).await;
+        let (url, _req) = server(302, String::new(), Duration::ZERO);
         let out = WebhookRunner::new()
             .unwrap()
             .call(&hook(&url, Duration::from_secs(5)), &context())
@@ -297,10 +265,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(&e, Error::Unavailable(m) if m.contains("hook smoke")),
+            matches!(&e, Error::Unavailable { message: m, .. } if m.contains("hook smoke")),
             "{e}"
         );
-        let (url, _req) = server(200, "late".into(), Duration::from_secs(3)).await;
+        let (url, _req) = server(200, "late".into(), Duration::from_secs(3));
         let e = WebhookRunner::new()
             .unwrap()
             .call(&hook(&url, Duration::from_millis(300)), &context())
@@ -313,24 +281,17 @@ mod tests {
     #[tokio::test]
     async fn redirects_are_not_followed_and_answers_are_capped() {
         // The target of the redirect: it must never be called.
-        let (target, target_req) = server(200, "reached".into(), Duration::ZERO).await;
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", l.local_addr().unwrap());
-        let redirect = tokio::spawn(async move {
-            let (mut s, _) = l.accept().await.unwrap();
-            let mut buf = [0u8; 4096];
-            let _ = s.read(&mut buf).await;
-            let resp = format!(
-                "HTTP/1.1 302 Found\r\nlocation: {target}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-            let _ = s.write_all(resp.as_bytes()).await;
-        });
+        let (target, target_server) = server(200, "reached".into(), Duration::ZERO);
+        let redirect = Server::builder()
+            .connections(1)
+            .start(move |_| Answer::status(302).header("location", &target));
+        let url = redirect.url("/hook");
         let out = WebhookRunner::new()
             .unwrap()
             .call(&hook(&url, Duration::from_secs(5)), &context())
             .await
             .unwrap();
-        redirect.await.unwrap();
+        assert_eq!(redirect.arrived(1).await.len(), 1);
         assert!(!out.ok);
         assert!(
             out.message.contains("redirects are not followed"),
@@ -338,13 +299,13 @@ mod tests {
             out.message
         );
         assert!(
-            tokio::time::timeout(Duration::from_millis(300), target_req)
+            tokio::time::timeout(Duration::from_millis(300), target_server.arrived(1))
                 .await
                 .is_err(),
             "the redirect target was called"
         );
         // A 4 MB answer: read up to the cap, the message a short snippet of it.
-        let (url, _req) = server(200, "x".repeat(4_000_000), Duration::ZERO).await;
+        let (url, _req) = server(200, "x".repeat(4_000_000), Duration::ZERO);
         let out = WebhookRunner::new()
             .unwrap()
             .call(&hook(&url, Duration::from_secs(5)), &context())

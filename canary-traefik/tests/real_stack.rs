@@ -301,7 +301,7 @@ async fn a_config_traefik_refuses_is_rejected_with_its_words() {
     bad.apps[0].entry_points = vec!["nope".into()];
     let e = r.apply(&bad).await.unwrap_err();
     match &e {
-        Error::Rejected { by, message } => {
+        Error::Rejected { by, message, .. } => {
             assert_eq!(by, "traefik");
             assert!(
                 message.contains("entryPoint \"nope\" doesn't exist"),

@@ -2,8 +2,6 @@
 //! environment, JSONPath hits, misses and non-numbers, garbage, HTML, error statuses, slow and
 //! huge answers, redirects; and the analysis reading a web check through it.
 
-mod local_http;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,8 +13,8 @@ use canary_core::{
     AppRef, Error, HumanDuration, MetricQuery, MetricsSource, Observation, Result, ServiceName,
     Spec, Track,
 };
+use canary_testkit::{Answer, Server};
 use canary_traefik::WebMetrics;
-use local_http::*;
 
 const TOKEN: &str = "Bearer tok-3f9a";
 
@@ -72,25 +70,22 @@ fn web(url: &str, json_path: &str) -> WebMetric {
     }
 }
 
-/// The header `name` (lower case) of a raw request.
-fn header<'a>(req: &'a str, name: &str) -> Option<&'a str> {
-    req.split("\r\n\r\n").next()?.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
+/// An answer with a content type.
+fn answer(status: u16, content_type: &str, body: &[u8]) -> Answer {
+    Answer::status(status)
+        .header("content-type", content_type)
+        .body(body)
 }
 
 #[tokio::test]
 async fn get_fills_the_query_and_sends_headers_from_the_environment() {
-    let srv = serve(
-        vec![json(r#"{"data": {"errorRate": 0.25, "other": 1}}"#)],
-        Duration::ZERO,
-    )
-    .await;
+    let srv = Server::in_turn(vec![Answer::json(
+        r#"{"data": {"errorRate": 0.25, "other": 1}}"#,
+    )]);
     let mut m = web(
         &format!(
             "{}/api/v1/{{{{app}}}}/errors?track={{{{track}}}}&svc={{{{service}}}}&w={{{{window}}}}&s={{{{windowSeconds}}}}&key=s3cret",
-            srv.base
+            srv.base()
         ),
         "$.data.errorRate",
     );
@@ -104,28 +99,27 @@ async fn get_fills_the_query_and_sends_headers_from_the_environment() {
         .insert("X-Team".into(), WebHeader::Value("payments".into()));
     let v = source().value(&query(m, Track::Canary)).await.unwrap();
     assert_eq!(v, Observation::Value(0.25));
-    let reqs = srv.requests.await.unwrap();
+    let reqs = srv.arrived(1).await;
     let req = &reqs[0];
     assert!(
-        req.starts_with(
+        req.head.starts_with(
             "GET /api/v1/api/errors?track=canary&svc=shop_api-canary&w=300s&s=300&key=s3cret HTTP/1.1\r\n"
         ),
-        "{req}"
+        "{}",
+        req.head
     );
-    assert_eq!(header(req, "authorization"), Some(TOKEN));
-    assert_eq!(header(req, "x-team"), Some("payments"));
-    assert_eq!(header(req, "accept"), Some("application/json"));
-    assert!(header(req, "user-agent").unwrap().starts_with("canary/"));
+    assert_eq!(req.header("authorization"), Some(TOKEN));
+    assert_eq!(req.header("x-team"), Some("payments"));
+    assert_eq!(req.header("accept"), Some("application/json"));
+    assert!(req.header("user-agent").unwrap().starts_with("canary/"));
 }
 
 #[tokio::test]
 async fn post_sends_the_templated_body_as_json() {
-    let srv = serve(
-        vec![json(r#"{"result": [{"v": "0.5"}, {"v": "0.7"}]}"#)],
-        Duration::ZERO,
-    )
-    .await;
-    let mut m = web(&format!("{}/query", srv.base), "$.result[0].v");
+    let srv = Server::in_turn(vec![Answer::json(
+        r#"{"result": [{"v": "0.5"}, {"v": "0.7"}]}"#,
+    )]);
+    let mut m = web(&format!("{}/query", srv.base()), "$.result[0].v");
     m.method = WebMethod::Post;
     m.body = Some(
         r#"{"app": "{{app}}", "track": "{{track}}", "service": "{{ service }}", "seconds": {{windowSeconds}}}"#
@@ -133,14 +127,16 @@ async fn post_sends_the_templated_body_as_json() {
     );
     let v = source().value(&query(m, Track::Stable)).await.unwrap();
     assert_eq!(v, Observation::Value(0.5), "a numeric string is a number");
-    let reqs = srv.requests.await.unwrap();
+    let reqs = srv.arrived(1).await;
     let req = &reqs[0];
-    assert!(req.starts_with("POST /query HTTP/1.1\r\n"), "{req}");
-    assert_eq!(header(req, "content-type"), Some("application/json"));
-    let body: serde_json::Value = serde_json::from_str(req.split_once("\r\n\r\n").unwrap().1)
-        .unwrap_or_else(|e| panic!("{e}: {req}"));
+    assert!(
+        req.head.starts_with("POST /query HTTP/1.1\r\n"),
+        "{}",
+        req.head
+    );
+    assert_eq!(req.header("content-type"), Some("application/json"));
     assert_eq!(
-        body,
+        req.json(),
         serde_json::json!({"app": "api", "track": "stable", "service": "shop_api", "seconds": 300})
     );
 }
@@ -156,18 +152,21 @@ async fn misses_and_non_numbers_are_no_data_and_samples_take_every_number() {
         ("$.o", Observation::NoData),
         ("$.nan", Observation::NoData),
     ];
-    let srv = serve(vec![json(doc); cases.len() + 3], Duration::ZERO).await;
+    let srv = Server::in_turn(vec![Answer::json(doc); cases.len() + 3]);
     let src = source();
     for (path, want) in cases {
         let got = src
-            .value(&query(web(&format!("{}/m", srv.base), path), Track::Canary))
+            .value(&query(
+                web(&format!("{}/m", srv.base()), path),
+                Track::Canary,
+            ))
             .await
             .unwrap();
         assert_eq!(got, want, "{path}");
     }
     let samples = src
         .samples(&query(
-            web(&format!("{}/m", srv.base), "$.xs[*]"),
+            web(&format!("{}/m", srv.base()), "$.xs[*]"),
             Track::Canary,
         ))
         .await
@@ -175,7 +174,7 @@ async fn misses_and_non_numbers_are_no_data_and_samples_take_every_number() {
     assert_eq!(samples, [1.0, 2.0, 3.5]);
     let none = src
         .samples(&query(
-            web(&format!("{}/m", srv.base), "$.missing[*]"),
+            web(&format!("{}/m", srv.base()), "$.missing[*]"),
             Track::Canary,
         ))
         .await
@@ -184,40 +183,36 @@ async fn misses_and_non_numbers_are_no_data_and_samples_take_every_number() {
     // A check needs one value: a path that finds several is the spec's mistake, said so.
     let e = src
         .value(&query(
-            web(&format!("{}/m", srv.base), "$.xs[*]"),
+            web(&format!("{}/m", srv.base()), "$.xs[*]"),
             Track::Canary,
         ))
         .await
         .unwrap_err();
     assert!(
-        matches!(&e, Error::InvalidInput { field, reason } if field == "metric.web.jsonPath" && reason.contains("found 6 values")),
+        matches!(&e, Error::InvalidInput { field, reason, .. } if field == "metric.web.jsonPath" && reason.contains("found 6 values")),
         "{e}"
     );
-    assert_eq!(srv.requests.await.unwrap().len(), 9);
+    assert_eq!(srv.arrived(9).await.len(), 9);
 }
 
 #[tokio::test]
 async fn garbage_and_html_answers_are_typed_errors_with_what_came() {
-    let srv = serve(
-        vec![
-            answer(200, "application/json", b"\x00\xff{\"a\": garbage\x1b[2J"),
-            answer(
-                200,
-                "text/html; charset=utf-8",
-                b"<html><body>Please log in</body></html>",
-            ),
-            answer(200, "application/json", b""),
-        ],
-        Duration::ZERO,
-    )
-    .await;
+    let srv = Server::in_turn(vec![
+        answer(200, "application/json", b"\x00\xff{\"a\": garbage\x1b[2J"),
+        answer(
+            200,
+            "text/html; charset=utf-8",
+            b"<html><body>Please log in</body></html>",
+        ),
+        answer(200, "application/json", b""),
+    ]);
     let src = source();
     let q = query(
-        web(&format!("{}/m?key=s3cret", srv.base), "$.a"),
+        web(&format!("{}/m?key=s3cret", srv.base()), "$.a"),
         Track::Canary,
     );
     let e = src.value(&q).await.unwrap_err();
-    let Error::Rejected { by, message } = &e else {
+    let Error::Rejected { by, message, .. } = &e else {
         panic!("{e:?}")
     };
     assert!(by.starts_with("web metric GET http://127.0.0.1:"), "{by}");
@@ -242,17 +237,13 @@ async fn garbage_and_html_answers_are_typed_errors_with_what_came() {
 
 #[tokio::test]
 async fn error_statuses_are_typed_and_secrets_stay_out() {
-    let srv = serve(
-        vec![
-            answer(500, "text/plain", b"database on fire"),
-            answer(429, "text/plain", b"slow down"),
-            answer(404, "application/json", br#"{"error": "no such app"}"#),
-            answer(401, "text/plain", b""),
-        ],
-        Duration::ZERO,
-    )
-    .await;
-    let mut m = web(&format!("{}/m?key=s3cret", srv.base), "$.v");
+    let srv = Server::in_turn(vec![
+        answer(500, "text/plain", b"database on fire"),
+        answer(429, "text/plain", b"slow down"),
+        answer(404, "application/json", br#"{"error": "no such app"}"#),
+        answer(401, "text/plain", b""),
+    ]);
+    let mut m = web(&format!("{}/m?key=s3cret", srv.base()), "$.v");
     m.headers.insert(
         "Authorization".into(),
         WebHeader::Env {
@@ -263,11 +254,11 @@ async fn error_statuses_are_typed_and_secrets_stay_out() {
     let src = source();
     let e500 = src.value(&q).await.unwrap_err();
     assert!(
-        matches!(&e500, Error::Unavailable(m) if m.contains("HTTP 500: database on fire")),
+        matches!(&e500, Error::Unavailable { message: m, .. } if m.contains("HTTP 500: database on fire")),
         "{e500}"
     );
     let e429 = src.value(&q).await.unwrap_err();
-    assert!(matches!(&e429, Error::Unavailable(m) if m.contains("HTTP 429")));
+    assert!(matches!(&e429, Error::Unavailable { message: m, .. } if m.contains("HTTP 429")));
     let e404 = src.value(&q).await.unwrap_err();
     assert!(
         matches!(&e404, Error::Rejected { message, .. } if message.contains("HTTP 404") && message.contains("no such app")),
@@ -289,8 +280,10 @@ async fn error_statuses_are_typed_and_secrets_stay_out() {
 
 #[tokio::test]
 async fn a_slow_answer_times_out_at_the_metrics_own_timeout() {
-    let srv = serve(vec![json(r#"{"v": 1}"#)], Duration::from_secs(3)).await;
-    let mut m = web(&format!("{}/slow", srv.base), "$.v");
+    let srv = Server::in_turn(vec![
+        Answer::json(r#"{"v": 1}"#).delay(Duration::from_secs(3))
+    ]);
+    let mut m = web(&format!("{}/slow", srv.base()), "$.v");
     m.timeout = Some(HumanDuration(Duration::from_millis(300)));
     let started = Instant::now();
     let e = source().value(&query(m, Track::Canary)).await.unwrap_err();
@@ -304,11 +297,13 @@ async fn a_slow_answer_times_out_at_the_metrics_own_timeout() {
         started.elapsed()
     );
     // Without its own timeout the builder's applies.
-    let srv = serve(vec![json(r#"{"v": 1}"#)], Duration::from_secs(3)).await;
+    let srv = Server::in_turn(vec![
+        Answer::json(r#"{"v": 1}"#).delay(Duration::from_secs(3))
+    ]);
     let e = source()
         .timeout(Duration::from_millis(200))
         .value(&query(
-            web(&format!("{}/slow", srv.base), "$.v"),
+            web(&format!("{}/slow", srv.base()), "$.v"),
             Track::Canary,
         ))
         .await
@@ -324,13 +319,12 @@ async fn huge_answers_are_refused_after_the_cap() {
     let mut no_length =
         b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n".to_vec();
     no_length.extend_from_slice(&big.as_bytes()[..2 * 1024 * 1024]);
-    let srv = serve(
-        vec![answer(200, "application/json", big.as_bytes()), no_length],
-        Duration::ZERO,
-    )
-    .await;
+    let srv = Server::in_turn(vec![
+        answer(200, "application/json", big.as_bytes()),
+        Answer::raw(no_length),
+    ]);
     let src = source();
-    let q = query(web(&format!("{}/big", srv.base), "$[0]"), Track::Canary);
+    let q = query(web(&format!("{}/big", srv.base()), "$[0]"), Track::Canary);
     for _ in 0..2 {
         let started = Instant::now();
         let e = src.value(&q).await.unwrap_err();
@@ -344,19 +338,14 @@ async fn huge_answers_are_refused_after_the_cap() {
 
 #[tokio::test]
 async fn redirects_are_not_followed() {
-    let target = serve(vec![json(r#"{"v": 0}"#)], Duration::ZERO).await;
-    let srv = serve(
-        vec![format!(
-            "HTTP/1.1 302 Found\r\nlocation: {}/v\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            target.base
-        )
-        .into_bytes()],
-        Duration::ZERO,
-    )
-    .await;
+    let target = Server::in_turn(vec![Answer::json(r#"{"v": 0}"#)]);
+    let srv = Server::in_turn(vec![Answer::raw(format!(
+        "HTTP/1.1 302 Found\r\nlocation: {}/v\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        target.base()
+    ))]);
     let e = source()
         .value(&query(
-            web(&format!("{}/m", srv.base), "$.v"),
+            web(&format!("{}/m", srv.base()), "$.v"),
             Track::Canary,
         ))
         .await
@@ -365,9 +354,9 @@ async fn redirects_are_not_followed() {
         matches!(&e, Error::Rejected { message, .. } if message == "HTTP 302: redirects are not followed"),
         "{e}"
     );
-    assert_eq!(srv.requests.await.unwrap().len(), 1);
+    assert_eq!(srv.arrived(1).await.len(), 1);
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), target.requests)
+        tokio::time::timeout(Duration::from_millis(300), target.arrived(1))
             .await
             .is_err(),
         "the redirect target was called"
@@ -376,8 +365,8 @@ async fn redirects_are_not_followed() {
 
 #[tokio::test]
 async fn a_missing_variable_is_named_and_nothing_is_sent() {
-    let srv = serve(vec![json(r#"{"v": 1}"#)], Duration::ZERO).await;
-    let mut m = web(&format!("{}/m", srv.base), "$.v");
+    let srv = Server::in_turn(vec![Answer::json(r#"{"v": 1}"#)]);
+    let mut m = web(&format!("{}/m", srv.base()), "$.v");
     m.headers.insert(
         "X-Api-Key".into(),
         WebHeader::Env {
@@ -393,7 +382,7 @@ async fn a_missing_variable_is_named_and_nothing_is_sent() {
         )
     );
     assert!(
-        tokio::time::timeout(Duration::from_millis(300), srv.requests)
+        tokio::time::timeout(Duration::from_millis(300), srv.arrived(1))
             .await
             .is_err(),
         "no request without its headers"
@@ -428,14 +417,10 @@ async fn metadata_addresses_are_refused_and_other_metrics_go_to_the_inner_source
 /// endpoint answers garbage is inconclusive with the reason, never a pass.
 #[tokio::test]
 async fn the_analysis_reads_web_checks() {
-    let srv = serve(
-        vec![
-            json(r#"{"errors": 0.3}"#),
-            answer(200, "text/html", b"<html>oops</html>"),
-        ],
-        Duration::ZERO,
-    )
-    .await;
+    let srv = Server::in_turn(vec![
+        Answer::json(r#"{"errors": 0.3}"#),
+        answer(200, "text/html", b"<html>oops</html>"),
+    ]);
     let text = format!(
         r#"
 group: shop
@@ -454,7 +439,7 @@ analysis:
           jsonPath: $.errors
       max: 0.05
 "#,
-        srv.base
+        srv.base()
     );
     let spec = Spec::from_yaml(&text).unwrap();
     let src = source();
@@ -471,10 +456,12 @@ analysis:
         "{}",
         report.checks[0].reason
     );
-    let reqs = srv.requests.await.unwrap();
+    let reqs = srv.arrived(2).await;
     assert!(
-        reqs[0].starts_with("GET /errors?service=api-canary HTTP/1.1"),
-        "{}",
         reqs[0]
+            .head
+            .starts_with("GET /errors?service=api-canary HTTP/1.1"),
+        "{}",
+        reqs[0].head
     );
 }

@@ -2,8 +2,6 @@
 //! its test binary: the variable is set before any thread exists, so no other test can race the
 //! environment.
 
-mod local_http;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +10,8 @@ use canary_core::spec::{MetricKind, WebHeader, WebMethod, WebMetric};
 use canary_core::{
     AppRef, Error, MetricQuery, MetricsSource, Observation, Result, ServiceName, Track,
 };
+use canary_testkit::{Answer, Server};
 use canary_traefik::WebMetrics;
-use local_http::*;
 
 #[derive(Debug)]
 struct Nothing;
@@ -38,10 +36,10 @@ fn headers_come_from_the_process_environment_at_call_time() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let srv = serve(vec![json(r#"{"v": 7}"#)], Duration::ZERO).await;
+        let srv = Server::in_turn(vec![Answer::json(r#"{"v": 7}"#)]);
         let sn = |s: &str| ServiceName::parse(s).unwrap();
         let mut metric = WebMetric {
-            url: format!("{}/m", srv.base),
+            url: srv.url("/m"),
             method: WebMethod::Get,
             body: None,
             headers: BTreeMap::from([(
@@ -65,11 +63,11 @@ fn headers_come_from_the_process_environment_at_call_time() {
         };
         let source = WebMetrics::new(Arc::new(Nothing));
         assert_eq!(source.value(&q).await.unwrap(), Observation::Value(7.0));
-        let reqs = srv.requests.await.unwrap();
+        let reqs = srv.arrived(1).await;
         assert!(
-            reqs[0].contains("authorization: Bearer env-token-77\r\n"),
+            reqs[0].head.contains("authorization: Bearer env-token-77\r\n"),
             "{}",
-            reqs[0]
+            reqs[0].head
         );
         metric.headers.insert(
             "X-Other".into(),

@@ -54,5 +54,5 @@ impl<T: Serialize> ToNapiValue for Js<T> {
 /// `v` as a JSON value, for JavaScript callbacks (which take napi's `serde_json::Value`).
 pub(crate) fn to_json<T: Serialize>(v: &T) -> canary_core::Result<Value> {
     serde_json::to_value(v)
-        .map_err(|e| Error::Internal(format!("cannot convert for JavaScript: {e}")))
+        .map_err(|e| Error::internal(format!("cannot convert for JavaScript: {e}")).with_source(e))
 }

@@ -16,7 +16,7 @@ pub(crate) fn js_error<'e>(env: &'e Env, e: &Error) -> napi::Result<Unknown<'e>>
     let error = plain(env, e.code(), &e.to_string())?;
     // SAFETY: `error` is a live object of this env (a JavaScript `Error`).
     let mut obj = unsafe { Object::from_napi_value(env.raw(), error.raw())? };
-    if let Error::InvalidInput { field, reason } = e {
+    if let Error::InvalidInput { field, reason, .. } = e {
         obj.set_named_property("field", field.as_str())?;
         obj.set_named_property("reason", reason.as_str())?;
     }

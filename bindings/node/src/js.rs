@@ -232,7 +232,7 @@ fn failed(who: &str, e: napi::Error) -> Error {
         } else {
             e.reason
         };
-        Error::Unavailable(format!("{who} failed: {why}"))
+        Error::unavailable(format!("{who} failed: {why}"))
     }
 }
 

@@ -112,7 +112,8 @@ fn channel_of<T: Send + 'static>(
 
 /// Serializes into the items of a [`PyStream`].
 fn value<T: serde::Serialize>(v: T) -> canary_core::Result<serde_json::Value> {
-    serde_json::to_value(v).map_err(|e| Error::Internal(format!("not serializable: {e}")))
+    serde_json::to_value(v)
+        .map_err(|e| Error::internal(format!("not serializable: {e}")).with_source(e))
 }
 
 impl PyCanary {

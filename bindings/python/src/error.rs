@@ -6,7 +6,8 @@
 //! `source()` chain becomes `__cause__`.
 //!
 //! Python → core: an exception raised by Python code the engine called (a metrics source, a hook)
-//! becomes `Error::Unavailable` naming it; the engine treats it like any failed call.
+//! becomes `Error::Unavailable` naming it, with the exception as its source (so it is the
+//! `__cause__` again should the error reach Python); the engine treats it like any failed call.
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -29,11 +30,13 @@ impl<T> ToPyResult<T> for canary_core::Result<T> {
 fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     match e {
-        Error::InvalidInput { field, reason } => {
+        Error::InvalidInput { field, reason, .. } => {
             d.set_item("field", field)?;
             d.set_item("reason", reason)?;
         }
-        Error::NotFound { kind, name, detail } => {
+        Error::NotFound {
+            kind, name, detail, ..
+        } => {
             d.set_item("kind", kind)?;
             d.set_item("name", name)?;
             d.set_item("detail", detail)?;
@@ -46,11 +49,14 @@ fn details<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyDict>> {
             d.set_item("service", service)?;
             d.set_item("reason", message)?;
         }
-        Error::Rejected { by, message } => {
+        Error::Rejected { by, message, .. } => {
             d.set_item("by", by)?;
             d.set_item("reason", message)?;
         }
-        Error::Conflict(m) | Error::Unavailable(m) | Error::Aborted(m) | Error::Internal(m) => {
+        Error::Conflict { message: m, .. }
+        | Error::Unavailable { message: m, .. }
+        | Error::Aborted(m)
+        | Error::Internal { message: m, .. } => {
             d.set_item("reason", m)?;
         }
         _ => {}
@@ -85,6 +91,10 @@ fn cause_of(py: Python<'_>, source: Option<&(dyn std::error::Error + 'static)>) 
     if let Some(e) = source.downcast_ref::<Error>() {
         return Some(to_py_err(e.clone()));
     }
+    // An exception Python code raised into the engine comes back as itself.
+    if let Some(e) = source.downcast_ref::<PyErr>() {
+        return Some(e.clone_ref(py));
+    }
     let err = PyException::new_err(source.to_string());
     err.set_cause(py, cause_of(py, source.source()));
     Some(err)
@@ -101,9 +111,10 @@ pub(crate) fn from_py_err(what: &str, err: PyErr) -> Error {
             .unwrap_or_else(|_| "Exception".into());
         match err.value(py).str().map(|s| s.to_string()) {
             Ok(text) if !text.is_empty() => {
-                Error::Unavailable(format!("{what} raised {name}: {text}"))
+                Error::unavailable(format!("{what} raised {name}: {text}"))
             }
-            _ => Error::Unavailable(format!("{what} raised {name}")),
+            _ => Error::unavailable(format!("{what} raised {name}")),
         }
+        .with_source(err)
     })
 }

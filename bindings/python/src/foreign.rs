@@ -79,7 +79,7 @@ impl PyMetricsSource {
             Ok(read(v).ok_or_else(|| format!("{what} returned {}, not {expected}", type_name(v))))
         });
         read.map_err(|e| from_py_err(&what, e))?
-            .map_err(Error::Unavailable)
+            .map_err(Error::unavailable)
     }
 }
 
@@ -181,7 +181,7 @@ impl HookRunner for PyHookRunner {
             }))
         });
         read.map_err(|e| from_py_err(&what, e))?
-            .map_err(Error::Unavailable)
+            .map_err(Error::unavailable)
     }
 }
 

@@ -146,9 +146,10 @@ pub(crate) fn raise_core_error(code: &str, message: String) -> PyResult<()> {
             kind: "service".into(),
             name: message,
             detail: None,
+            source: None,
         },
-        "CANARY_CONFLICT" => Error::Conflict(message),
-        "CANARY_UNAVAILABLE" => Error::Unavailable(message),
+        "CANARY_CONFLICT" => Error::conflict(message),
+        "CANARY_UNAVAILABLE" => Error::unavailable(message),
         "CANARY_TIMEOUT" => Error::Timeout {
             what: message,
             after: Duration::from_millis(1500),
@@ -157,12 +158,9 @@ pub(crate) fn raise_core_error(code: &str, message: String) -> PyResult<()> {
             service: "api-canary".into(),
             message,
         },
-        "CANARY_REJECTED" => Error::Rejected {
-            by: "traefik".into(),
-            message,
-        },
+        "CANARY_REJECTED" => Error::rejected("traefik", message),
         "CANARY_ABORTED" => Error::Aborted(message),
-        _ => Error::Internal(message),
+        _ => Error::internal(message),
     };
     Err(to_py_err(e))
 }

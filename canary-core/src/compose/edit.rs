@@ -153,7 +153,7 @@ pub fn set_images(text: &str, images: &[(&str, &ImageRef)]) -> Result<Edits> {
     let mut at = 0;
     for e in &changes {
         if e.range.start < at {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "two images share the bytes at line {}",
                 e.line
             )));
@@ -170,7 +170,7 @@ pub fn set_images(text: &str, images: &[(&str, &ImageRef)]) -> Result<Edits> {
         let path = format!("services.{service}.image");
         let got = index.node(&path).and_then(|n| tree.scalar(n));
         if got != Some(image.as_str()) {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "writing {image} at {path} did not read back (got {got:?})"
             )));
         }
@@ -308,6 +308,7 @@ pub fn image_of(text: &str, service: &str) -> Result<Option<(String, usize)>> {
             kind: "compose service".into(),
             name: service.to_string(),
             detail: Some(format!("the compose file has no {svc_path}")),
+            source: None,
         });
     }
     let Some(node) = index.node(&format!("{svc_path}.image")) else {
@@ -360,6 +361,7 @@ pub fn set_image_with(
             kind: "compose service".into(),
             name: service.to_string(),
             detail: Some(format!("the compose file has no {svc_path}")),
+            source: None,
         })?;
     if !is_map(&tree, service_node) {
         return Err(index.annotate(Error::invalid(svc_path, "a service must be a mapping")));
@@ -391,7 +393,7 @@ pub fn set_image_with(
     let replacement = render(new, *style, node.in_flow);
     let range = node.start..node.end;
     let (Some(head), Some(tail)) = (text.get(..range.start), text.get(range.end..)) else {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "the image at {path} is not on character boundaries"
         )));
     };
@@ -406,7 +408,7 @@ pub fn set_image_with(
         .and_then(|t| YamlIndex::of_tree(&t).ok().map(|i| (t, i)))
         .and_then(|(t, i)| i.node(&path).and_then(|n| t.scalar(n).map(str::to_string)));
     if check.as_deref() != Some(new) {
-        return Err(Error::Internal(format!(
+        return Err(Error::internal(format!(
             "writing {new:?} at {path} did not read back (got {check:?})"
         )));
     }

@@ -124,9 +124,17 @@ impl ComposeSpec {
     /// reason gets its ` (line L, column C)`. Other errors are unchanged.
     pub fn explain(&self, err: Error) -> Error {
         match err {
-            Error::InvalidInput { field, reason } => {
+            Error::InvalidInput {
+                field,
+                reason,
+                source,
+            } => {
                 let field = self.compose_path(&field);
-                self.index.annotate(Error::InvalidInput { field, reason })
+                self.index.annotate(Error::InvalidInput {
+                    field,
+                    reason,
+                    source,
+                })
             }
             other => other,
         }
@@ -393,7 +401,7 @@ impl Reader<'_, '_> {
         let t = self.tree;
         let svc = source.service.as_str();
         let Some(service) = services.iter().find(|s| s.key == svc) else {
-            return Err(Error::Internal(format!("app {svc} lost its service")));
+            return Err(Error::internal(format!("app {svc} lost its service")));
         };
         let svc_path = join("services", svc);
         let prefix = format!("apps[{i}]");

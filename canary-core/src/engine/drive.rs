@@ -33,7 +33,7 @@ impl Rollout {
                     })
                 }
                 Phase::Failed => {
-                    return Err(Error::Internal(format!(
+                    return Err(Error::internal(format!(
                         "rollout of {} failed: {} (`canary rollback` rolls it back)",
                         self.spec.group,
                         state.cause.unwrap_or_default()
@@ -47,7 +47,7 @@ impl Rollout {
                 Err(e) if self.phase().await == Phase::RollingBack => {
                     let since = *rollback_since.get_or_insert_with(tokio::time::Instant::now);
                     if since.elapsed() + backoff > self.spec.timeouts.rollback.get() {
-                        return Err(Error::Unavailable(format!(
+                        return Err(Error::unavailable(format!(
                             "the rollback of {} did not finish within {} ({e}); it stays rolling back: `canary rollback` or `canary run` drives it on",
                             self.spec.group, self.spec.timeouts.rollback
                         )));
@@ -496,7 +496,7 @@ pub(super) fn validate_command(cmd: Command, phase: Phase) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Conflict(format!(
+        Err(Error::conflict(format!(
             "cannot {} a rollout that is {phase}",
             command_word(cmd)
         )))

@@ -58,7 +58,7 @@ impl Rollout {
         let mut detach = self.spec.traffic.mode == TrafficMode::Weighted;
         if detach {
             if let Err(e) = self.detach_stable(&stable_labels).await {
-                if matches!(e, Error::Conflict(_)) {
+                if matches!(e, Error::Conflict { .. }) {
                     // A lost lease: the controller that holds it now decides.
                     return Err(e);
                 }

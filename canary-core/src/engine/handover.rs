@@ -48,7 +48,7 @@ impl Rollout {
         self.refresh_endpoints().await?;
         for app in &self.apps {
             if self.endpoints_of(&app.name).is_empty() {
-                return Err(Error::Unavailable(format!(
+                return Err(Error::unavailable(format!(
                     "canary {} has no running task to serve everything while stable takes the new version",
                     app.canary
                 )));

@@ -113,7 +113,7 @@ impl Rollout {
                             && !self.opts.takeover
                             && !terminal
                         {
-                            return Err(Error::Conflict(format!(
+                            return Err(Error::conflict(format!(
                                 "the rollout of {} was driven by {} whose lease expired (no heartbeat for {:?}); take it over explicitly",
                                 self.spec.group, l.owner, ttl
                             )));
@@ -147,7 +147,7 @@ impl Rollout {
             }
             if !same || terminal {
                 if !terminal {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::conflict(format!(
                         "a rollout of other images ({}) is {} for {}; finish or abort it first",
                         v.state
                             .canary_images
@@ -167,7 +167,7 @@ impl Rollout {
     }
 
     pub(super) fn driven_by(&self, l: &Lease) -> Error {
-        Error::Conflict(format!(
+        Error::conflict(format!(
             "the rollout of {} is driven by {} (its heartbeat moved while this controller watched)",
             self.spec.group, l.owner,
         ))
@@ -251,7 +251,7 @@ impl Rollout {
             .as_ref()
             .map(|l| l.owner.clone())
             .unwrap_or_else(|| "nobody (the lease was handed back)".into());
-        Error::Conflict(format!(
+        Error::conflict(format!(
             "lost the lease of {}: the rollout was taken over by {who}",
             self.spec.group
         ))
@@ -262,7 +262,7 @@ impl Rollout {
     /// that was paused, cut off or overtaken never acts on a rollout another one drives.
     pub(super) async fn fence(&self) -> Result<()> {
         if self.lost.load(Ordering::SeqCst) {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "lost the lease of {}",
                 self.spec.group
             )));
@@ -273,7 +273,7 @@ impl Rollout {
             Some(v) => Err(self.lost_to(&v.state)),
             None => {
                 self.lost.store(true, Ordering::SeqCst);
-                Err(Error::Conflict(format!(
+                Err(Error::conflict(format!(
                     "the state of {} was removed",
                     self.spec.group
                 )))
@@ -302,7 +302,7 @@ impl Rollout {
                         .unwrap_or_default();
                     if since >= self.opts.lease {
                         self.lost.store(true, Ordering::SeqCst);
-                        return Error::Conflict(format!(
+                        return Error::conflict(format!(
                             "could not renew the lease of {} for {:?} ({e}); stopped driving",
                             self.spec.group, since
                         ));

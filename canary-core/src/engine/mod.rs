@@ -200,7 +200,7 @@ impl Rollout {
         // A rollout left failed (by an older controller) can still be rolled back.
         let re_drive = cmd == Command::Abort && loaded.state.phase == Phase::Failed;
         if loaded.state.phase.is_terminal() && !re_drive {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "the rollout of {} already ended ({}); nothing to {}",
                 self.spec.group,
                 loaded.state.phase,

@@ -41,7 +41,7 @@ impl Rollout {
             state.command_by = Some(by.to_string());
             match self.save_state(&state, Some(v.version)).await {
                 Ok(version) => return Ok(version),
-                Err(Error::Conflict(_)) => {
+                Err(Error::Conflict { .. }) => {
                     v = self
                         .load_state()
                         .await?
@@ -50,7 +50,7 @@ impl Rollout {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict(format!(
+        Err(Error::conflict(format!(
             "could not deliver {} to the rollout of {}: it kept changing",
             command_word(cmd),
             self.spec.group
@@ -64,14 +64,14 @@ impl Rollout {
     /// another's state, not even a finished one whose lease was handed back.
     pub(super) async fn save(&self, f: impl Fn(&mut RolloutState)) -> Result<()> {
         if self.lost.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "lost the lease of {}",
                 self.spec.group
             )));
         }
         let mut guard = self.cur.lock().await;
         let Some(cur) = guard.as_mut() else {
-            return Err(Error::Internal("no rollout state loaded".into()));
+            return Err(Error::internal("no rollout state loaded"));
         };
         for _ in 0..10 {
             let mut next = cur.state.clone();
@@ -100,9 +100,9 @@ impl Rollout {
                     };
                     return Ok(());
                 }
-                Err(Error::Conflict(_)) => {
+                Err(Error::Conflict { .. }) => {
                     let fresh = self.load_state().await?.ok_or_else(|| {
-                        Error::Conflict(format!("the state of {} was removed", self.spec.group))
+                        Error::conflict(format!("the state of {} was removed", self.spec.group))
                     })?;
                     if cur.state.lease.is_some() && !self.holds(fresh.state.lease.as_ref()) {
                         return Err(self.lost_to(&fresh.state));
@@ -114,7 +114,7 @@ impl Rollout {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict(format!(
+        Err(Error::conflict(format!(
             "the state of {} keeps changing under us",
             self.spec.group
         )))

@@ -205,5 +205,5 @@ impl Rollout {
 }
 
 fn poisoned() -> Error {
-    Error::Internal("the canary endpoints lock was poisoned".into())
+    Error::internal("the canary endpoints lock was poisoned")
 }

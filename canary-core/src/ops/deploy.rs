@@ -124,9 +124,13 @@ pub async fn deploy(
     with_timeout("router", call, deps.router.check())
         .await
         .map_err(|e| match e {
-            Error::Unavailable(why) => Error::Unavailable(format!(
+            Error::Unavailable {
+                message: why,
+                source,
+            } => Error::unavailable(format!(
                 "the router is not reachable ({why}); start the local stack with `bash scripts/stack/up.sh`"
-            )),
+            ))
+            .with_cause(source),
             other => other,
         })?;
     said(
@@ -140,7 +144,7 @@ pub async fn deploy(
         .map(|v| v.state.phase)
         .filter(|phase| !phase.is_terminal());
     if let (Some(phase), true) = (active, options.reset_stable) {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "a rollout of {} is {phase}: finish it (or roll it back) before resetting stable",
             spec.group
         )));

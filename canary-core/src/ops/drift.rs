@@ -96,6 +96,7 @@ pub(crate) fn read_compose(path: &Path) -> Result<String> {
             "",
             format!("cannot read compose file {}: {e}", path.display()),
         )
+        .with_source(e)
     };
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.len() > crate::yaml::MAX_TEXT as u64 {

@@ -128,13 +128,13 @@ pub async fn write_back(
     .await?
     .map(|v| v.state)
     .ok_or_else(|| {
-        Error::Conflict(format!(
+        Error::conflict(format!(
             "no rollout of {} is recorded: nothing to write back",
             spec.group
         ))
     })?;
     if state.phase != Phase::Promoted {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "the rollout of {} is {}, not promoted: nothing to write back",
             spec.group, state.phase
         )));
@@ -149,7 +149,7 @@ pub async fn write_back(
         chosen.push((app.name.to_string(), promoted.clone(), image, how));
     }
     if chosen.is_empty() {
-        return Err(Error::Conflict(format!(
+        return Err(Error::conflict(format!(
             "the promotion of {} saved no image of this spec's apps: nothing to write back",
             spec.group
         )));
@@ -240,7 +240,7 @@ fn patch_name(path: &Path) -> String {
 /// allowed) its owner; refuses when the file no longer holds `original`.
 fn write_atomic(path: &Path, original: &str, text: &str) -> Result<()> {
     let io = |what: &str, p: &Path, e: std::io::Error| {
-        Error::Unavailable(format!("cannot {what} {}: {e}", p.display()))
+        Error::unavailable(format!("cannot {what} {}: {e}", p.display())).with_source(e)
     };
     let real = std::fs::canonicalize(path).map_err(|e| io("find", path, e))?;
     let meta = std::fs::metadata(&real).map_err(|e| io("read", &real, e))?;
@@ -276,7 +276,7 @@ fn write_atomic(path: &Path, original: &str, text: &str) -> Result<()> {
         // A last look: an edit made while the rollout ran must not be lost.
         let now = std::fs::read_to_string(&real).map_err(|e| io("read", &real, e))?;
         if now != original {
-            return Err(Error::Conflict(format!(
+            return Err(Error::conflict(format!(
                 "{} changed while the promotion was written; nothing was written (run again, or \
                  apply the patch)",
                 path.display()

@@ -245,11 +245,13 @@ pub enum RecordedError {
 impl From<&Error> for RecordedError {
     fn from(e: &Error) -> Self {
         match e {
-            Error::InvalidInput { field, reason } => RecordedError::InvalidInput {
+            Error::InvalidInput { field, reason, .. } => RecordedError::InvalidInput {
                 field: field.clone(),
                 reason: reason.clone(),
             },
-            Error::NotFound { kind, name, detail } => RecordedError::NotFound {
+            Error::NotFound {
+                kind, name, detail, ..
+            } => RecordedError::NotFound {
                 kind: kind.clone(),
                 name: name.clone(),
                 detail: detail.clone(),
@@ -258,7 +260,7 @@ impl From<&Error> for RecordedError {
                 what: what.clone(),
                 after_ms: after.as_millis().min(u64::MAX as u128) as u64,
             },
-            Error::Rejected { by, message } => RecordedError::Rejected {
+            Error::Rejected { by, message, .. } => RecordedError::Rejected {
                 by: by.clone(),
                 message: message.clone(),
             },
@@ -266,10 +268,12 @@ impl From<&Error> for RecordedError {
                 service: service.clone(),
                 message: message.clone(),
             },
-            Error::Conflict(m) => RecordedError::Conflict { message: m.clone() },
-            Error::Unavailable(m) => RecordedError::Unavailable { message: m.clone() },
+            Error::Conflict { message: m, .. } => RecordedError::Conflict { message: m.clone() },
+            Error::Unavailable { message: m, .. } => {
+                RecordedError::Unavailable { message: m.clone() }
+            }
             Error::Aborted(m) => RecordedError::Aborted { message: m.clone() },
-            Error::Internal(m) => RecordedError::Internal { message: m.clone() },
+            Error::Internal { message: m, .. } => RecordedError::Internal { message: m.clone() },
         }
     }
 }
@@ -277,22 +281,25 @@ impl From<&Error> for RecordedError {
 impl From<RecordedError> for Error {
     fn from(r: RecordedError) -> Self {
         match r {
-            RecordedError::InvalidInput { field, reason } => Error::InvalidInput { field, reason },
-            RecordedError::NotFound { kind, name, detail } => {
-                Error::NotFound { kind, name, detail }
-            }
+            RecordedError::InvalidInput { field, reason } => Error::invalid(field, reason),
+            RecordedError::NotFound { kind, name, detail } => Error::NotFound {
+                kind,
+                name,
+                detail,
+                source: None,
+            },
             RecordedError::Timeout { what, after_ms } => Error::Timeout {
                 what,
                 after: std::time::Duration::from_millis(after_ms),
             },
-            RecordedError::Rejected { by, message } => Error::Rejected { by, message },
+            RecordedError::Rejected { by, message } => Error::rejected(by, message),
             RecordedError::DeploymentFailed { service, message } => {
                 Error::DeploymentFailed { service, message }
             }
-            RecordedError::Conflict { message } => Error::Conflict(message),
-            RecordedError::Unavailable { message } => Error::Unavailable(message),
+            RecordedError::Conflict { message } => Error::conflict(message),
+            RecordedError::Unavailable { message } => Error::unavailable(message),
             RecordedError::Aborted { message } => Error::Aborted(message),
-            RecordedError::Internal { message } => Error::Internal(message),
+            RecordedError::Internal { message } => Error::internal(message),
         }
     }
 }
@@ -310,10 +317,11 @@ mod tests {
                 kind: "service".into(),
                 name: "x".into(),
                 detail: Some("gone".into()),
+                source: None,
             },
             Error::not_found("service", "y"),
-            Error::Conflict("c".into()),
-            Error::Unavailable("prometheus: HTTP 503".into()),
+            Error::conflict("c"),
+            Error::unavailable("prometheus: HTTP 503"),
             Error::Timeout {
                 what: "metrics: successRate of api canary".into(),
                 after: Duration::from_millis(1500),
@@ -322,12 +330,9 @@ mod tests {
                 service: "s".into(),
                 message: "m".into(),
             },
-            Error::Rejected {
-                by: "prometheus".into(),
-                message: "bad_data: x".into(),
-            },
+            Error::rejected("prometheus", "bad_data: x"),
             Error::Aborted("a".into()),
-            Error::Internal("i".into()),
+            Error::internal("i"),
         ];
         for e in all {
             let json = serde_json::to_string(&RecordedError::from(&e)).unwrap();

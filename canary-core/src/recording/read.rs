@@ -77,6 +77,7 @@ impl Recording {
         let path = path.as_ref();
         let unreadable = |e: std::io::Error| {
             Error::invalid("recording", format!("cannot read {}: {e}", path.display()))
+                .with_source(e)
         };
         let meta = std::fs::metadata(path).map_err(unreadable)?;
         if meta.len() > MAX_BYTES as u64 {
@@ -125,7 +126,7 @@ impl Recording {
             if entries.len() >= MAX_ENTRIES {
                 return Err(bad(n, format!("more than {MAX_ENTRIES} entries")));
             }
-            let entry: Entry = serde_json::from_str(line).map_err(|e| bad(n, e))?;
+            let entry: Entry = serde_json::from_str(line).map_err(|e| bad(n, &e).with_source(e))?;
             check(&entry).map_err(|why| bad(n, why))?;
             ended |= matches!(entry, Entry::End { .. });
             entries.push(entry);
@@ -147,13 +148,18 @@ impl Recording {
         let mut tree = self.header.spec.clone();
         overrides::apply(&mut tree, overrides)?;
         Spec::from_value(tree).map_err(|e| match e {
-            Error::InvalidInput { field, reason } => Error::InvalidInput {
+            Error::InvalidInput {
+                field,
+                reason,
+                source,
+            } => Error::InvalidInput {
                 field: if field.is_empty() {
                     "recording.spec".into()
                 } else {
                     format!("recording.spec.{field}")
                 },
                 reason,
+                source,
             },
             other => other,
         })

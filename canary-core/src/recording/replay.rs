@@ -132,6 +132,7 @@ impl RecordedMetrics {
                     query.track
                 ),
                 detail: Some(why),
+                source: None,
             }),
             Lookup::Beyond(why) => {
                 self.end.reached(why);
@@ -148,9 +149,9 @@ impl MetricsSource for RecordedMetrics {
             Answer::Value { value } => Ok(Observation::from_f64(*value)),
             Answer::NoData => Ok(Observation::NoData),
             Answer::Error { error } => Err(Error::from(error.clone())),
-            Answer::Samples { .. } | Answer::Unanswered => Err(Error::Internal(
-                "a value query was recorded with samples".into(),
-            )),
+            Answer::Samples { .. } | Answer::Unanswered => {
+                Err(Error::internal("a value query was recorded with samples"))
+            }
         }
     }
 
@@ -158,9 +159,9 @@ impl MetricsSource for RecordedMetrics {
         match self.answer(Op::Samples, query).await? {
             Answer::Samples { values } => Ok(values.clone()),
             Answer::Error { error } => Err(Error::from(error.clone())),
-            Answer::Value { .. } | Answer::NoData | Answer::Unanswered => Err(Error::Internal(
-                "a samples query was recorded with a value".into(),
-            )),
+            Answer::Value { .. } | Answer::NoData | Answer::Unanswered => {
+                Err(Error::internal("a samples query was recorded with a value"))
+            }
         }
     }
 }

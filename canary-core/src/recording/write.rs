@@ -52,6 +52,7 @@ impl Recorder {
         let path = path.as_ref();
         let file = std::fs::File::create(path).map_err(|e| {
             Error::invalid("record", format!("cannot create {}: {e}", path.display()))
+                .with_source(e)
         })?;
         Recorder::to_writer(Box::new(file), spec)
     }
@@ -163,7 +164,7 @@ impl Recorder {
 
     fn result(&self) -> Result<()> {
         match self.error() {
-            Some(e) => Err(Error::Unavailable(format!(
+            Some(e) => Err(Error::unavailable(format!(
                 "the recording is incomplete: {e}"
             ))),
             None => Ok(()),
@@ -236,7 +237,7 @@ pub const REDACTED: &str = "(redacted)";
 fn redacted(spec: &Spec) -> Result<serde_json::Value> {
     use serde_json::Value;
     let mut tree = serde_json::to_value(spec)
-        .map_err(|e| Error::Internal(format!("the spec does not serialize: {e}")))?;
+        .map_err(|e| Error::internal(format!("the spec does not serialize: {e}")).with_source(e))?;
     let hide = |v: Option<&mut Value>| {
         if let Some(Value::Object(m)) = v {
             m.values_mut().for_each(|v| *v = Value::from(REDACTED));
@@ -286,7 +287,7 @@ impl Drop for Following {
 }
 
 fn poisoned() -> Error {
-    Error::Internal("the recorder's lock was poisoned".into())
+    Error::internal("the recorder's lock was poisoned")
 }
 
 /// The decorator [`Recorder::metrics`] gives.

@@ -104,6 +104,7 @@ impl<'t> Tree<'t> {
                     line: 1,
                     column: 1,
                     message: "the YAML parser failed on this text".into(),
+                    source: None,
                 })
             }
         }
@@ -215,6 +216,7 @@ impl<'t> Builder<'t> {
             line,
             column,
             message: message.into(),
+            source: None,
         }
     }
 
@@ -227,6 +229,7 @@ impl<'t> Builder<'t> {
                     line: m.line(),
                     column: m.col() + 1,
                     message: e.info().to_string(),
+                    source: Some(e),
                 }
             })?;
             self.event(event, span)?;
@@ -579,6 +582,7 @@ impl Tree<'_> {
             line,
             column,
             message: message.into(),
+            source: None,
         }
     }
 

@@ -315,8 +315,8 @@ impl DynamicConfig {
     /// The YAML text of the file (never empty: there is always at least one router).
     pub(crate) fn to_yaml(&self) -> Result<String> {
         if self.http.routers.is_empty() {
-            return Err(Error::Internal(
-                "refusing to write a group file without routers".into(),
+            return Err(Error::internal(
+                "refusing to write a group file without routers",
             ));
         }
         let body = canary_core::yaml::to_string(self)?;
@@ -327,7 +327,8 @@ impl DynamicConfig {
 
     /// Parses a file the router wrote.
     pub(crate) fn from_yaml(text: &str) -> Result<Self> {
-        canary_core::yaml::from_str(text)
-            .map_err(|e| Error::Internal(format!("cannot read a canary group file: {e}")))
+        canary_core::yaml::from_str(text).map_err(|e| {
+            Error::internal(format!("cannot read a canary group file: {e}")).with_source(e)
+        })
     }
 }

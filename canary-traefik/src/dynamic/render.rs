@@ -413,7 +413,7 @@ pub(crate) fn render(
 
 fn reason(e: &Error) -> String {
     match e {
-        Error::InvalidInput { field, reason } if field.is_empty() || field == "rule" => {
+        Error::InvalidInput { field, reason, .. } if field.is_empty() || field == "rule" => {
             reason.clone()
         }
         other => other.to_string(),

@@ -129,7 +129,7 @@ impl EtcdStore {
             .keys()
             .find(|k| !prefixes.iter().any(|p| k.starts_with(p.as_str())))
         {
-            return Err(Error::Internal(format!(
+            return Err(Error::internal(format!(
                 "{stray} is not a key of group {group}"
             )));
         }
@@ -176,7 +176,7 @@ impl EtcdStore {
             }
             tracing::debug!(%group, "the group's index changed under us; reading again");
         }
-        Err(Error::Conflict(format!(
+        Err(Error::conflict(format!(
             "the Traefik config of group {group} in etcd kept changing: {ATTEMPTS} transactions lost the race"
         )))
     }
@@ -243,7 +243,7 @@ impl EtcdStore {
             .await
             .map_err(|e| http::send_error(e, &what, self.timeout))?;
         let v: Value = serde_json::from_slice(&bytes).map_err(|_| {
-            Error::Unavailable(format!(
+            Error::unavailable(format!(
                 "{what} answered {status}: {}",
                 http::snippet(&bytes, 300)
             ))
@@ -260,7 +260,7 @@ impl EtcdStore {
             ));
         }
         if !status.is_success() {
-            return Err(Error::Unavailable(format!(
+            return Err(Error::unavailable(format!(
                 "{what} answered {status}: {}",
                 http::snippet(&bytes, 300)
             )));
@@ -273,17 +273,11 @@ impl EtcdStore {
 fn etcd_error(code: i64, message: &str, what: &str) -> Error {
     match code {
         // Unavailable, DeadlineExceeded, ResourceExhausted, Aborted, Unknown (leader changes).
-        14 | 4 | 8 | 10 | 2 => Error::Unavailable(format!("{what}: {message}")),
-        _ if message.contains("too many operations in txn request") => Error::Rejected {
-            by: "etcd".into(),
-            message: format!(
+        14 | 4 | 8 | 10 | 2 => Error::unavailable(format!("{what}: {message}")),
+        _ if message.contains("too many operations in txn request") => Error::rejected("etcd", format!(
                 "{message} (the group's config is more keys than etcd's --max-txn-ops allows; raise it)"
-            ),
-        },
-        _ => Error::Rejected {
-            by: "etcd".into(),
-            message: message.to_string(),
-        },
+            )),
+        _ => Error::rejected("etcd", message.to_string()),
     }
 }
 
@@ -307,11 +301,11 @@ fn b64_prefix_end(prefix: &str) -> String {
 fn parse_kv(v: &Value) -> Result<Kv> {
     let text = |field: &str| -> Result<String> {
         let raw = v.get(field).and_then(Value::as_str).unwrap_or_default();
-        let bytes = B64
-            .decode(raw)
-            .map_err(|e| Error::Internal(format!("etcd sent a {field} that is not base64: {e}")))?;
+        let bytes = B64.decode(raw).map_err(|e| {
+            Error::internal(format!("etcd sent a {field} that is not base64: {e}")).with_source(e)
+        })?;
         String::from_utf8(bytes)
-            .map_err(|_| Error::Internal(format!("etcd sent a {field} that is not UTF-8")))
+            .map_err(|_| Error::internal(format!("etcd sent a {field} that is not UTF-8")))
     };
     let mod_revision = match v.get("mod_revision") {
         Some(Value::String(s)) => s.parse().unwrap_or(0),

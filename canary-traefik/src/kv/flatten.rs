@@ -14,8 +14,9 @@ use crate::dynamic::DynamicConfig;
 /// absent one (the model never holds an empty one Traefik needs; see [`check_complete`]).
 pub(crate) fn flatten(root: &str, config: &DynamicConfig) -> Result<BTreeMap<String, String>> {
     check_root(root)?;
-    let value = serde_json::to_value(config)
-        .map_err(|e| Error::Internal(format!("the dynamic config does not serialize: {e}")))?;
+    let value = serde_json::to_value(config).map_err(|e| {
+        Error::internal(format!("the dynamic config does not serialize: {e}")).with_source(e)
+    })?;
     let mut out = BTreeMap::new();
     walk(root.trim_end_matches('/'), &value, &mut out)?;
     check_complete(root, config, &out)?;
@@ -63,7 +64,7 @@ fn walk(prefix: &str, v: &Value, out: &mut BTreeMap<String, String>) -> Result<(
                 // Object names come from the renderer (checked names); a `/` in one would move
                 // its keys elsewhere in the tree.
                 if k.is_empty() || k.contains('/') {
-                    return Err(Error::Internal(format!(
+                    return Err(Error::internal(format!(
                         "{k:?} under {prefix} cannot be a KV path segment"
                     )));
                 }
@@ -88,7 +89,7 @@ pub(crate) fn check_complete(
         if keys.get(&k).is_some_and(|v| !v.is_empty()) {
             Ok(())
         } else {
-            Err(Error::Internal(format!("the KV config lacks {k}")))
+            Err(Error::internal(format!("the KV config lacks {k}")))
         }
     };
     let http = format!("{root}/http");
@@ -100,7 +101,7 @@ pub(crate) fn check_complete(
         let base = format!("{http}/services/{name}");
         if let Some(w) = &s.weighted {
             if w.services.is_empty() {
-                return Err(Error::Internal(format!(
+                return Err(Error::internal(format!(
                     "weighted service {name} has no child"
                 )));
             }
@@ -117,7 +118,7 @@ pub(crate) fn check_complete(
         }
         if let Some(lb) = &s.load_balancer {
             if lb.servers.is_empty() {
-                return Err(Error::Internal(format!(
+                return Err(Error::internal(format!(
                     "load balancer {name} has no server"
                 )));
             }

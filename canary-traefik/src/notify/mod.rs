@@ -231,8 +231,9 @@ async fn post_to(
     body: &Value,
 ) -> Result<Delivery> {
     // url's own parse errors never quote the input.
-    let parsed = reqwest::Url::parse(url.expose())
-        .map_err(|e| Error::invalid(format!("{what}: url"), format!("not a URL: {e}")))?;
+    let parsed = reqwest::Url::parse(url.expose()).map_err(|e| {
+        Error::invalid(format!("{what}: url"), format!("not a URL: {e}")).with_source(e)
+    })?;
     let timeout = n.timeout.get();
     // Resolved and checked here, and the connection pinned to what was checked.
     let (host, addrs) = egress::resolve_checked(
@@ -247,7 +248,7 @@ async fn post_to(
         .redirect(reqwest::redirect::Policy::none())
         .resolve_to_addrs(&host, &addrs)
         .build()
-        .map_err(|e| Error::Internal(format!("cannot build an HTTP client: {e}")))?;
+        .map_err(|e| Error::internal(format!("cannot build an HTTP client: {e}")).with_source(e))?;
     let mut resp = client
         .post(parsed)
         .json(body)
@@ -273,10 +274,7 @@ async fn post_to(
     if let Some(path) = parsed_path(url.expose()) {
         text = text.replace(path, "/<redacted>");
     }
-    let rejected = |message: String| Error::Rejected {
-        by: what.to_string(),
-        message,
-    };
+    let rejected = |message: String| Error::rejected(what.to_string(), message);
     let code = status.as_u16();
     if status.is_redirection() {
         return Err(rejected(format!("HTTP {code}: redirects are not followed")));

@@ -6,9 +6,8 @@ use std::time::{Duration, Instant};
 
 use canary_core::analysis::{AnalysisReport, CheckResult, Verdict};
 use canary_core::{Event, EventKind, Phase, Spec};
+use canary_testkit::{Answer, Server};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use tokio::sync::broadcast;
 
 use super::Notifier;
@@ -17,106 +16,23 @@ use crate::testutil::fixture;
 /// The secret part of every URL in these tests: it must never reach a log.
 const SECRET: &str = "s3cr3t-T0KEN";
 
-/// One request a server received.
-#[derive(Debug, Clone)]
-struct Got {
-    path: String,
-    body: Value,
-    at: Instant,
+/// A server answering 200 "ok" to everything.
+fn ok() -> Server {
+    Server::start(|_| Answer::status(200).body("ok"))
 }
 
-/// What a server answers: status, extra header lines, body, and how long it waits first.
-type Answer = (u16, String, String, Duration);
-
-/// An HTTP server on 127.0.0.1 that records every request and answers with `answer(path)`.
-struct Server {
-    url: String,
-    got: Arc<Mutex<Vec<Got>>>,
-    task: tokio::task::JoinHandle<()>,
+/// The server's URL with the secret in its path and query, as Slack's and Discord's are.
+fn secret_url(server: &Server) -> String {
+    server.url(&format!("/services/T0/B0/{SECRET}?token={SECRET}"))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Server {
-    async fn start(answer: impl Fn(&str) -> Answer + Send + Sync + 'static) -> Server {
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", l.local_addr().unwrap());
-        let got: Arc<Mutex<Vec<Got>>> = Default::default();
-        let record = got.clone();
-        let answer = Arc::new(answer);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((mut s, _)) = l.accept().await else {
-                    return;
-                };
-                let record = record.clone();
-                let answer = answer.clone();
-                tokio::spawn(async move {
-                    let mut req = Vec::new();
-                    let mut buf = [0u8; 8192];
-                    let (head, body) = loop {
-                        let n = match s.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => n,
-                        };
-                        req.extend_from_slice(&buf[..n]);
-                        let text = String::from_utf8_lossy(&req).to_string();
-                        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
-                            let len: usize = head
-                                .lines()
-                                .find_map(|l| {
-                                    l.to_ascii_lowercase()
-                                        .strip_prefix("content-length:")
-                                        .map(|v| v.trim().parse().unwrap())
-                                })
-                                .unwrap_or(0);
-                            if rest.len() >= len {
-                                break (head.to_string(), rest.to_string());
-                            }
-                        }
-                    };
-                    let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
-                    record.lock().unwrap().push(Got {
-                        path: path.clone(),
-                        body: serde_json::from_str(&body).unwrap_or(Value::Null),
-                        at: Instant::now(),
-                    });
-                    let (status, headers, body, delay) = answer(&path);
-                    tokio::time::sleep(delay).await;
-                    let resp = format!(
-                        "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = s.write_all(resp.as_bytes()).await;
-                });
-            }
-        });
-        Server { url, got, task }
-    }
-
-    async fn ok() -> Server {
-        Server::start(|_| (200, String::new(), "ok".into(), Duration::ZERO)).await
-    }
-
-    /// The URL with the secret in its path and query, as Slack's and Discord's are.
-    fn secret_url(&self) -> String {
-        format!("{}/services/T0/B0/{SECRET}?token={SECRET}", self.url)
-    }
-
-    fn got(&self) -> Vec<Got> {
-        self.got.lock().unwrap().clone()
-    }
-
-    fn kinds(&self) -> Vec<String> {
-        self.got()
-            .iter()
-            .map(|g| g.body["kind"].as_str().unwrap_or("?").to_string())
-            .collect()
-    }
+/// The `kind` of each body the server got, in order.
+fn kinds(server: &Server) -> Vec<String> {
+    server
+        .requests()
+        .iter()
+        .map(|r| r.json()["kind"].as_str().unwrap_or("?").to_string())
+        .collect()
 }
 
 fn spec(notifications: &str) -> Spec {
@@ -230,12 +146,12 @@ fn validator(name: &str) -> jsonschema::Validator {
 
 #[tokio::test]
 async fn events_are_filtered_by_kind_and_posted_in_order() {
-    let json = Server::ok().await;
-    let slack = Server::ok().await;
+    let json = ok();
+    let slack = ok();
     let spec = spec(&format!(
         "  - name: audit\n    kind: json\n    url: {}\n    events: [started, weightSet, promoted]\n  - name: team\n    kind: slack\n    url: {}\n",
-        json.secret_url(),
-        slack.secret_url()
+        secret_url(&json),
+        secret_url(&slack)
     ));
     let notifier = Notifier::new(&spec).unwrap();
     let (tx, rx) = broadcast::channel(64);
@@ -248,10 +164,10 @@ async fn events_are_filtered_by_kind_and_posted_in_order() {
     assert!(task.is_finished());
 
     assert_eq!(
-        json.kinds(),
+        kinds(&json),
         vec!["started", "weightSet", "weightSet", "promoted"]
     );
-    let bodies: Vec<Value> = json.got().into_iter().map(|g| g.body).collect();
+    let bodies: Vec<Value> = json.requests().iter().map(|g| g.json()).collect();
     assert_eq!(
         bodies
             .iter()
@@ -263,7 +179,7 @@ async fn events_are_filtered_by_kind_and_posted_in_order() {
         .iter()
         .all(|b| b["notification"] == "audit" && b["group"] == "shop"));
     assert_eq!(
-        json.got()[0].path,
+        json.requests()[0].path,
         format!("/services/T0/B0/{SECRET}?token={SECRET}")
     );
     // The promotion carries the last analysis (at 50%) with its figure.
@@ -274,13 +190,13 @@ async fn events_are_filtered_by_kind_and_posted_in_order() {
     );
 
     // Slack: the default kinds only, each a valid Slack message.
-    let got = slack.got();
+    let got: Vec<Value> = slack.requests().iter().map(|g| g.json()).collect();
     let v = validator("slack-webhook.schema.json");
     let titles: Vec<String> = got
         .iter()
-        .map(|g| {
-            assert!(v.is_valid(&g.body), "{:#}", g.body);
-            g.body["blocks"][0]["text"]["text"]
+        .map(|body| {
+            assert!(v.is_valid(body), "{body:#}");
+            body["blocks"][0]["text"]["text"]
                 .as_str()
                 .unwrap()
                 .to_string()
@@ -294,7 +210,7 @@ async fn events_are_filtered_by_kind_and_posted_in_order() {
             "canary shop: promoted"
         ]
     );
-    let promoted = got[2].body.to_string();
+    let promoted = got[2].to_string();
     assert!(
         promoted.contains("errors api: canary 0.002 vs max 0.010 (pass)"),
         "{promoted}"
@@ -303,14 +219,14 @@ async fn events_are_filtered_by_kind_and_posted_in_order() {
 
 #[tokio::test]
 async fn a_slow_or_failing_endpoint_does_not_hold_up_the_others() {
-    let fast = Server::ok().await;
-    let slow = Server::start(|_| (200, String::new(), "ok".into(), Duration::from_secs(3))).await;
-    let failing = Server::start(|_| (500, String::new(), "boom".into(), Duration::ZERO)).await;
+    let fast = ok();
+    let slow = Server::start(|_| Answer::status(200).body("ok").delay(Duration::from_secs(3)));
+    let failing = Server::start(|_| Answer::status(500).body("boom"));
     let spec = spec(&format!(
         "  - name: fast\n    kind: discord\n    url: {}\n  - name: slow\n    kind: teams\n    url: {}\n    timeout: 1s\n  - name: failing\n    kind: json\n    url: {}\n",
-        fast.secret_url(),
-        slow.secret_url(),
-        failing.secret_url()
+        secret_url(&fast),
+        secret_url(&slow),
+        secret_url(&failing)
     ));
     let notifier = Notifier::new(&spec).unwrap();
     let (tx, rx) = broadcast::channel(64);
@@ -321,24 +237,24 @@ async fn a_slow_or_failing_endpoint_does_not_hold_up_the_others() {
     }
     // The fast endpoint has all three while the slow one still holds its first.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while fast.got().len() < 3 && Instant::now() < deadline {
+    while fast.requests().len() < 3 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let fast_got = fast.got();
+    let fast_got = fast.requests();
     assert_eq!(fast_got.len(), 3);
     let last_fast = fast_got[2].at.duration_since(sent);
     assert!(last_fast < Duration::from_millis(900), "{last_fast:?}");
     assert_eq!(
-        slow.got().len(),
+        slow.requests().len(),
         1,
         "the slow endpoint is still on its first post"
     );
     let v = validator("discord-webhook.schema.json");
-    assert!(fast_got.iter().all(|g| v.is_valid(&g.body)));
+    assert!(fast_got.iter().all(|g| v.is_valid(&g.json())));
     assert_eq!(
         fast_got
             .iter()
-            .map(|g| g.body["embeds"][0]["title"].as_str().unwrap())
+            .map(|g| g.json()["embeds"][0]["title"].as_str().unwrap().to_string())
             .collect::<Vec<_>>(),
         vec![
             "canary shop: started",
@@ -349,34 +265,26 @@ async fn a_slow_or_failing_endpoint_does_not_hold_up_the_others() {
     drop(tx);
     assert!(task.finish(Duration::from_secs(10)).await);
     // Every post was tried, in order, whatever the answers before it.
-    assert_eq!(failing.kinds(), vec!["started", "paused", "promoted"]);
-    let slow_got = slow.got();
+    assert_eq!(kinds(&failing), vec!["started", "paused", "promoted"]);
+    let slow_got = slow.requests();
     assert_eq!(
         slow_got.len(),
         3,
         "each slow post timed out after 1s, then the next went"
     );
     let v = validator("teams-adaptive-card.schema.json");
-    assert!(slow_got.iter().all(|g| v.is_valid(&g.body)));
+    assert!(slow_got.iter().all(|g| v.is_valid(&g.json())));
 }
 
 #[tokio::test]
 async fn redirects_are_not_followed() {
-    let target = Server::ok().await;
-    let to = target.url.clone();
-    let redirect = Server::start(move |_| {
-        (
-            302,
-            format!("location: {to}/elsewhere\r\n"),
-            String::new(),
-            Duration::ZERO,
-        )
-    })
-    .await;
+    let target = ok();
+    let to = target.url("/elsewhere");
+    let redirect = Server::start(move |_| Answer::status(302).header("location", &to));
     let logs = Logs::capture();
     let spec = spec(&format!(
         "  - name: moved\n    kind: slack\n    url: {}\n",
-        redirect.secret_url()
+        secret_url(&redirect)
     ));
     let notifier = Notifier::new(&spec).unwrap();
     let e = notifier.send(0, &notifier.test_note()).await.unwrap_err();
@@ -390,8 +298,8 @@ async fn redirects_are_not_followed() {
     tx.send(event(EventKind::Started, 0)).unwrap();
     drop(tx);
     assert!(task.finish(Duration::from_secs(5)).await);
-    assert_eq!(redirect.got().len(), 2);
-    assert!(target.got().is_empty(), "the redirect was followed");
+    assert_eq!(redirect.requests().len(), 2);
+    assert!(target.requests().is_empty(), "the redirect was followed");
     let text = logs.text();
     assert!(
         text.contains("notification not sent") && text.contains("redirects are not followed"),
@@ -403,26 +311,13 @@ async fn redirects_are_not_followed() {
 async fn secrets_never_reach_the_logs_or_errors() {
     let logs = Logs::capture();
     // Answers with the request line in its body, as a careless endpoint might.
-    let echo = Server::start(|path| {
-        (
-            500,
-            String::new(),
-            format!("bad request to {path}"),
-            Duration::ZERO,
-        )
-    })
-    .await;
-    let slow = Server::start(|_| (200, String::new(), "ok".into(), Duration::from_secs(3))).await;
+    let echo = Server::start(|r| Answer::status(500).body(format!("bad request to {}", r.path)));
+    let slow = Server::start(|_| Answer::status(200).body("ok").delay(Duration::from_secs(3)));
     let teams = Server::start(|_| {
-        (
-            200,
-            String::new(),
-            "Microsoft Teams endpoint returned HTTP error 429 with ContextId x".into(),
-            Duration::ZERO,
-        )
-    })
-    .await;
-    let ok = Server::ok().await;
+        Answer::status(200)
+            .body("Microsoft Teams endpoint returned HTTP error 429 with ContextId x")
+    });
+    let ok = ok();
     let closed = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/services/{SECRET}", l.local_addr().unwrap());
@@ -440,10 +335,10 @@ async fn secrets_never_reach_the_logs_or_errors() {
          \x20 - name: ok\n    kind: json\n    url: {}\n\
          \x20 - name: unset\n    kind: json\n    urlFrom: {{env: {unset}}}\n\
          \x20 - name: metadata\n    kind: json\n    url: http://169.254.169.254/latest/{SECRET}\n",
-        echo.secret_url(),
-        slow.secret_url(),
-        teams.secret_url(),
-        ok.secret_url(),
+        secret_url(&echo),
+        secret_url(&slow),
+        secret_url(&teams),
+        secret_url(&ok),
     ));
     let notifier = Notifier::new(&spec).unwrap();
     assert!(!format!("{notifier:?}").contains(SECRET));
@@ -462,8 +357,8 @@ async fn secrets_never_reach_the_logs_or_errors() {
             (_, Ok(d)) => panic!("{name} was sent: {d:?}"),
         }
     }
-    assert_eq!(ok.got().len(), 2);
-    assert_eq!(ok.got()[1].body["test"], true);
+    assert_eq!(ok.requests().len(), 2);
+    assert_eq!(ok.requests()[1].json()["test"], true);
 
     let text = logs.text();
     assert!(!text.contains(SECRET), "a secret in the logs:\n{text}");
@@ -488,16 +383,20 @@ async fn secrets_never_reach_the_logs_or_errors() {
         "{text}"
     );
     // Hosts are shown: a person can tell which endpoint failed.
-    assert!(text.contains(&echo.url), "{text}");
+    assert!(text.contains(echo.base()), "{text}");
 }
 
 #[tokio::test]
 async fn a_full_queue_drops_new_events_with_a_warning() {
     let logs = Logs::capture();
-    let stuck = Server::start(|_| (200, String::new(), "ok".into(), Duration::from_secs(30))).await;
+    let stuck = Server::start(|_| {
+        Answer::status(200)
+            .body("ok")
+            .delay(Duration::from_secs(30))
+    });
     let spec = spec(&format!(
         "  - name: stuck\n    kind: json\n    url: {}\n    events: [weightSet]\n    timeout: 1m\n",
-        stuck.secret_url()
+        secret_url(&stuck)
     ));
     let notifier = Notifier::new(&spec).unwrap();
     let (tx, rx) = broadcast::channel(256);

@@ -163,14 +163,12 @@ pub(super) fn middleware_differs(
 }
 
 fn rejected(what: &str, name: &str, errors: &[String], status: &str) -> Error {
-    Error::Rejected {
-        by: "traefik".into(),
-        message: if errors.is_empty() {
-            format!("{what} {name} is {status}")
-        } else {
-            format!("{what} {name}: {}", errors.join("; "))
-        },
-    }
+    let message = if errors.is_empty() {
+        format!("{what} {name} is {status}")
+    } else {
+        format!("{what} {name}: {}", errors.join("; "))
+    };
+    Error::rejected("traefik", message)
 }
 
 /// Compares one object: `Ok(None)` when Traefik shows it as written (or, not written, does not
@@ -295,11 +293,16 @@ impl TraefikRouter {
                         pending = Some(e.to_string());
                         break;
                     }
-                    Err(Error::Rejected { by, message }) if self.apis.len() > 1 => {
-                        return Err(Error::Rejected {
+                    Err(Error::Rejected {
+                        by,
+                        message,
+                        source,
+                    }) if self.apis.len() > 1 => {
+                        return Err(Error::rejected(
                             by,
-                            message: format!("{message} (Traefik at {})", api.url()),
-                        })
+                            format!("{message} (Traefik at {})", api.url()),
+                        )
+                        .with_cause(source))
                     }
                     Err(e) => return Err(e),
                 }

@@ -339,7 +339,7 @@ impl TraefikRouter {
             let info = self.wait_for_backend_on(api, name, serving, start).await?;
             first.get_or_insert(info);
         }
-        first.ok_or_else(|| Error::Internal("a router without a Traefik API".into()))
+        first.ok_or_else(|| Error::internal("a router without a Traefik API"))
     }
 
     async fn wait_for_backend_on(

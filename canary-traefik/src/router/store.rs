@@ -99,7 +99,7 @@ impl Store {
                         Ok(()) => {}
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => {
-                            return Err(Error::Unavailable(format!(
+                            return Err(Error::unavailable(format!(
                                 "cannot remove {}: {e}",
                                 path.display()
                             )))
@@ -117,7 +117,7 @@ impl Store {
         match self {
             Store::File(dir) => match tokio::fs::metadata(dir).await {
                 Ok(m) if m.is_dir() => Ok(()),
-                _ => Err(Error::Unavailable(format!(
+                _ => Err(Error::unavailable(format!(
                     "the file-provider directory {} does not exist",
                     dir.display()
                 ))),
@@ -131,7 +131,7 @@ async fn read_file(path: &Path) -> Result<Option<String>> {
     match tokio::fs::read_to_string(path).await {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::Unavailable(format!(
+        Err(e) => Err(Error::unavailable(format!(
             "cannot read {}: {e}",
             path.display()
         ))),
@@ -153,7 +153,7 @@ async fn write_atomic(dir: &Path, path: &Path, text: &str) -> Result<()> {
     // A dot-file not ending in .yml: Traefik's file provider ignores it until the rename.
     let tmp = dir.join(format!(".{file_name}.{}.{nanos}.tmp", std::process::id()));
     let io = |e: std::io::Error, what: &str, p: &Path| {
-        Error::Unavailable(format!("cannot {what} {}: {e}", p.display()))
+        Error::unavailable(format!("cannot {what} {}: {e}", p.display())).with_source(e)
     };
     let result = async {
         let mut f = tokio::fs::File::create(&tmp)

@@ -139,7 +139,7 @@ fn timeout_naming(e: &Error, words: &str) -> bool {
 
 #[tokio::test]
 async fn confirms_every_object_of_the_shape() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start();
     let dir = tempdir("confirm");
     std::fs::write(dir.join("other.yml"), "http: {}\n").unwrap();
     let r = router(&dir, &fake.url);
@@ -270,7 +270,7 @@ async fn confirms_every_object_of_the_shape() {
 
 #[tokio::test]
 async fn without_a_canary_task_the_slot_and_tasks_are_stand_ins() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start();
     let dir = tempdir("notask");
     let r = router(&dir, &fake.url);
     serve_loaded(&fake);
@@ -300,7 +300,7 @@ async fn without_a_canary_task_the_slot_and_tasks_are_stand_ins() {
 
 #[tokio::test]
 async fn objects_the_new_file_lacks_must_be_gone() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start();
     let dir = tempdir("gone");
     let r = router(&dir, &fake.url);
     serve_loaded(&fake);
@@ -335,7 +335,7 @@ async fn objects_the_new_file_lacks_must_be_gone() {
 
 #[tokio::test]
 async fn a_config_traefik_disabled_is_rejected_and_the_previous_file_restored() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start();
     let dir = tempdir("rejected");
     let r = router(&dir, &fake.url);
     serve_loaded(&fake);
@@ -354,10 +354,10 @@ async fn a_config_traefik_disabled_is_rejected_and_the_previous_file_restored() 
     let e = r.apply(&c).await.unwrap_err();
     assert_eq!(
         e,
-        Error::Rejected {
-            by: "traefik".into(),
-            message: format!("service canary-rt2--web--tasks@file: {words}")
-        }
+        Error::rejected(
+            "traefik",
+            format!("service canary-rt2--web--tasks@file: {words}")
+        )
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("canary-rt2.yml")).unwrap(),
@@ -389,7 +389,7 @@ async fn a_config_traefik_disabled_is_rejected_and_the_previous_file_restored() 
 
 #[tokio::test]
 async fn never_writes_a_file_naming_a_stable_traefik_lacks_and_needs_nothing_of_the_canary() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start();
     let dir = tempdir("preflight");
     let r = router(&dir, &fake.url);
     serve_loaded(&fake);
@@ -451,7 +451,7 @@ async fn write_hands_the_file_over_without_the_api() {
 
 #[tokio::test]
 async fn replicas_split_counts_the_canarys_tasks_among_stables_servers() {
-    let fake = FakeHttp::start().await;
+    let fake = FakeHttp::start();
     let dir = tempdir("replicas");
     let r = TraefikRouter::builder(&dir, &fake.url)
         .network("canary-net")
@@ -552,7 +552,7 @@ fn builder_checks_options() {
 
 #[tokio::test]
 async fn every_replica_must_show_the_weights_before_success() {
-    let (a, b) = (FakeHttp::start().await, FakeHttp::start().await);
+    let (a, b) = (FakeHttp::start(), FakeHttp::start());
     let dir = tempdir("replicas");
     let r = TraefikRouter::builder(&dir, &a.url)
         .api_urls([a.url.clone(), b.url.clone()])
@@ -577,7 +577,7 @@ async fn every_replica_must_show_the_weights_before_success() {
     r.apply(&config(20, true)).await.unwrap();
     // A replica that does not know stable's backend holds the write back.
     let dir2 = tempdir("replicas2");
-    let c = FakeHttp::start().await;
+    let c = FakeHttp::start();
     let r2 = TraefikRouter::builder(&dir2, &a.url)
         .api_urls([a.url.clone(), c.url.clone()])
         .network("canary-net")

@@ -325,7 +325,7 @@ async fn relative_check_without_stable_data_is_inconclusive_but_a_failed_thresho
             GCP,
             Track::Stable,
             MetricKind::ErrorRate,
-            Reply::Fail(Error::Unavailable("prometheus down".into())),
+            Reply::Fail(Error::unavailable("prometheus down")),
         );
     let report = run(&s, &fake).await;
     let api = check(&report, API, "errors");
@@ -462,16 +462,13 @@ async fn errors_are_inconclusive_with_the_error_in_the_reason() {
             API,
             Track::Canary,
             MetricKind::SuccessRate,
-            Reply::Fail(Error::Unavailable("connection refused".into())),
+            Reply::Fail(Error::unavailable("connection refused")),
         )
         .value(
             GCP,
             Track::Canary,
             MetricKind::SuccessRate,
-            Reply::Fail(Error::Rejected {
-                by: "prometheus".into(),
-                message: "bad_data: parse error".into(),
-            }),
+            Reply::Fail(Error::rejected("prometheus", "bad_data: parse error")),
         );
     let report = run(&spec("  minRequests: 10"), &fake).await;
     assert_eq!(report.verdict, Verdict::Inconclusive);

@@ -200,7 +200,7 @@ async fn judge_without_samples_errors_or_timeouts_is_inconclusive() {
             GCP,
             Track::Stable,
             lat.clone(),
-            Reply::Fail(Error::Unavailable("prometheus down".into())),
+            Reply::Fail(Error::unavailable("prometheus down")),
         )
         .samples_reply(GCP, Track::Canary, MetricKind::ErrorRate, Reply::Hang)
         .samples(

@@ -104,7 +104,7 @@ impl MetricsSource for Fake {
         );
         match self.values.get(&key) {
             Some(r) => answer(r.clone()).await,
-            None => Err(Error::Internal(format!("fake: no value for {key:?}"))),
+            None => Err(Error::internal(format!("fake: no value for {key:?}"))),
         }
     }
 
@@ -121,7 +121,7 @@ impl MetricsSource for Fake {
                 Ok(_) => Ok(Vec::new()),
                 Err(e) => Err(e),
             },
-            None => Err(Error::Internal(format!("fake: no samples for {key:?}"))),
+            None => Err(Error::internal(format!("fake: no samples for {key:?}"))),
         }
     }
 }
