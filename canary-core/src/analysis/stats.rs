@@ -601,6 +601,61 @@ mod tests {
     }
 
     #[test]
+    fn ranks_match_their_definition_on_awkward_values() {
+        // rank(v) = #{w < v} + (#{w == v} + 1) / 2, ties by cmp_f64 (-0.0 == 0.0, NaNs equal
+        // and last), on pseudo-random draws from a pool with ties, zeros, infinities and NaNs.
+        let pool = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -0.0,
+            0.0,
+            1e-300,
+            1.0,
+            2.5,
+            2.5,
+            7.0,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        let mut seed = 20261201u64;
+        for n in [1usize, 2, 3, 10, 57, 400] {
+            let values: Vec<f64> = (0..n)
+                .map(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    pool[(seed >> 33) as usize % pool.len()]
+                })
+                .collect();
+            let (ranks, ties) = rank_with_ties(&values);
+            for (i, &v) in values.iter().enumerate() {
+                let below = values
+                    .iter()
+                    .filter(|&&w| cmp_f64(w, v) == Ordering::Less)
+                    .count();
+                let equal = values
+                    .iter()
+                    .filter(|&&w| cmp_f64(w, v) == Ordering::Equal)
+                    .count();
+                assert_eq!(
+                    ranks[i],
+                    below as f64 + (equal as f64 + 1.0) / 2.0,
+                    "{values:?}"
+                );
+            }
+            assert_eq!(ties.iter().sum::<usize>(), n);
+            let mut distinct = values.clone();
+            distinct.sort_by(|a, b| cmp_f64(*a, *b));
+            distinct.dedup_by(|a, b| cmp_f64(*a, *b) == Ordering::Equal);
+            assert_eq!(ties.len(), distinct.len(), "{values:?}");
+        }
+    }
+
+    #[test]
     fn medians() {
         assert_eq!(median(&[]), None);
         assert_eq!(median(&[f64::NAN, 1.0]), None);
