@@ -324,6 +324,8 @@ impl App {
                 let (result, detail) = match &outcome {
                     CommandOutcome::Delivered { owner } => ("delivered", json!({"owner": owner})),
                     CommandOutcome::Applied { phase } => ("applied", json!({"phase": phase})),
+                    // An outcome newer than this dashboard: passed on as the core serialises it.
+                    other => ("other", serde_json::to_value(other).unwrap_or_default()),
                 };
                 json_response(
                     StatusCode::OK,

@@ -35,7 +35,7 @@ use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::traits::{HookContext, HookOutcome, HookRunner};
 use canary_core::{
     Deps, Error, Event, EventKind, MemoryStateStore, MetricQuery, MetricsSource, Observation,
-    Outcome, Phase, Result, Rollout, RolloutOptions, Spec,
+    Phase, Result, Rollout, RolloutOptions, Spec,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
@@ -87,6 +87,7 @@ pub struct Decision {
     rename_all_fields = "camelCase",
     tag = "result"
 )]
+#[non_exhaustive]
 pub enum ReplayOutcome {
     /// It would have promoted: promotion began `at_ms` after the canary got traffic.
     Promoted {
@@ -328,7 +329,8 @@ async fn drive(
                     on_event(e, &mut timeline);
                 }
                 match out {
-                    Ok(Outcome::Promoted) | Ok(Outcome::RolledBack { .. }) => break None,
+                    // However it ended, the events seen say how (see `outcome_of`).
+                    Ok(_) => break None,
                     Err(e) => return Err(e),
                 }
             }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Where the analysis reads its metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum MetricsBackend {
     /// PromQL over the Prometheus HTTP API (`prometheus_url`).
     #[default]
@@ -37,6 +38,7 @@ impl std::str::FromStr for MetricsBackend {
 /// Where the router writes the group configs Traefik loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RouterBackend {
     /// Traefik's file provider: `traefik_dynamic_dir` on this machine (one Traefik on this
     /// machine, or several sharing the directory).

@@ -76,6 +76,7 @@ impl RetryPolicy {
 
 /// How [`Orchestrator::set_image`] and [`Orchestrator::ensure_canary`] roll tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum RollingUpdate {
     /// Start each new task before stopping the old one (update order `start-first`), so the
     /// service keeps its capacity while it is updated, unless it publishes host-mode ports (a

@@ -101,6 +101,12 @@ pub fn header_rule(rule: &str, route: &HeaderRoute, version: ProviderVersion) ->
             );
             (version.header_regexp_matcher(), "Cookie".to_string(), pair)
         }
+        _ => {
+            return Err(Error::invalid(
+                "headerRoute",
+                "this kind of header route is newer than the Traefik router",
+            ))
+        }
     };
     Ok(format!("({rule}) && {matcher}(`{name}`, `{value}`)"))
 }

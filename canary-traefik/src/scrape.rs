@@ -161,6 +161,12 @@ impl Increase {
                 ))
             }
             MetricKind::Web(_) => return Err(crate::prometheus::web_elsewhere()),
+            other => {
+                return Err(Error::invalid(
+                    "metric",
+                    format!("{} is not read from Traefik's /metrics", other.label()),
+                ))
+            }
         };
         Ok(Observation::from_f64(v))
     }

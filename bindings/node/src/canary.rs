@@ -385,6 +385,8 @@ impl Canary {
                     r.map(|(app, e)| match e {
                         BuildEvent::Output(line) => json!({ "app": app, "output": line }),
                         BuildEvent::Built(id) => json!({ "app": app, "built": id }),
+                        // An event newer than this binding: as the core serialises it.
+                        other => json!({ "app": app, "event": other }),
                     })
                 })
                 .boxed())

@@ -63,6 +63,7 @@ fn ended(o: &ReplayOutcome) -> String {
             at(*at_ms),
             step + 1
         ),
+        other => format!("{other:?}"),
     }
 }
 

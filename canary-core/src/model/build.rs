@@ -23,6 +23,7 @@ pub struct BuildRequest {
 /// A line of build output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum BuildEvent {
     /// Output text.
     Output(String),

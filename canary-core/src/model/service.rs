@@ -23,6 +23,7 @@ pub const MAX_REPLICAS_CEILING: u64 = 10_000;
 /// How a new service's tasks are reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum EndpointMode {
     /// One virtual IP per service (Docker's default; needs IPVS on the nodes).
     Vip,

@@ -16,6 +16,7 @@ use crate::spec::HookSpec;
 /// Where a hook is called.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum HookPoint {
     /// Before traffic moves.
     PreRollout,

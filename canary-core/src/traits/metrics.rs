@@ -30,6 +30,8 @@ pub struct MetricQuery {
 }
 
 /// A metric value, or the plain fact that there is none. No data is never zero.
+///
+/// Deliberately exhaustive: like an `Option`, a value or none; nothing lies between.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "value")]
 pub enum Observation {
