@@ -272,11 +272,7 @@ async fn creates_the_canary_without_ports_and_reads_logs_of_both_tracks() {
         );
     }
     // Following: the first line comes, and the stream stays open.
-    let options = LogOptions {
-        follow: true,
-        tail: Some(1),
-        since_secs: None,
-    };
+    let options = LogOptions::default().follow(true).tail(1);
     let mut follow = swarm.logs(&name, &options).await.unwrap();
     let first = tokio::time::timeout(Duration::from_secs(10), follow.next())
         .await

@@ -28,17 +28,14 @@ fn router(stack: &Stack, mode: TrafficMode) -> TraefikRouter {
 }
 
 fn config(group: &str, mode: TrafficMode, apps: &[&App], weight: u64) -> RouteConfig {
-    RouteConfig {
-        group: sn(group),
+    RouteConfig::new(
+        sn(group),
         mode,
-        apps: apps.iter().map(|a| a.route.clone()).collect(),
-        canary_weight: Weight::new(weight).unwrap(),
-        canary_routed: true,
-        header_route: Some(HeaderRoute::default()),
-        sticky: false,
-        mirror: Weight::ZERO,
-        stable_detached: false,
-    }
+        apps.iter().map(|a| a.route.clone()).collect(),
+    )
+    .canary_weight(Weight::new(weight).unwrap())
+    .canary_routed(true)
+    .header_route(HeaderRoute::default())
 }
 
 fn unrouted(mut c: RouteConfig) -> RouteConfig {

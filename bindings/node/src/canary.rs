@@ -350,11 +350,10 @@ impl Canary {
     ) -> napi::Result<LogStream> {
         let track: Track = arg(track, "track").or_throw(&env)?;
         let o: LogArgs = opts(options, "options").or_throw(&env)?;
-        let lo = LogOptions {
-            follow: o.follow,
-            tail: o.tail.map(u64::from),
-            since_secs: o.since.map(u64::from),
-        };
+        let lo = LogOptions::default()
+            .follow(o.follow)
+            .tail(o.tail.map(u64::from))
+            .since_secs(o.since.map(u64::from));
         let sdk = self.sdk.clone();
         let lazy = Lazy::new(async move {
             let lines = sdk.logs(track, o.app.as_deref(), &lo).await?;

@@ -327,11 +327,10 @@ impl PyCanary {
     ) -> PyResult<PyStream> {
         let track: Track = track.parse().to_py()?;
         let since: Option<HumanDuration> = from_py_or_default("since", since)?;
-        let options = LogOptions {
-            follow,
-            tail,
-            since_secs: since.map(|d| d.get().as_secs()),
-        };
+        let options = LogOptions::default()
+            .follow(follow)
+            .tail(tail)
+            .since_secs(since.map(|d| d.get().as_secs()));
         let c = self.canary.clone();
         let lines = stream::once(async move { c.logs(track, app.as_deref(), &options).await });
         Ok(PyStream::new(

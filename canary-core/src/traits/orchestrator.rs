@@ -70,9 +70,18 @@ pub struct CanaryService {
     pub placement: Option<crate::spec::PlacementSpec>,
 }
 
-/// Which log lines to read.
+/// Which log lines to read. Built from [`LogOptions::default`] (every line, no following) with
+/// the chained setters:
+///
+/// ```
+/// use canary_core::LogOptions;
+///
+/// let options = LogOptions::default().follow(true).tail(100).since_secs(None);
+/// assert_eq!((options.follow, options.tail, options.since_secs), (true, Some(100), None));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LogOptions {
     /// Keep streaming new lines.
     pub follow: bool,
@@ -80,6 +89,27 @@ pub struct LogOptions {
     pub tail: Option<u64>,
     /// Only lines since this many seconds ago.
     pub since_secs: Option<u64>,
+}
+
+impl LogOptions {
+    /// Keeps streaming new lines.
+    #[must_use]
+    pub fn follow(mut self, follow: bool) -> Self {
+        self.follow = follow;
+        self
+    }
+    /// Only the last `n` lines per task (`None`: all).
+    #[must_use]
+    pub fn tail(mut self, n: impl Into<Option<u64>>) -> Self {
+        self.tail = n.into();
+        self
+    }
+    /// Only lines of the last `secs` seconds (`None`: all).
+    #[must_use]
+    pub fn since_secs(mut self, secs: impl Into<Option<u64>>) -> Self {
+        self.since_secs = secs.into();
+        self
+    }
 }
 
 /// One log line of one task.
