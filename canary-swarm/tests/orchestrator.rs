@@ -542,11 +542,12 @@ async fn a_concurrent_cli_update_is_retried_not_clobbered() {
     let attempts = Arc::new(AtomicU32::new(0));
     let losing = swarm
         .clone()
-        .with_retry_policy(RetryPolicy {
-            attempts: 3,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-        })
+        .with_retry_policy(
+            RetryPolicy::default()
+                .attempts(3)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(50)),
+        )
         .with_update_hook(racing_cli(&name, "RACE3=1", |_| true, attempts.clone()));
     let e = losing.scale(&name, 2).await.unwrap_err();
     assert!(
