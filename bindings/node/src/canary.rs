@@ -10,7 +10,6 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use canary_core::ops::{DeployOptions, DeployStep, SmokeReport};
 use canary_core::traits::BuildEvent;
@@ -145,18 +144,13 @@ impl Canary {
             ro = ro.owner(owner);
         }
         if let Some(poll) = o.poll {
-            let p = poll.get();
-            if p < Duration::from_millis(100) || p > Duration::from_secs(3600) {
-                return Err(Error::invalid(
-                    "options.poll",
-                    format!("{poll} is not between 100ms and 1h"),
-                ));
-            }
-            ro = ro.poll(p);
+            ro = ro.poll(poll.get());
         }
         if let Some(n) = o.retries {
             ro = ro.retries(n.into());
         }
+        // The core owns the bounds; the error names the field as the caller wrote it.
+        ro.validate_as("options")?;
         let owner = ro.owner.clone();
         let rollout = Arc::new(self.sdk.rollout(ro)?);
         *self.controller.lock().unwrap_or_else(|p| p.into_inner()) = Controller {
