@@ -335,13 +335,13 @@ async fn drive(
         orchestrator.add_service(app.stable.clone(), &image, a.stable_replicas.max(1));
     }
     let group = spec.group.to_string();
-    let deps = Deps {
+    let deps = Deps::new(
         orchestrator,
-        router: Arc::new(MemoryRouter::new()),
+        Arc::new(MemoryRouter::new()),
         metrics,
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(NoHooks),
-    };
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(NoHooks),
+    );
     let rollout = Rollout::new(
         spec,
         deps,

@@ -114,13 +114,13 @@ fn record(spec: Spec, path: PathBuf) {
         for app in spec.app_refs() {
             orchestrator.add_service(app.stable, &ImageRef::parse("shop-api:v1").unwrap(), 2);
         }
-        let deps = Deps {
+        let deps = Deps::new(
             orchestrator,
-            router: Arc::new(MemoryRouter::new()),
-            metrics: recorder.metrics(Arc::new(Scripted::default())),
-            store: Arc::new(MemoryStateStore::new()),
-            hooks: Arc::new(Yes),
-        };
+            Arc::new(MemoryRouter::new()),
+            recorder.metrics(Arc::new(Scripted::default())),
+            Arc::new(MemoryStateStore::new()),
+            Arc::new(Yes),
+        );
         let rollout = Rollout::new(spec, deps, RolloutOptions::default()).unwrap();
         let following = recorder.follow(rollout.subscribe());
         rollout.run().await.unwrap();
