@@ -18,16 +18,14 @@ use futures::StreamExt;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn canary_of(stable: &ServiceName, image: &str) -> CanaryService {
-    CanaryService {
-        from: stable.clone(),
-        name: stable.with_suffix("-canary").unwrap(),
-        image: ImageRef::parse(image).unwrap(),
-        replicas: 1,
-        env: BTreeMap::from([("VERSION".into(), "v2".into())]),
-        labels: common::test_labels(),
-        init: true,
-        placement: None,
-    }
+    CanaryService::new(
+        stable.clone(),
+        stable.with_suffix("-canary").unwrap(),
+        ImageRef::parse(image).unwrap(),
+        1,
+    )
+    .env(BTreeMap::from([("VERSION".into(), "v2".into())]))
+    .labels(common::test_labels())
 }
 
 fn env_of(spec: &serde_json::Value) -> Vec<String> {
@@ -209,10 +207,9 @@ async fn creates_the_canary_without_ports_and_reads_logs_of_both_tracks() {
     // A random high port in host mode: the canary must not try to publish it too.
     let random = u32::from_str_radix(guard.prefix.rsplit('-').next().unwrap(), 16).unwrap();
     let port = 40000 + (random % 20000) as u16;
-    stable.ports.push(canary_core::model::HostPort {
-        published: port,
-        target: 8080,
-    });
+    stable
+        .ports
+        .push(canary_core::model::HostPort::new(port, 8080));
     common::deploy(&swarm, &stable).await;
 
     let req = canary_of(&name, common::V2);
