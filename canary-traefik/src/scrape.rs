@@ -570,16 +570,16 @@ mod tests {
 
     fn query(metric: MetricKind, window: Duration) -> MetricQuery {
         let sn = |s: &str| ServiceName::parse(s).unwrap();
-        MetricQuery {
-            app: AppRef {
+        MetricQuery::new(
+            AppRef {
                 name: sn("api"),
                 stable: sn("api"),
                 canary: sn("api-canary"),
             },
-            track: Track::Stable,
+            Track::Stable,
             metric,
             window,
-        }
+        )
     }
 
     fn source() -> TraefikScrapeMetrics {
