@@ -23,8 +23,12 @@ pub enum InconclusiveAction {
 }
 
 /// Which direction of change is bad for a metric.
-///
-/// Deliberately exhaustive: up, down or either covers every direction a change can take.
+// In rustdoc only: the JSON Schema takes its descriptions from the doc comments.
+#[cfg_attr(
+    doc,
+    doc = "",
+    doc = "Deliberately exhaustive: up, down or either covers every direction a change can take."
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Direction {
