@@ -59,6 +59,8 @@ fn verdict_value(v: Verdict) -> i8 {
         Verdict::Pass => 1,
         Verdict::Inconclusive => 0,
         Verdict::Fail => -1,
+        // A verdict newer than this exporter: neither a pass nor a fail.
+        _ => 0,
     }
 }
 

@@ -237,6 +237,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail => "FAIL",
         Verdict::Inconclusive => "inconclusive",
+        _ => "unknown",
     }
 }
 
@@ -295,6 +296,7 @@ pub(crate) fn human_write_back(w: &WriteBack) -> String {
                 "the promoted image ID: no tag of the spec names {} any more, and an ID is only on nodes that have the image",
                 i.promoted
             ),
+            other => format!("{other:?} of the promoted {}", i.promoted),
         };
         let verb = match (i.changed, w.written) {
             (false, _) => "already names",

@@ -95,13 +95,13 @@ fn rollout_per_step(apps: usize) -> Duration {
                 4,
             );
         }
-        let deps = Deps {
-            orchestrator: orch,
-            router: Arc::new(MemoryRouter::new()),
-            metrics: Arc::new(Healthy),
-            store: Arc::new(MemoryStateStore::new()),
-            hooks: Arc::new(NoHooks),
-        };
+        let deps = Deps::new(
+            orch,
+            Arc::new(MemoryRouter::new()),
+            Arc::new(Healthy),
+            Arc::new(MemoryStateStore::new()),
+            Arc::new(NoHooks),
+        );
         let opts = RolloutOptions::default()
             .owner("bench/1")
             .poll(Duration::from_millis(500));

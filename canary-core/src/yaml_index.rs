@@ -105,6 +105,8 @@ impl From<YamlError> for Error {
 }
 
 /// How a path reached a node written elsewhere.
+///
+/// Deliberately exhaustive: YAML reaches a node written elsewhere only by an alias or a merge key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ViaKind {
     /// A value that is an alias: `image: *img`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use canary_core::state::RolloutState;
 use canary_core::{
-    AppRef, Deps, Error, Outcome, Phase, Result, Rollout, RolloutOptions, ServiceName, StateStore,
+    AppRef, Error, Outcome, Phase, Result, Rollout, RolloutOptions, ServiceName, StateStore,
     Versioned,
 };
 use support::*;
@@ -75,14 +75,12 @@ fn group() -> ServiceName {
 async fn a_cut_off_controller_stops_and_never_overwrites_the_one_that_took_over() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
     let cut = Arc::new(AtomicBool::new(false));
-    let deps_a = Deps {
-        store: Arc::new(Partitioned {
-            inner: w.store.clone(),
-            cut: cut.clone(),
-            freeze: false,
-        }),
-        ..w.deps()
-    };
+    let mut deps_a = w.deps();
+    deps_a.store = Arc::new(Partitioned {
+        inner: w.store.clone(),
+        cut: cut.clone(),
+        freeze: false,
+    });
     let slow = spec(&ONE_APP.replace("interval: 10s", "interval: 30s"));
     let a = Arc::new(Rollout::new(slow.clone(), deps_a, opts("a/1")).unwrap());
     let a2 = a.clone();
@@ -125,14 +123,12 @@ async fn a_cut_off_controller_stops_and_never_overwrites_the_one_that_took_over(
 async fn a_frozen_controller_that_wakes_after_the_end_writes_nothing() {
     let w = World::new(&["api"], FakeMetrics::success(1.0));
     let cut = Arc::new(AtomicBool::new(false));
-    let deps_a = Deps {
-        store: Arc::new(Partitioned {
-            inner: w.store.clone(),
-            cut: cut.clone(),
-            freeze: true,
-        }),
-        ..w.deps()
-    };
+    let mut deps_a = w.deps();
+    deps_a.store = Arc::new(Partitioned {
+        inner: w.store.clone(),
+        cut: cut.clone(),
+        freeze: true,
+    });
     let slow = spec(&ONE_APP.replace("interval: 10s", "interval: 30s"));
     let a = Arc::new(Rollout::new(slow.clone(), deps_a, opts("a/1")).unwrap());
     let a2 = a.clone();

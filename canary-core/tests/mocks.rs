@@ -31,13 +31,13 @@ async fn a_rejected_route_rolls_back_with_the_routers_words() {
         .withf(|c| !c.canary_routed)
         .times(1)
         .returning(|_| Ok(()));
-    let deps = Deps {
-        orchestrator: w.orch.clone(),
-        router: Arc::new(router),
-        metrics: w.metrics.clone(),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: w.hooks.clone(),
-    };
+    let deps = Deps::new(
+        w.orch.clone(),
+        Arc::new(router),
+        w.metrics.clone(),
+        Arc::new(MemoryStateStore::new()),
+        w.hooks.clone(),
+    );
     let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
         .unwrap()
         .run()
@@ -64,13 +64,13 @@ async fn the_in_memory_world_runs_a_rollout() {
         2,
     );
     let router = Arc::new(MemoryRouter::new());
-    let deps = Deps {
-        orchestrator: orch.clone(),
-        router: router.clone(),
-        metrics: Arc::new(FakeMetrics::success(1.0)),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(FakeHooks::ok()),
-    };
+    let deps = Deps::new(
+        orch.clone(),
+        router.clone(),
+        Arc::new(FakeMetrics::success(1.0)),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(FakeHooks::ok()),
+    );
     let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
         .unwrap()
         .run()
@@ -94,13 +94,13 @@ async fn the_in_memory_world_runs_a_rollout() {
         2,
     );
     orch.fail_to_start(&ServiceName::parse("api-canary").unwrap(), "No such image");
-    let deps = Deps {
-        orchestrator: orch.clone(),
-        router: Arc::new(MemoryRouter::new()),
-        metrics: Arc::new(FakeMetrics::success(1.0)),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(FakeHooks::ok()),
-    };
+    let deps = Deps::new(
+        orch.clone(),
+        Arc::new(MemoryRouter::new()),
+        Arc::new(FakeMetrics::success(1.0)),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(FakeHooks::ok()),
+    );
     let out = Rollout::new(spec(ONE_APP), deps, RolloutOptions::default().owner("h/1"))
         .unwrap()
         .run()

@@ -33,13 +33,13 @@ struct World {
 fn world() -> World {
     let orch = Arc::new(MemoryOrchestrator::new());
     let router = Arc::new(MemoryRouter::new());
-    let deps = Deps {
-        orchestrator: orch.clone(),
-        router: router.clone(),
-        metrics: Arc::new(NoMetrics),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(NoHooks),
-    };
+    let deps = Deps::new(
+        orch.clone(),
+        router.clone(),
+        Arc::new(NoMetrics),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(NoHooks),
+    );
     World { orch, router, deps }
 }
 

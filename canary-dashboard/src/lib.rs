@@ -193,6 +193,20 @@ impl DashboardBuilder {
     }
 
     /// Checks the settings; [`Error::InvalidInput`] names the one at fault.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use canary_core::Error;
+    /// use canary_dashboard::Dashboard;
+    ///
+    /// assert!(Dashboard::builder().port(0).poll_interval(Duration::from_secs(2)).build().is_ok());
+    /// let open = Dashboard::builder()
+    ///     .addr("0.0.0.0:8090".parse().unwrap())
+    ///     .allow_actions(true)
+    ///     .build();
+    /// assert!(matches!(open, Err(Error::InvalidInput { field, .. }) if field == "token"));
+    /// ```
     pub fn build(self) -> Result<Dashboard> {
         let mut groups = BTreeMap::new();
         for r in &self.rollouts {

@@ -125,17 +125,6 @@ fn core_error(e: &Error) -> Response<Body> {
     problem(status, e.code(), &e.to_string())
 }
 
-fn command(action: &str) -> Option<Command> {
-    Some(match action {
-        "pause" => Command::Pause,
-        "resume" => Command::Resume,
-        "promote" => Command::Promote,
-        "promote-full" => Command::PromoteFull,
-        "rollback" => Command::Abort,
-        _ => return None,
-    })
-}
-
 impl App {
     /// Answers one request; never fails (every error is an answer).
     pub(crate) async fn handle(
@@ -265,7 +254,8 @@ impl App {
         if let Err(r) = self.access.action(req.headers()) {
             return refused(r);
         }
-        let Some(cmd) = command(action) else {
+        // The core's words, as the CLI and the bindings take them.
+        let Ok(cmd) = action.parse::<Command>() else {
             return problem(
                 404,
                 "CANARY_NOT_FOUND",
@@ -324,6 +314,8 @@ impl App {
                 let (result, detail) = match &outcome {
                     CommandOutcome::Delivered { owner } => ("delivered", json!({"owner": owner})),
                     CommandOutcome::Applied { phase } => ("applied", json!({"phase": phase})),
+                    // An outcome newer than this dashboard: passed on as the core serialises it.
+                    other => ("other", serde_json::to_value(other).unwrap_or_default()),
                 };
                 json_response(
                     StatusCode::OK,

@@ -35,13 +35,13 @@ struct World {
 
 fn world(group: &str) -> World {
     let store = Arc::new(MemoryStateStore::new());
-    let deps = Deps {
-        orchestrator: Arc::new(MemoryOrchestrator::new()),
-        router: Arc::new(MemoryRouter::new()),
-        metrics: Arc::new(MockMetricsSource::new()),
-        store: store.clone(),
-        hooks: Arc::new(MockHookRunner::new()),
-    };
+    let deps = Deps::new(
+        Arc::new(MemoryOrchestrator::new()),
+        Arc::new(MemoryRouter::new()),
+        Arc::new(MockMetricsSource::new()),
+        store.clone(),
+        Arc::new(MockHookRunner::new()),
+    );
     let rollout = Arc::new(
         Rollout::new(spec(group), deps, RolloutOptions::default().owner("test/1")).unwrap(),
     );
@@ -708,13 +708,13 @@ async fn drift_from_the_compose_file_shows_on_the_page_and_in_the_report() {
         2,
     );
     let store = Arc::new(MemoryStateStore::new());
-    let deps = Deps {
-        orchestrator: orch,
-        router: Arc::new(MemoryRouter::new()),
-        metrics: Arc::new(MockMetricsSource::new()),
-        store: store.clone(),
-        hooks: Arc::new(MockHookRunner::new()),
-    };
+    let deps = Deps::new(
+        orch,
+        Arc::new(MemoryRouter::new()),
+        Arc::new(MockMetricsSource::new()),
+        store.clone(),
+        Arc::new(MockHookRunner::new()),
+    );
     let rollout = Arc::new(
         Rollout::new(
             spec("shop"),

@@ -35,14 +35,30 @@ use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::traits::{HookContext, HookOutcome, HookRunner};
 use canary_core::{
     Deps, Error, Event, EventKind, MemoryStateStore, MetricQuery, MetricsSource, Observation,
-    Outcome, Phase, Result, Rollout, RolloutOptions, Spec,
+    Phase, Result, Rollout, RolloutOptions, Spec,
 };
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-/// What to replay and how.
+/// What to replay and how. Built from [`ReplayOptions::default`] with the chained setters (or
+/// read from a map with the camelCase names, as the bindings do):
+///
+/// ```
+/// use canary_core::spec::overrides::Override;
+/// use canary_sdk::replay::{PrometheusRange, ReplayOptions};
+///
+/// let from_file = ReplayOptions::default()
+///     .recording("run.canary.jsonl")
+///     .overrides(vec![Override::set("analysis.checks[0].min", 0.5)]);
+/// assert!(from_file.recording.is_some() && from_file.prometheus.is_none());
+///
+/// let range = PrometheusRange::new("http://127.0.0.1:39090", "2026-11-30T20:53:02Z", "1764536000");
+/// let from_prometheus = ReplayOptions::default().prometheus(range);
+/// assert_eq!(from_prometheus.prometheus.unwrap().scrape_interval, None);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ReplayOptions {
     /// A recording written by `canary run --record`.
     pub recording: Option<PathBuf>,
@@ -52,9 +68,32 @@ pub struct ReplayOptions {
     pub overrides: Vec<Override>,
 }
 
-/// A past time span of a Prometheus.
+impl ReplayOptions {
+    /// Replays the recording at `path` (written by `canary run --record`).
+    #[must_use]
+    pub fn recording(mut self, path: impl Into<PathBuf>) -> Self {
+        self.recording = Some(path.into());
+        self
+    }
+    /// Replays a past time span of a Prometheus.
+    #[must_use]
+    pub fn prometheus(mut self, range: PrometheusRange) -> Self {
+        self.prometheus = Some(range);
+        self
+    }
+    /// Sets the overrides on the spec (a what-if).
+    #[must_use]
+    pub fn overrides(mut self, overrides: Vec<Override>) -> Self {
+        self.overrides = overrides;
+        self
+    }
+}
+
+/// A past time span of a Prometheus: [`PrometheusRange::new`], with
+/// [`PrometheusRange::scrape_interval`] when Prometheus did not scrape every second.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct PrometheusRange {
     /// Its URL, e.g. `http://127.0.0.1:39090`.
     pub url: String,
@@ -65,6 +104,24 @@ pub struct PrometheusRange {
     /// How often Prometheus scraped Traefik then (default 1s).
     #[serde(default)]
     pub scrape_interval: Option<canary_core::HumanDuration>,
+}
+
+impl PrometheusRange {
+    /// The Prometheus at `url` from `from` to `to` (RFC 3339 in UTC or Unix seconds).
+    pub fn new(url: impl Into<String>, from: impl Into<String>, to: impl Into<String>) -> Self {
+        PrometheusRange {
+            url: url.into(),
+            from: from.into(),
+            to: to.into(),
+            scrape_interval: None,
+        }
+    }
+    /// Sets how often Prometheus scraped Traefik then.
+    #[must_use]
+    pub fn scrape_interval(mut self, every: canary_core::HumanDuration) -> Self {
+        self.scrape_interval = Some(every);
+        self
+    }
 }
 
 /// One decision of a rollout: an event that moves it (a weight set, an analysis, a pause, the
@@ -87,6 +144,7 @@ pub struct Decision {
     rename_all_fields = "camelCase",
     tag = "result"
 )]
+#[non_exhaustive]
 pub enum ReplayOutcome {
     /// It would have promoted: promotion began `at_ms` after the canary got traffic.
     Promoted {
@@ -282,13 +340,13 @@ async fn drive(
         orchestrator.add_service(app.stable.clone(), &image, a.stable_replicas.max(1));
     }
     let group = spec.group.to_string();
-    let deps = Deps {
+    let deps = Deps::new(
         orchestrator,
-        router: Arc::new(MemoryRouter::new()),
+        Arc::new(MemoryRouter::new()),
         metrics,
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(NoHooks),
-    };
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(NoHooks),
+    );
     let rollout = Rollout::new(
         spec,
         deps,
@@ -333,7 +391,8 @@ async fn drive(
                     on_event(e, &mut timeline);
                 }
                 match out {
-                    Ok(Outcome::Promoted) | Ok(Outcome::RolledBack { .. }) => break None,
+                    // However it ended, the events seen say how (see `outcome_of`).
+                    Ok(_) => break None,
                     Err(e) => return Err(e),
                 }
             }

@@ -217,13 +217,13 @@ impl Canary {
             }
             None => metrics,
         };
-        let deps = Deps {
-            orchestrator: Arc::new(swarm.clone()),
-            router: Arc::new(router),
-            metrics: with_web(&spec, metrics),
-            store: Arc::new(swarm.state_store()),
-            hooks: Arc::new(WebhookRunner::new()?),
-        };
+        let deps = Deps::new(
+            Arc::new(swarm.clone()),
+            Arc::new(router),
+            with_web(&spec, metrics),
+            Arc::new(swarm.state_store()),
+            Arc::new(WebhookRunner::new()?),
+        );
         Ok(Canary {
             notifier: Notifier::new(&spec)?,
             spec,
@@ -582,13 +582,13 @@ impl Canary {
         metrics: Arc<dyn MetricsSource>,
         hooks: Arc<dyn HookRunner>,
     ) -> Result<Self> {
-        let deps = Deps {
+        let deps = Deps::new(
             orchestrator,
             router,
             metrics,
-            store: Arc::new(canary_core::MemoryStateStore::new()),
+            Arc::new(canary_core::MemoryStateStore::new()),
             hooks,
-        };
+        );
         Self::from_deps(spec, Settings::default(), deps).await
     }
 }

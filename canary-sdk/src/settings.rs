@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Where the analysis reads its metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum MetricsBackend {
     /// PromQL over the Prometheus HTTP API (`prometheus_url`).
     #[default]
@@ -37,6 +38,7 @@ impl std::str::FromStr for MetricsBackend {
 /// Where the router writes the group configs Traefik loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RouterBackend {
     /// Traefik's file provider: `traefik_dynamic_dir` on this machine (one Traefik on this
     /// machine, or several sharing the directory).
@@ -82,6 +84,22 @@ fn list<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<Strin
 
 /// The connection settings and this controller's options. Defaults match the local stack
 /// (`scripts/stack/env.sh`).
+///
+/// Built from the environment ([`Settings::from_env`]), from a map with the camelCase names
+/// ([`Settings::from_value`], what the bindings pass), or from [`Settings::default`] with its
+/// public fields set and then [`Settings::validate`]d:
+///
+/// ```
+/// use canary_sdk::{MetricsBackend, Settings};
+///
+/// let mut settings = Settings::default();
+/// settings.network = "shop-net".into();
+/// settings.metrics = MetricsBackend::Traefik;
+/// assert!(settings.validate().is_ok());
+///
+/// let same = Settings::from_value(serde_json::json!({"network": "shop-net", "metrics": "traefik"}));
+/// assert_eq!(same.unwrap(), settings);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 #[non_exhaustive]

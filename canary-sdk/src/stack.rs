@@ -73,11 +73,9 @@ impl Canary {
                 "--socket".into(),
                 "/var/run/docker.sock".into(),
             ];
-            proxy.mounts = vec![BindMount {
-                source: "/var/run/docker.sock".into(),
-                target: "/var/run/docker.sock".into(),
-                read_only: true,
-            }];
+            proxy.mounts = vec![
+                BindMount::new("/var/run/docker.sock", "/var/run/docker.sock").read_only(true),
+            ];
             proxy.constraints = vec!["node.role==manager".into()];
             proxy.networks = vec![api_net.clone()];
             proxy.endpoint_mode = Some(EndpointMode::Dnsrr);
@@ -94,23 +92,15 @@ impl Canary {
             StaticConfig::new(format!("tcp://{proxy_name}:2375"), &self.settings().network);
         let mut traefik = NewService::new(t.service.clone(), t.image.clone(), 1);
         traefik.args = config.args();
-        traefik.mounts = vec![BindMount {
-            source: dir.display().to_string(),
-            target: config.file_dir.clone(),
-            read_only: true,
-        }];
+        traefik.mounts = vec![
+            BindMount::new(dir.display().to_string(), config.file_dir.clone()).read_only(true),
+        ];
         traefik.constraints = vec!["node.role==manager".into()];
         traefik.networks = vec![self.settings().network.clone(), api_net];
         traefik.endpoint_mode = Some(EndpointMode::Dnsrr);
         traefik.ports = vec![
-            HostPort {
-                published: t.web_port,
-                target: config.web_port,
-            },
-            HostPort {
-                published: t.api_port,
-                target: config.api_port,
-            },
+            HostPort::new(t.web_port, config.web_port),
+            HostPort::new(t.api_port, config.api_port),
         ];
         traefik.init = false;
         swarm.create_service(&traefik).await?;

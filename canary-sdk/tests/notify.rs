@@ -89,13 +89,13 @@ notifications:
         &ImageRef::parse("api:v1").unwrap(),
         2,
     );
-    let deps = Deps {
-        orchestrator: orch,
-        router: Arc::new(MemoryRouter::new()),
-        metrics: Arc::new(Metrics(success)),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(NoHooks),
-    };
+    let deps = Deps::new(
+        orch,
+        Arc::new(MemoryRouter::new()),
+        Arc::new(Metrics(success)),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(NoHooks),
+    );
     Canary::from_deps(spec, Settings::default(), deps)
         .await
         .unwrap()

@@ -114,13 +114,13 @@ fn record(spec: Spec, path: PathBuf) {
         for app in spec.app_refs() {
             orchestrator.add_service(app.stable, &ImageRef::parse("shop-api:v1").unwrap(), 2);
         }
-        let deps = Deps {
+        let deps = Deps::new(
             orchestrator,
-            router: Arc::new(MemoryRouter::new()),
-            metrics: recorder.metrics(Arc::new(Scripted::default())),
-            store: Arc::new(MemoryStateStore::new()),
-            hooks: Arc::new(Yes),
-        };
+            Arc::new(MemoryRouter::new()),
+            recorder.metrics(Arc::new(Scripted::default())),
+            Arc::new(MemoryStateStore::new()),
+            Arc::new(Yes),
+        );
         let rollout = Rollout::new(spec, deps, RolloutOptions::default()).unwrap();
         let following = recorder.follow(rollout.subscribe());
         rollout.run().await.unwrap();
@@ -159,10 +159,7 @@ fn a_recorded_rollout_replays_to_the_same_decisions_and_a_what_if_decides_otherw
     let report = rt
         .block_on(replay(
             None,
-            ReplayOptions {
-                recording: Some(path.clone()),
-                ..Default::default()
-            },
+            ReplayOptions::default().recording(path.clone()),
         ))
         .unwrap();
     let recorded = report.recorded.clone().unwrap();
@@ -209,11 +206,9 @@ fn a_recorded_rollout_replays_to_the_same_decisions_and_a_what_if_decides_otherw
     let what_if = rt
         .block_on(replay(
             None,
-            ReplayOptions {
-                recording: Some(path.clone()),
-                overrides: vec![Override::set("analysis.checks[0].min", 0.5)],
-                ..Default::default()
-            },
+            ReplayOptions::default()
+                .recording(path.clone())
+                .overrides(vec![Override::set("analysis.checks[0].min", 0.5)]),
         ))
         .unwrap();
     assert!(!what_if.differences.is_empty(), "{what_if:#?}");
@@ -262,10 +257,7 @@ fn the_shipped_recordings_of_the_bad_canary_replay_exactly_and_a_looser_threshol
         let report = rt
             .block_on(replay(
                 None,
-                ReplayOptions {
-                    recording: Some(path.clone()),
-                    ..Default::default()
-                },
+                ReplayOptions::default().recording(path.clone()),
             ))
             .unwrap();
         assert_eq!(
@@ -289,14 +281,10 @@ fn the_shipped_recordings_of_the_bad_canary_replay_exactly_and_a_looser_threshol
         let what_if = rt
             .block_on(replay(
                 None,
-                ReplayOptions {
-                    recording: Some(path),
-                    overrides: vec![
-                        Override::set("analysis.checks[0].min", 0.5),
-                        Override::set("analysis.checks[1].relative.tolerance", 0.5),
-                    ],
-                    ..Default::default()
-                },
+                ReplayOptions::default().recording(path).overrides(vec![
+                    Override::set("analysis.checks[0].min", 0.5),
+                    Override::set("analysis.checks[1].relative.tolerance", 0.5),
+                ]),
             ))
             .unwrap();
         assert!(!what_if.differences.is_empty(), "{file}");

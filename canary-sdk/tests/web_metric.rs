@@ -89,13 +89,13 @@ async fn canary(spec: Spec) -> (Canary, Arc<MemoryOrchestrator>) {
         &ImageRef::parse("api:v1").unwrap(),
         2,
     );
-    let deps = Deps {
-        orchestrator: orch.clone(),
-        router: Arc::new(MemoryRouter::new()),
-        metrics: Arc::new(NoMetrics),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(NoHooks),
-    };
+    let deps = Deps::new(
+        orch.clone(),
+        Arc::new(MemoryRouter::new()),
+        Arc::new(NoMetrics),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(NoHooks),
+    );
     let c = Canary::from_deps(spec, Settings::default(), deps)
         .await
         .unwrap();
@@ -229,13 +229,13 @@ async fn a_web_metric_this_build_cannot_call_is_refused_at_setup() {
         &ImageRef::parse("api:v1").unwrap(),
         2,
     );
-    let deps = Deps {
-        orchestrator: orch,
-        router: Arc::new(MemoryRouter::new()),
-        metrics: Arc::new(NoMetrics),
-        store: Arc::new(MemoryStateStore::new()),
-        hooks: Arc::new(NoHooks),
-    };
+    let deps = Deps::new(
+        orch,
+        Arc::new(MemoryRouter::new()),
+        Arc::new(NoMetrics),
+        Arc::new(MemoryStateStore::new()),
+        Arc::new(NoHooks),
+    );
     let r = Canary::from_deps(spec, Settings::default(), deps).await;
     if callable {
         // Built with canary-traefik's `rustls` feature: https is fine.

@@ -17,9 +17,26 @@ use crate::error::DockerFailure;
 /// The socket the Docker CLI uses when `DOCKER_HOST` is unset.
 pub const DEFAULT_DOCKER_HOST: &str = "unix:///var/run/docker.sock";
 
-/// Where the daemon is and how to talk to it.
+/// Where the daemon is and how to talk to it. Built with [`ConnectOptions::from_env`] (like the
+/// Docker CLI), [`ConnectOptions::host`] or [`ConnectOptions::default`] (the local socket), then
+/// the chained setters:
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use canary_swarm::ConnectOptions;
+///
+/// let options = ConnectOptions::host("tcp://127.0.0.1:2376")
+///     .tls(true)
+///     .cert_path("/etc/docker/certs")
+///     .timeout(Duration::from_secs(30));
+/// assert_eq!(options.host, "tcp://127.0.0.1:2376");
+/// assert!(options.tls);
+/// assert_eq!(options.timeout, Duration::from_secs(30));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
+#[non_exhaustive]
 pub struct ConnectOptions {
     /// `unix:///path` or `tcp://host:port`.
     pub host: String,
@@ -66,6 +83,24 @@ impl ConnectOptions {
             host: host.into(),
             ..ConnectOptions::default()
         }
+    }
+
+    /// Uses TLS (only with `tcp://`), or not.
+    pub fn tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Reads `ca.pem`, `cert.pem` and `key.pem` from `dir` (instead of `~/.docker`).
+    pub fn cert_path(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cert_path = Some(dir.into());
+        self
+    }
+
+    /// Sets the deadline for one API call.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// The client for these options, before version negotiation.

@@ -82,9 +82,11 @@ pub(crate) fn new_service_spec(s: &NewService) -> ServiceSpec {
             }),
         }),
         endpoint_spec: Some(EndpointSpec {
-            mode: s.endpoint_mode.map(|m| match m {
-                EndpointMode::Vip => EndpointSpecModeEnum::VIP,
-                EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
+            mode: s.endpoint_mode.and_then(|m| match m {
+                EndpointMode::Vip => Some(EndpointSpecModeEnum::VIP),
+                EndpointMode::Dnsrr => Some(EndpointSpecModeEnum::DNSRR),
+                // A mode newer than this crate: Docker's default rather than a guess.
+                _ => None,
             }),
             ports: (!ports.is_empty()).then_some(ports),
         }),

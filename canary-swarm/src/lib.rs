@@ -77,6 +77,7 @@ mod orchestrator;
 mod progress;
 mod push;
 mod raw;
+mod retry;
 mod spec;
 mod store;
 
@@ -84,7 +85,8 @@ pub use connect::{ConnectOptions, DEFAULT_DOCKER_HOST};
 pub use network::CREATED_BY_LABEL;
 #[doc(hidden)]
 pub use orchestrator::UpdateHook;
-pub use orchestrator::{RetryPolicy, RollingUpdate, SwarmOrchestrator};
+pub use orchestrator::{RollingUpdate, SwarmOrchestrator};
 pub use push::{auth_for, docker_config_auth, RegistryAuth};
+pub use retry::RetryPolicy;
 pub use spec::{MANAGED_LABEL, STACK_NAMESPACE_LABEL};
 pub use store::{SwarmStateStore, STATE_GROUP_LABEL, STATE_LABEL};

@@ -32,50 +32,12 @@ use crate::create::new_service_spec;
 use crate::error::{docker_error, DockerFailure, Object};
 use crate::progress::{self, Progress, Snapshot};
 use crate::raw::{encode, RawClient};
+use crate::retry::RetryPolicy;
 use crate::spec::{self, exact, service_id, split_tag};
-
-/// How often and how patiently a lost update race is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use]
-pub struct RetryPolicy {
-    /// Update attempts in all before [`Error::Conflict`]; at least 1.
-    pub attempts: u32,
-    /// Wait before the first retry; doubled after each further loss.
-    pub initial_backoff: Duration,
-    /// Longest wait between two attempts.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// 8 attempts, 50 ms doubling to at most 2 s: about 5 s of losing before giving up.
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 8,
-            initial_backoff: Duration::from_millis(50),
-            max_backoff: Duration::from_secs(2),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait before retry `n` (1-based), with up to a quarter of random jitter so two writers
-    /// that lost to each other do not collide again in lockstep.
-    fn backoff(&self, n: u32) -> Duration {
-        let base = self
-            .initial_backoff
-            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
-            .min(self.max_backoff);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let quarter = (base.as_nanos() / 4).max(1) as u64;
-        base + Duration::from_nanos(nanos as u64 % quarter)
-    }
-}
 
 /// How [`Orchestrator::set_image`] and [`Orchestrator::ensure_canary`] roll tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum RollingUpdate {
     /// Start each new task before stopping the old one (update order `start-first`), so the
     /// service keeps its capacity while it is updated, unless it publishes host-mode ports (a

@@ -380,19 +380,17 @@ mod tests {
     }
 
     fn request() -> CanaryService {
-        CanaryService {
-            from: ServiceName::parse("neotix_neotix-api").unwrap(),
-            name: ServiceName::parse("neotix_neotix-api-canary").unwrap(),
-            image: ImageRef::parse("demo:v2").unwrap(),
-            replicas: 1,
-            env: BTreeMap::from([
-                ("FEATURE".into(), "on".into()),
-                ("MODE".into(), "canary".into()),
-            ]),
-            labels: BTreeMap::from([("traefik.enable".into(), "true".into())]),
-            init: true,
-            placement: None,
-        }
+        CanaryService::new(
+            ServiceName::parse("neotix_neotix-api").unwrap(),
+            ServiceName::parse("neotix_neotix-api-canary").unwrap(),
+            ImageRef::parse("demo:v2").unwrap(),
+            1,
+        )
+        .env(BTreeMap::from([
+            ("FEATURE".into(), "on".into()),
+            ("MODE".into(), "canary".into()),
+        ]))
+        .labels(BTreeMap::from([("traefik.enable".into(), "true".into())]))
     }
 
     fn rich_stable() -> Value {

@@ -23,12 +23,8 @@ async fn builds_from_a_context_dir_and_tags() {
     std::fs::write(dir.join("files/hello.txt"), "hello from the context\n").unwrap();
 
     let tag = ImageRef::parse(&format!("{}-img:built", guard.prefix)).unwrap();
-    let request = BuildRequest {
-        context: dir.clone(),
-        dockerfile: "Dockerfile".into(),
-        tag: tag.clone(),
-        args: BTreeMap::from([("GREETING".into(), "hello".into())]),
-    };
+    let request = BuildRequest::new(dir.clone(), tag.clone())
+        .args(BTreeMap::from([("GREETING".into(), "hello".into())]));
     let events: Vec<BuildEvent> = swarm
         .build_image(&request)
         .await
@@ -90,12 +86,10 @@ async fn a_failing_build_is_rejected_with_dockers_words() {
     let mut guard = Cleanup::new();
     let dir = guard.dir("badctx");
     std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY missing.txt /\n").unwrap();
-    let request = BuildRequest {
-        context: dir.clone(),
-        dockerfile: "Dockerfile".into(),
-        tag: ImageRef::parse(&format!("{}-img:bad", guard.prefix)).unwrap(),
-        args: BTreeMap::new(),
-    };
+    let request = BuildRequest::new(
+        dir.clone(),
+        ImageRef::parse(&format!("{}-img:bad", guard.prefix)).unwrap(),
+    );
     let events: Vec<_> = swarm.build_image(&request).await.unwrap().collect().await;
     match events.last() {
         Some(Err(Error::Rejected { by, message, .. })) => {
@@ -105,10 +99,7 @@ async fn a_failing_build_is_rejected_with_dockers_words() {
         other => panic!("expected a rejection, got {other:?} after {events:?}"),
     }
     let e = swarm
-        .build_image(&BuildRequest {
-            dockerfile: "Nope.Dockerfile".into(),
-            ..request
-        })
+        .build_image(&request.dockerfile("Nope.Dockerfile"))
         .await
         .err()
         .unwrap();

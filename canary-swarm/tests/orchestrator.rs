@@ -18,16 +18,14 @@ use futures::StreamExt;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn canary_of(stable: &ServiceName, image: &str) -> CanaryService {
-    CanaryService {
-        from: stable.clone(),
-        name: stable.with_suffix("-canary").unwrap(),
-        image: ImageRef::parse(image).unwrap(),
-        replicas: 1,
-        env: BTreeMap::from([("VERSION".into(), "v2".into())]),
-        labels: common::test_labels(),
-        init: true,
-        placement: None,
-    }
+    CanaryService::new(
+        stable.clone(),
+        stable.with_suffix("-canary").unwrap(),
+        ImageRef::parse(image).unwrap(),
+        1,
+    )
+    .env(BTreeMap::from([("VERSION".into(), "v2".into())]))
+    .labels(common::test_labels())
 }
 
 fn env_of(spec: &serde_json::Value) -> Vec<String> {
@@ -209,10 +207,9 @@ async fn creates_the_canary_without_ports_and_reads_logs_of_both_tracks() {
     // A random high port in host mode: the canary must not try to publish it too.
     let random = u32::from_str_radix(guard.prefix.rsplit('-').next().unwrap(), 16).unwrap();
     let port = 40000 + (random % 20000) as u16;
-    stable.ports.push(canary_core::model::HostPort {
-        published: port,
-        target: 8080,
-    });
+    stable
+        .ports
+        .push(canary_core::model::HostPort::new(port, 8080));
     common::deploy(&swarm, &stable).await;
 
     let req = canary_of(&name, common::V2);
@@ -272,11 +269,7 @@ async fn creates_the_canary_without_ports_and_reads_logs_of_both_tracks() {
         );
     }
     // Following: the first line comes, and the stream stays open.
-    let options = LogOptions {
-        follow: true,
-        tail: Some(1),
-        since_secs: None,
-    };
+    let options = LogOptions::default().follow(true).tail(1);
     let mut follow = swarm.logs(&name, &options).await.unwrap();
     let first = tokio::time::timeout(Duration::from_secs(10), follow.next())
         .await
@@ -546,11 +539,12 @@ async fn a_concurrent_cli_update_is_retried_not_clobbered() {
     let attempts = Arc::new(AtomicU32::new(0));
     let losing = swarm
         .clone()
-        .with_retry_policy(RetryPolicy {
-            attempts: 3,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(50),
-        })
+        .with_retry_policy(
+            RetryPolicy::default()
+                .attempts(3)
+                .initial_backoff(Duration::from_millis(10))
+                .max_backoff(Duration::from_millis(50)),
+        )
         .with_update_hook(racing_cli(&name, "RACE3=1", |_| true, attempts.clone()));
     let e = losing.scale(&name, 2).await.unwrap_err();
     assert!(

@@ -67,17 +67,10 @@ async fn scenario(stack: &Stack, way: Way, action: Action) -> Figures {
         .expect("router");
     let _file = FileGuard(router.file_path(&sn(&group)).unwrap());
     let a = app(&router, TrafficMode::Weighted, &t, "bench", 2, 1, &[]).await;
-    let config = RouteConfig {
-        group: sn(&group),
-        mode: TrafficMode::Weighted,
-        apps: vec![a.route.clone()],
-        canary_weight: Weight::new(50).unwrap(),
-        canary_routed: true,
-        header_route: Some(HeaderRoute::default()),
-        sticky: false,
-        mirror: Weight::ZERO,
-        stable_detached: false,
-    };
+    let config = RouteConfig::new(sn(&group), TrafficMode::Weighted, vec![a.route.clone()])
+        .canary_weight(Weight::new(50).unwrap())
+        .canary_routed(true)
+        .header_route(HeaderRoute::default());
     router.apply(&config).await.expect("weight 50");
     let load = Load::start(stack.web_port, &a.host, 4, Duration::from_millis(2));
     tokio::time::sleep(Duration::from_secs(3)).await;

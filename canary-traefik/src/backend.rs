@@ -250,23 +250,20 @@ mod tests {
     }
 
     pub(crate) fn route(stable: &str, canary: &str, labels: &[(&str, &str)]) -> AppRoute {
-        AppRoute {
-            group: canary_core::ServiceName::parse("g").unwrap(),
-            app: AppRef {
-                name: sn("api"),
-                stable: sn(stable),
-                canary: sn(canary),
-            },
-            rule: "Host(`api.localhost`)".into(),
-            port: 8080,
-            health_path: "/health".into(),
-            entry_points: vec!["web".into()],
-            stable_labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            canary_endpoints: Vec::new(),
-        }
+        let app = AppRef {
+            name: sn("api"),
+            stable: sn(stable),
+            canary: sn(canary),
+        };
+        AppRoute::new(sn("g"), app, "Host(`api.localhost`)", 8080)
+            .health_path("/health")
+            .entry_points(vec!["web".into()])
+            .stable_labels(
+                labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
     }
 
     #[test]

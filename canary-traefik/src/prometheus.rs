@@ -575,12 +575,8 @@ mod tests {
             stable: name("shop_api"),
             canary: name("shop_api-canary"),
         };
-        let q = |track, metric| MetricQuery {
-            app: app.clone(),
-            track,
-            metric,
-            window: Duration::from_secs(20),
-        };
+        let q =
+            |track, metric| MetricQuery::new(app.clone(), track, metric, Duration::from_secs(20));
         let tasks = TaskMetricsSpec {
             requests: "demo_http_requests_total".into(),
             duration: None,

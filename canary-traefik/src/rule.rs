@@ -104,6 +104,12 @@ pub(crate) fn header_rule(
             );
             (version.header_regexp_matcher(), "Cookie".to_string(), pair)
         }
+        _ => {
+            return Err(Error::invalid(
+                "headerRoute",
+                "this kind of header route is newer than the Traefik router",
+            ))
+        }
     };
     Ok(format!("({rule}) && {matcher}(`{name}`, `{value}`)"))
 }

@@ -145,6 +145,12 @@ impl Increase {
                 ))
             }
             MetricKind::Web(_) => return Err(crate::prometheus::web_elsewhere()),
+            other => {
+                return Err(Error::invalid(
+                    "metric",
+                    format!("{} is not read from Traefik's /metrics", other.label()),
+                ))
+            }
         };
         Ok(Observation::from_f64(v))
     }
@@ -563,16 +569,16 @@ mod tests {
 
     fn query(metric: MetricKind, window: Duration) -> MetricQuery {
         let sn = |s: &str| ServiceName::parse(s).unwrap();
-        MetricQuery {
-            app: AppRef {
+        MetricQuery::new(
+            AppRef {
                 name: sn("api"),
                 stable: sn("api"),
                 canary: sn("api-canary"),
             },
-            track: Track::Stable,
+            Track::Stable,
             metric,
             window,
-        }
+        )
     }
 
     fn source() -> TraefikScrapeMetrics {

@@ -181,6 +181,12 @@ impl WebMetrics {
         let method = match metric.method {
             WebMethod::Get => reqwest::Method::GET,
             WebMethod::Post => reqwest::Method::POST,
+            other => {
+                return Err(Error::invalid(
+                    "metric.web.method",
+                    format!("{other} is not supported by this web metric source"),
+                ))
+            }
         };
         let mut request = client
             .request(method, url)
@@ -283,6 +289,12 @@ impl WebMetrics {
                     // Kept out of the HTTP stack's own debug output.
                     v.set_sensitive(true);
                     v
+                }
+                _ => {
+                    return Err(Error::invalid(
+                        &field,
+                        "this kind of header value is not supported by this web metric source",
+                    ))
                 }
             };
             out.append(header, value);

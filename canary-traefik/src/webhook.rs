@@ -186,15 +186,15 @@ mod tests {
     }
 
     fn context() -> HookContext {
-        HookContext {
-            group: "shop".into(),
-            apps: vec!["api".into(), "web".into()],
-            point: HookPoint::ConfirmPromotion,
-            step: Some(2),
-            weight: 30,
-            phase: "progressing".into(),
-            metadata: BTreeMap::from([("team".to_string(), "payments".to_string())]),
-        }
+        HookContext::new("shop", HookPoint::ConfirmPromotion)
+            .apps(vec!["api".into(), "web".into()])
+            .step(2)
+            .weight(30)
+            .phase("progressing")
+            .metadata(BTreeMap::from([(
+                "team".to_string(),
+                "payments".to_string(),
+            )]))
     }
 
     #[tokio::test]

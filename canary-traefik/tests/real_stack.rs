@@ -28,17 +28,14 @@ fn router(stack: &Stack, mode: TrafficMode) -> TraefikRouter {
 }
 
 fn config(group: &str, mode: TrafficMode, apps: &[&App], weight: u64) -> RouteConfig {
-    RouteConfig {
-        group: sn(group),
+    RouteConfig::new(
+        sn(group),
         mode,
-        apps: apps.iter().map(|a| a.route.clone()).collect(),
-        canary_weight: Weight::new(weight).unwrap(),
-        canary_routed: true,
-        header_route: Some(HeaderRoute::default()),
-        sticky: false,
-        mirror: Weight::ZERO,
-        stable_detached: false,
-    }
+        apps.iter().map(|a| a.route.clone()).collect(),
+    )
+    .canary_weight(Weight::new(weight).unwrap())
+    .canary_routed(true)
+    .header_route(HeaderRoute::default())
 }
 
 fn unrouted(mut c: RouteConfig) -> RouteConfig {
@@ -148,11 +145,13 @@ async fn weighted_split_header_sticky_and_mirror() {
     );
     // Mirrors are sent asynchronously; give the last copies a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let q = |track| MetricQuery {
-        app: a.route.app.clone(),
-        track,
-        metric: MetricKind::RequestCount,
-        window: Duration::from_secs(600),
+    let q = |track| {
+        MetricQuery::new(
+            a.route.app.clone(),
+            track,
+            MetricKind::RequestCount,
+            Duration::from_secs(600),
+        )
     };
     let mirrored = scrape
         .value(&q(Track::Canary))
@@ -388,11 +387,8 @@ async fn promql_check_and_scrape_source_agree() {
     tokio::time::sleep(Duration::from_secs(12)).await;
 
     let window = Duration::from_secs(8);
-    let q = |app: &App, metric: MetricKind| MetricQuery {
-        app: app.route.app.clone(),
-        track: Track::Canary,
-        metric,
-        window,
+    let q = |app: &App, metric: MetricKind| {
+        MetricQuery::new(app.route.app.clone(), Track::Canary, metric, window)
     };
     let mut compared = Vec::new();
     for app in [&bad, &good] {

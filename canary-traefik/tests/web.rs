@@ -47,16 +47,16 @@ fn sn(s: &str) -> ServiceName {
 }
 
 fn query(metric: WebMetric, track: Track) -> MetricQuery {
-    MetricQuery {
-        app: AppRef {
+    MetricQuery::new(
+        AppRef {
             name: sn("api"),
             stable: sn("shop_api"),
             canary: sn("shop_api-canary"),
         },
         track,
-        metric: MetricKind::Web(metric),
-        window: Duration::from_secs(300),
-    }
+        MetricKind::Web(metric),
+        Duration::from_secs(300),
+    )
 }
 
 fn web(url: &str, json_path: &str) -> WebMetric {

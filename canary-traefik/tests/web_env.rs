@@ -51,16 +51,16 @@ fn headers_come_from_the_process_environment_at_call_time() {
             json_path: "$.v".into(),
             timeout: None,
         };
-        let mut q = MetricQuery {
-            app: AppRef {
+        let mut q = MetricQuery::new(
+            AppRef {
                 name: sn("api"),
                 stable: sn("api"),
                 canary: sn("api-canary"),
             },
-            track: Track::Canary,
-            metric: MetricKind::Web(metric.clone()),
-            window: Duration::from_secs(30),
-        };
+            Track::Canary,
+            MetricKind::Web(metric.clone()),
+            Duration::from_secs(30),
+        );
         let source = WebMetrics::new(Arc::new(Nothing));
         assert_eq!(source.value(&q).await.unwrap(), Observation::Value(7.0));
         let reqs = srv.arrived(1).await;

@@ -43,15 +43,14 @@ pub fn replay(
         .map(canary_core::Spec::from_value)
         .transpose()
         .or_throw(env)?;
-    let options = ReplayOptions {
-        recording: o.recording,
-        prometheus: o.prometheus,
-        overrides: o
-            .overrides
+    let mut options = ReplayOptions::default().overrides(
+        o.overrides
             .into_iter()
             .map(|(k, v)| Override::set(k, v))
             .collect(),
-    };
+    );
+    options.recording = o.recording;
+    options.prometheus = o.prometheus;
     now_or_later(env, async move {
         canary_sdk::replay(spec, options).await.map(Js)
     })

@@ -114,16 +114,17 @@ impl MemoryWorld {
             Some(h) => h,
             None => Arc::new(canary_traefik::WebhookRunner::new().or_throw(env)?),
         };
-        let deps = Deps {
-            orchestrator: self.orchestrator.clone(),
-            router: self.router.clone(),
-            metrics: x.metrics.ok_or_else(|| {
-                let why = "the in-memory world needs a metrics source written in JavaScript";
-                to_js(env, &canary_core::Error::invalid("options.metrics", why))
-            })?,
-            store: self.store.clone(),
+        let metrics = x.metrics.ok_or_else(|| {
+            let why = "the in-memory world needs a metrics source written in JavaScript";
+            to_js(env, &canary_core::Error::invalid("options.metrics", why))
+        })?;
+        let deps = Deps::new(
+            self.orchestrator.clone(),
+            self.router.clone(),
+            metrics,
+            self.store.clone(),
             hooks,
-        };
+        );
         let spec = (*spec.inner).clone();
         env.spawn_future(async move {
             let sdk = canary_sdk::Canary::from_deps(spec, Settings::default(), deps).await;

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use pyo3::prelude::*;
@@ -50,32 +49,20 @@ struct RunOptions {
 }
 
 impl RunOptions {
+    /// `o` with these options on top, checked by the core (its bounds, named `options.<field>`).
     fn apply(self, mut o: RolloutOptions) -> canary_core::Result<RolloutOptions> {
         if let Some(owner) = self.owner {
-            if owner.trim().is_empty() || owner.len() > 256 {
-                return Err(Error::invalid("options.owner", "1 to 256 characters"));
-            }
             o = o.owner(owner);
         }
         if let Some(p) = self.poll {
-            if p.get() < Duration::from_millis(100) || p.get() > Duration::from_secs(3600) {
-                return Err(Error::invalid(
-                    "options.poll",
-                    format!("{p} is not between 100ms and 1h"),
-                ));
-            }
             o = o.poll(p.get());
         }
         if let Some(n) = self.retries {
-            if n > 100 {
-                return Err(Error::invalid(
-                    "options.retries",
-                    format!("{n} is above 100"),
-                ));
-            }
             o = o.retries(n);
         }
-        Ok(o.takeover(self.takeover).restart(self.restart))
+        let o = o.takeover(self.takeover).restart(self.restart);
+        o.validate_as("options")?;
+        Ok(o)
     }
 }
 
@@ -328,11 +315,10 @@ impl PyCanary {
     ) -> PyResult<PyStream> {
         let track: Track = track.parse().to_py()?;
         let since: Option<HumanDuration> = from_py_or_default("since", since)?;
-        let options = LogOptions {
-            follow,
-            tail,
-            since_secs: since.map(|d| d.get().as_secs()),
-        };
+        let options = LogOptions::default()
+            .follow(follow)
+            .tail(tail)
+            .since_secs(since.map(|d| d.get().as_secs()));
         let c = self.canary.clone();
         let lines = stream::once(async move { c.logs(track, app.as_deref(), &options).await });
         Ok(PyStream::new(

@@ -56,13 +56,13 @@ impl MemoryWorld {
             Some(h) => Arc::new(PyHookRunner::new(h)?),
             None => Arc::new(canary_traefik::WebhookRunner::new().to_py()?),
         };
-        let deps = Deps {
-            orchestrator: self.orchestrator.clone(),
-            router: self.router.clone(),
+        let deps = Deps::new(
+            self.orchestrator.clone(),
+            self.router.clone(),
             metrics,
-            store: self.store.clone(),
+            self.store.clone(),
             hooks,
-        };
+        );
         let (spec, dir) = (spec.spec.clone(), spec.dir.clone());
         awaitable(py, async move {
             let c = canary_sdk::Canary::from_deps(spec, Default::default(), deps)

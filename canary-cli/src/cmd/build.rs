@@ -80,6 +80,10 @@ pub(crate) async fn build(g: &Global, a: &BuildArgs, p: &Printer) -> CliResult<u
                             || format!("{app}: built {tag} ({id})"),
                         )
                     }
+                    // An event newer than this CLI: shown as the core serialises it.
+                    other => p.emit(json!({"type": "build", "app": app, "event": other}), || {
+                        format!("  {app} | {other:?}")
+                    }),
                 }
             }
             if a.push {

@@ -12,13 +12,11 @@ use crate::error::CliResult;
 use crate::output::Printer;
 use crate::session;
 
-fn word(cmd: Command) -> &'static str {
+fn word(cmd: Command) -> String {
     match cmd {
-        Command::Pause => "pause",
-        Command::Resume => "resume",
-        Command::Promote => "promote",
-        Command::PromoteFull => "promote --full",
-        Command::Abort => "rollback",
+        Command::PromoteFull => "promote --full".into(),
+        // The others are the CLI's own words already.
+        other => other.to_string(),
     }
 }
 
@@ -75,6 +73,11 @@ pub(crate) async fn control(
                 || format!("{what}: applied here (no controller was driving {group}); the rollout is now {phase}"),
             )
         }
+        // An outcome newer than this CLI: printed as the core serialises it.
+        other => p.emit(
+            json!({"type": "command", "group": group, "command": what, "outcome": other}),
+            || format!("{what}: {other:?}"),
+        ),
     }
     Ok(0)
 }

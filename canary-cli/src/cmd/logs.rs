@@ -12,11 +12,10 @@ use crate::session;
 
 pub(crate) async fn logs(g: &Global, a: &LogsArgs, p: &Printer) -> CliResult<u8> {
     let (_, canary) = session::connect(g).await?;
-    let options = LogOptions {
-        follow: a.follow,
-        tail: a.tail,
-        since_secs: a.since.map(|d| d.get().as_secs().max(1)),
-    };
+    let options = LogOptions::default()
+        .follow(a.follow)
+        .tail(a.tail)
+        .since_secs(a.since.map(|d| d.get().as_secs().max(1)));
     let mut lines = canary
         .logs(a.track, a.app.as_deref(), &options)
         .await

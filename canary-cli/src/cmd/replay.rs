@@ -19,19 +19,15 @@ pub(crate) async fn replay(g: &Global, args: &ReplayArgs, p: &Printer) -> CliRes
         (Some(session::spec(g)?.spec), Vec::new())
     };
     let prometheus = match (&args.from, &args.to) {
-        (Some(from), Some(to)) => Some(PrometheusRange {
-            url: g.connect.prometheus_url.clone(),
-            from: from.clone(),
-            to: to.clone(),
-            scrape_interval: Some(g.connect.scrape_interval),
-        }),
+        (Some(from), Some(to)) => Some(
+            PrometheusRange::new(g.connect.prometheus_url.clone(), from, to)
+                .scrape_interval(g.connect.scrape_interval),
+        ),
         _ => None,
     };
-    let options = ReplayOptions {
-        recording: args.recording.clone(),
-        prometheus,
-        overrides,
-    };
+    let mut options = ReplayOptions::default().overrides(overrides);
+    options.recording = args.recording.clone();
+    options.prometheus = prometheus;
     let report = canary_sdk::replay(spec, options).await?;
     print(&report, p);
     Ok(match report.outcome {
@@ -63,6 +59,7 @@ fn ended(o: &ReplayOutcome) -> String {
             at(*at_ms),
             step + 1
         ),
+        other => format!("{other:?}"),
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::compose::{report_drift, write_back};
 use super::{with_events, Driven};
 use crate::args::{Global, RunArgs};
-use crate::error::{CliResult, EXIT_OK, EXIT_ROLLED_BACK};
+use crate::error::{CliResult, EXIT_ERROR, EXIT_OK, EXIT_ROLLED_BACK};
 use crate::exporter::Exporter;
 use crate::output::{secs, Printer};
 use crate::session;
@@ -170,6 +170,15 @@ pub(crate) async fn run(g: &Global, args: &RunArgs, p: &Printer) -> CliResult<u8
                 },
             );
             Ok(EXIT_ROLLED_BACK)
+        }
+        // An ending newer than this CLI: not a promotion, so not a success.
+        Driven::Done(Ok(other)) => {
+            p.emit(
+                json!({"type": "result", "group": group, "result": "other", "outcome": other,
+                       "exitCode": EXIT_ERROR, "durationMs": elapsed.as_millis() as u64}),
+                || format!("ENDED: group {group} after {}: {other:?}", secs(elapsed)),
+            );
+            Ok(EXIT_ERROR)
         }
         Driven::Done(Err(e)) => Err(e.into()),
     }

@@ -20,6 +20,7 @@ use std::cmp::Ordering;
 
 /// How the p-value of [`mann_whitney_u_with`] is computed (scipy's `method`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Method {
     /// Exact when there are no ties and one sample has at most 8 values, else asymptotic.
     Auto,

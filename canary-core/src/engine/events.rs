@@ -11,6 +11,7 @@ use crate::traits::{AppSplit, ServiceState};
 /// How a rollout ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "result")]
+#[non_exhaustive]
 pub enum Outcome {
     /// Stable runs the canary's version with all traffic.
     Promoted,
@@ -53,6 +54,7 @@ pub struct Status {
 /// What a [`Rollout::command`] did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "result")]
+#[non_exhaustive]
 pub enum CommandOutcome {
     /// Handed to the live controller driving the rollout.
     Delivered {

@@ -59,8 +59,27 @@ pub use crate::model::{Event, EventKind};
 pub use events::{CommandOutcome, Outcome, Status};
 pub use options::{default_owner, RolloutOptions};
 
-/// The implementations the engine drives.
+/// The implementations the engine drives: [`Deps::new`] with one of each; a field may be
+/// replaced afterwards (`deps.store = ...`).
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
+/// use canary_core::{Deps, MemoryStateStore, MockHookRunner, MockMetricsSource};
+///
+/// let store = Arc::new(MemoryStateStore::new());
+/// let mut deps = Deps::new(
+///     Arc::new(MemoryOrchestrator::new()),
+///     Arc::new(MemoryRouter::new()),
+///     Arc::new(MockMetricsSource::new()),
+///     store.clone(),
+///     Arc::new(MockHookRunner::new()),
+/// );
+/// deps.store = Arc::new(MemoryStateStore::new());
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Deps {
     /// Runs the services.
     pub orchestrator: Arc<dyn Orchestrator>,
@@ -72,6 +91,25 @@ pub struct Deps {
     pub store: Arc<dyn StateStore>,
     /// Calls the hooks.
     pub hooks: Arc<dyn HookRunner>,
+}
+
+impl Deps {
+    /// The engine's dependencies.
+    pub fn new(
+        orchestrator: Arc<dyn Orchestrator>,
+        router: Arc<dyn Router>,
+        metrics: Arc<dyn MetricsSource>,
+        store: Arc<dyn StateStore>,
+        hooks: Arc<dyn HookRunner>,
+    ) -> Self {
+        Deps {
+            orchestrator,
+            router,
+            metrics,
+            store,
+            hooks,
+        }
+    }
 }
 
 /// A canary rollout of one group.

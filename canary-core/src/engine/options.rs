@@ -114,18 +114,47 @@ pub(crate) fn nonce() -> u64 {
 
 impl RolloutOptions {
     /// Checks every value: the lease 1s to 1h, the poll 100ms to 1h, at most 100 retries, an
-    /// owner id of 1 to 200 printable characters.
+    /// owner id of 1 to 200 printable characters, not all blank.
     pub fn validate(&self) -> Result<()> {
+        self.validate_as("")
+    }
+
+    /// [`RolloutOptions::validate`] for options a front end was given under `prefix`: the same
+    /// checks, the field of an error named `<prefix>.<field>` (`options.poll`), so every binding
+    /// reports the bounds this function owns in its caller's words.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use canary_core::{Error, RolloutOptions};
+    ///
+    /// let options = RolloutOptions::default().poll(Duration::from_millis(1));
+    /// match options.validate_as("options") {
+    ///     Err(Error::InvalidInput { field, reason }) => {
+    ///         assert_eq!(field, "options.poll");
+    ///         assert!(reason.starts_with("1ms is not between 100ms and 1h"));
+    ///     }
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
+    pub fn validate_as(&self, prefix: &str) -> Result<()> {
+        let field = |name: &str| {
+            if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}.{name}")
+            }
+        };
         let s = |d: Duration| crate::model::HumanDuration(d).to_string();
         if self.lease < Duration::from_secs(1) || self.lease > Duration::from_secs(3600) {
             return Err(Error::invalid(
-                "lease",
+                field("lease"),
                 format!("{} is not between 1s and 1h", s(self.lease)),
             ));
         }
         if self.poll < Duration::from_millis(100) || self.poll > Duration::from_secs(3600) {
             return Err(Error::invalid(
-                "poll",
+                field("poll"),
                 format!(
                     "{} is not between 100ms and 1h (a shorter poll is a busy loop against Docker)",
                     s(self.poll)
@@ -134,17 +163,17 @@ impl RolloutOptions {
         }
         if self.retries > 100 {
             return Err(Error::invalid(
-                "retries",
+                field("retries"),
                 format!("{} is above the limit of 100", self.retries),
             ));
         }
-        if self.owner.is_empty()
+        if self.owner.trim().is_empty()
             || self.owner.len() > 200
             || self.owner.chars().any(char::is_control)
         {
             return Err(Error::invalid(
-                "owner",
-                "an owner id has 1 to 200 printable characters",
+                field("owner"),
+                "an owner id has 1 to 200 printable characters, not all blank",
             ));
         }
         Ok(())
@@ -153,4 +182,31 @@ impl RolloutOptions {
 
 pub(super) fn host_of(owner: &str) -> &str {
     owner.split('/').next().unwrap_or(owner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field_of(r: Result<()>) -> String {
+        match r {
+            Err(Error::InvalidInput { field, .. }) => field,
+            other => panic!("not an invalid input: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn validate_as_names_the_callers_field_and_keeps_the_bounds() {
+        let ok = RolloutOptions::default();
+        assert!(ok.validate().is_ok() && ok.validate_as("options").is_ok());
+        let slow = ok.clone().poll(Duration::from_secs(3601));
+        assert_eq!(field_of(slow.validate()), "poll");
+        assert_eq!(field_of(slow.validate_as("options")), "options.poll");
+        let edge = ok.clone().poll(Duration::from_millis(100)).retries(100);
+        assert!(edge.validate_as("options").is_ok());
+        let many = ok.clone().retries(101);
+        assert_eq!(field_of(many.validate_as("options")), "options.retries");
+        let blank = ok.owner("  ");
+        assert_eq!(field_of(blank.validate_as("options")), "options.owner");
+    }
 }

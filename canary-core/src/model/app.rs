@@ -10,6 +10,13 @@ use super::ServiceName;
 use crate::error::{Error, Result};
 
 /// Which version of an app: the one in production, or the one being tried.
+// In rustdoc only: the JSON Schema takes its descriptions from the doc comments.
+#[cfg_attr(
+    doc,
+    doc = "",
+    doc = "Deliberately exhaustive: a canary deployment has exactly two sides, and every match on \
+           a track (service names, labels, routes) is meant to handle both."
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Track {

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// What stable was compared with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum DriftAgainst {
     /// The image the last rollout promoted stable to.
     Promotion,
@@ -16,6 +17,7 @@ pub enum DriftAgainst {
 /// Whose image stable runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum DriftWinner {
     /// The last promotion's: the compose file is behind.
     Promotion,

@@ -10,6 +10,7 @@ use super::{AnalysisReport, Phase};
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum EventKind {
     /// A new rollout began.
     Started,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 /// Where a rollout is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Phase {
     /// Not started: hooks and the canary service come next.
     Pending,
@@ -50,6 +51,7 @@ impl std::fmt::Display for Phase {
 /// A manual control, from this process or another one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Command {
     /// Hold at the current step.
     Pause,

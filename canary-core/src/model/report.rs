@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// The verdict of a check, a judged metric or a whole analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Good enough to go on.
     Pass,
@@ -18,6 +19,7 @@ pub enum Verdict {
 /// How the judge classified one metric (Kayenta's classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Classification {
     /// No significant difference (or within the effect-size tolerance).
     Pass,

@@ -23,6 +23,7 @@ pub const MAX_REPLICAS_CEILING: u64 = 10_000;
 /// How a new service's tasks are reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum EndpointMode {
     /// One virtual IP per service (Docker's default; needs IPVS on the nodes).
     Vip,
@@ -49,6 +50,7 @@ impl std::str::FromStr for EndpointMode {
 /// Host mode needs no routing mesh; two tasks of one service on one node cannot share it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct HostPort {
     /// The port on the node.
     pub published: u16,
@@ -56,9 +58,17 @@ pub struct HostPort {
     pub target: u16,
 }
 
+impl HostPort {
+    /// The container's port `target` published as `published` on the node (TCP).
+    pub fn new(published: u16, target: u16) -> Self {
+        HostPort { published, target }
+    }
+}
+
 /// A bind mount of a path of the node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct BindMount {
     /// The path on the node.
     pub source: String,
@@ -68,7 +78,38 @@ pub struct BindMount {
     pub read_only: bool,
 }
 
-/// A service to create from scratch.
+impl BindMount {
+    /// Node path `source` at `target` in the container, writable.
+    pub fn new(source: impl Into<String>, target: impl Into<String>) -> Self {
+        BindMount {
+            source: source.into(),
+            target: target.into(),
+            read_only: false,
+        }
+    }
+    /// Mounts it read-only, or not.
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+}
+
+/// A service to create from scratch: [`NewService::new`], then its public fields set.
+///
+/// ```
+/// use canary_core::model::{BindMount, HostPort, NewService};
+/// use canary_core::{ImageRef, ServiceName};
+///
+/// let mut s = NewService::new(
+///     ServiceName::parse("proxy").unwrap(),
+///     ImageRef::parse("canary-socket-proxy:1").unwrap(),
+///     1,
+/// );
+/// s.ports.push(HostPort::new(18080, 8080));
+/// s.mounts.push(BindMount::new("/var/run/docker.sock", "/var/run/docker.sock").read_only(true));
+/// assert!(s.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]

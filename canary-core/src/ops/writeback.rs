@@ -34,6 +34,7 @@ use crate::state::{Phase, RolloutState};
 /// How a promoted image was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum WrittenAs {
     /// The registry digest reference that was promoted.
     Digest,

@@ -98,6 +98,7 @@ pub struct Header {
 /// Which call of the metrics source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Op {
     /// [`MetricsSource::value`](crate::MetricsSource::value).
     Value,
@@ -108,6 +109,7 @@ pub enum Op {
 /// What the source answered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Answer {
     /// A value.
     Value {
@@ -133,6 +135,7 @@ pub enum Answer {
 /// One line after the header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "type", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum Entry {
     /// A metrics query and its answer.
     Query {
@@ -172,6 +175,7 @@ impl Entry {
 /// the same words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "code", deny_unknown_fields)]
+#[non_exhaustive]
 pub enum RecordedError {
     /// [`Error::InvalidInput`].
     #[serde(rename = "CANARY_INVALID_INPUT")]

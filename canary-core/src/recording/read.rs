@@ -46,6 +46,7 @@ pub struct StepSpan {
 
 /// What a recording has for a query.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub enum Lookup<'a> {
     /// The recorded answer.
     Answer(&'a Answer),

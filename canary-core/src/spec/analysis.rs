@@ -13,6 +13,7 @@ use crate::model::HumanDuration;
 /// What to do when analysis stays inconclusive past its limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum InconclusiveAction {
     /// Roll the canary back (default).
     #[default]
@@ -22,6 +23,12 @@ pub enum InconclusiveAction {
 }
 
 /// Which direction of change is bad for a metric.
+// In rustdoc only: the JSON Schema takes its descriptions from the doc comments.
+#[cfg_attr(
+    doc,
+    doc = "",
+    doc = "Deliberately exhaustive: up, down or either covers every direction a change can take."
+)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Direction {

@@ -10,6 +10,7 @@ use crate::model::Weight;
 
 /// The canary's task count. Written `2`, `auto`, or `{min: 1, max: 6}` (auto within bounds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CanaryReplicas {
     /// This many tasks whatever the weight.
     Fixed(u64),

@@ -21,7 +21,7 @@ pub(super) fn one_f() -> f64 {
 pub(super) fn yes() -> bool {
     true
 }
-pub(super) fn default_health_path() -> String {
+pub(crate) fn default_health_path() -> String {
     "/health".into()
 }
 pub(super) fn default_dockerfile() -> String {
@@ -39,7 +39,7 @@ pub(super) fn default_scale_down_delay() -> HumanDuration {
 pub(super) fn default_abort_scale_down_delay() -> HumanDuration {
     HumanDuration(Duration::from_secs(30))
 }
-pub(super) fn default_entry_points() -> Vec<String> {
+pub(crate) fn default_entry_points() -> Vec<String> {
     vec!["web".into()]
 }
 pub(super) fn default_confidence() -> f64 {

@@ -18,6 +18,7 @@ use crate::model::{CookieName, CookieValue, HeaderName, RuleRegex, RuleValue};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "HeaderRouteFields", into = "HeaderRouteFields")]
+#[non_exhaustive]
 pub enum HeaderRoute {
     /// `name: value`, exactly (Traefik's `Header`).
     Exact {

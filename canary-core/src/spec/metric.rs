@@ -11,6 +11,7 @@ use super::web::WebMetric;
 /// or `{web: {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum MetricKind {
     /// Requests in the window.
     RequestCount,

@@ -37,7 +37,7 @@ use crate::model::{AppRef, ServiceName, Weight};
 mod analysis;
 mod app;
 mod capacity;
-mod defaults;
+pub(crate) mod defaults;
 mod header_route;
 mod hooks;
 mod limits;

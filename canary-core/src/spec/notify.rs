@@ -18,6 +18,7 @@ use crate::model::{EventKind, HumanDuration};
 /// The payload format a notification is posted in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum NotificationKind {
     /// A Slack incoming webhook: `text` and Block Kit `blocks`.
     Slack,

@@ -11,6 +11,7 @@ use crate::model::HumanDuration;
 /// How stable takes over the canary's version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum PromoteStrategy {
     /// Update stable to the canary's image (pinned by ID) while the canary keeps its share, then
     /// move all traffic to stable and scale the canary to 0 (Flagger's way). Default.

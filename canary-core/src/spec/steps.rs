@@ -36,6 +36,7 @@ impl StepSpec {
 
 /// How long a gate step holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Pause {
     /// Until `canary resume` or `canary promote` (`pause: true`).
     UntilResumed,

@@ -9,6 +9,7 @@ use crate::model::HumanDuration;
 /// How the new version takes the traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum Strategy {
     /// The canary takes a growing share, step by step. Default.
     #[default]

@@ -12,6 +12,7 @@ use crate::model::{HumanDuration, Weight};
 /// How traffic is divided while the canary runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub enum TrafficMode {
     /// Exact weights through a Traefik weighted service.
     #[default]

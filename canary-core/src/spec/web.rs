@@ -84,6 +84,7 @@ pub struct WebMetric {
 
 /// The HTTP method of a web metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub enum WebMethod {
     /// `GET`.
     #[default]
@@ -106,6 +107,7 @@ impl fmt::Display for WebMethod {
 /// A header's value: as written, or read from an environment variable at each call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum WebHeader {
     /// Sent as written.
     Value(String),

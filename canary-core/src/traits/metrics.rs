@@ -14,9 +14,22 @@ use crate::error::Result;
 use crate::model::{AppRef, Track};
 use crate::spec::MetricKind;
 
-/// One metric query.
+/// One metric query: [`MetricQuery::new`] (the engine builds it from the spec's checks).
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use canary_core::spec::MetricKind;
+/// use canary_core::{AppRef, MetricQuery, ServiceName, Track};
+///
+/// let name = |s: &str| ServiceName::parse(s).unwrap();
+/// let app = AppRef { name: name("api"), stable: name("api"), canary: name("api-canary") };
+/// let q = MetricQuery::new(app, Track::Canary, MetricKind::SuccessRate, Duration::from_secs(30));
+/// assert_eq!(q.window, Duration::from_secs(30));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct MetricQuery {
     /// The app.
     pub app: AppRef,
@@ -29,7 +42,21 @@ pub struct MetricQuery {
     pub window: Duration,
 }
 
+impl MetricQuery {
+    /// `metric` of `app`'s `track` over the `window` ending now.
+    pub fn new(app: AppRef, track: Track, metric: MetricKind, window: Duration) -> Self {
+        MetricQuery {
+            app,
+            track,
+            metric,
+            window,
+        }
+    }
+}
+
 /// A metric value, or the plain fact that there is none. No data is never zero.
+///
+/// Deliberately exhaustive: like an `Option`, a value or none; nothing lies between.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "value")]
 pub enum Observation {

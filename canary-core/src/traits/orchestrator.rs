@@ -46,9 +46,27 @@ pub struct TaskEndpoint {
     pub addresses: BTreeMap<String, String>,
 }
 
-/// What the canary service should look like.
+/// What the canary service should look like: [`CanaryService::new`] and the chained setters
+/// (the engine builds it from the spec).
+///
+/// ```
+/// use std::collections::BTreeMap;
+///
+/// use canary_core::{CanaryService, ImageRef, ServiceName};
+///
+/// let stable = ServiceName::parse("shop_api").unwrap();
+/// let canary = CanaryService::new(
+///     stable.clone(),
+///     stable.with_suffix("-canary").unwrap(),
+///     ImageRef::parse("api:v2").unwrap(),
+///     1,
+/// )
+/// .env(BTreeMap::from([("MODE".to_string(), "canary".to_string())]));
+/// assert!(canary.init && canary.placement.is_none());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CanaryService {
     /// The stable service it is made from (networks, env, mounts, constraints, health check).
     pub from: ServiceName,
@@ -70,9 +88,59 @@ pub struct CanaryService {
     pub placement: Option<crate::spec::PlacementSpec>,
 }
 
-/// Which log lines to read.
+impl CanaryService {
+    /// `replicas` tasks of `image` named `name`, made from stable service `from`: with an init
+    /// process, stable's environment, labels and placement unchanged.
+    pub fn new(from: ServiceName, name: ServiceName, image: ImageRef, replicas: u64) -> Self {
+        CanaryService {
+            from,
+            name,
+            image,
+            replicas,
+            env: BTreeMap::new(),
+            labels: BTreeMap::new(),
+            init: true,
+            placement: None,
+        }
+    }
+    /// Sets the extra environment.
+    #[must_use]
+    pub fn env(mut self, env: BTreeMap<String, String>) -> Self {
+        self.env = env;
+        self
+    }
+    /// Sets the labels.
+    #[must_use]
+    pub fn labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.labels = labels;
+        self
+    }
+    /// Runs tasks with an init process, or not.
+    #[must_use]
+    pub fn init(mut self, init: bool) -> Self {
+        self.init = init;
+        self
+    }
+    /// Sets where the canary's tasks run (`None`: stable's placement).
+    #[must_use]
+    pub fn placement(mut self, placement: impl Into<Option<crate::spec::PlacementSpec>>) -> Self {
+        self.placement = placement.into();
+        self
+    }
+}
+
+/// Which log lines to read. Built from [`LogOptions::default`] (every line, no following) with
+/// the chained setters:
+///
+/// ```
+/// use canary_core::LogOptions;
+///
+/// let options = LogOptions::default().follow(true).tail(100).since_secs(None);
+/// assert_eq!((options.follow, options.tail, options.since_secs), (true, Some(100), None));
+/// ```
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct LogOptions {
     /// Keep streaming new lines.
     pub follow: bool,
@@ -80,6 +148,27 @@ pub struct LogOptions {
     pub tail: Option<u64>,
     /// Only lines since this many seconds ago.
     pub since_secs: Option<u64>,
+}
+
+impl LogOptions {
+    /// Keeps streaming new lines.
+    #[must_use]
+    pub fn follow(mut self, follow: bool) -> Self {
+        self.follow = follow;
+        self
+    }
+    /// Only the last `n` lines per task (`None`: all).
+    #[must_use]
+    pub fn tail(mut self, n: impl Into<Option<u64>>) -> Self {
+        self.tail = n.into();
+        self
+    }
+    /// Only lines of the last `secs` seconds (`None`: all).
+    #[must_use]
+    pub fn since_secs(mut self, secs: impl Into<Option<u64>>) -> Self {
+        self.since_secs = secs.into();
+        self
+    }
 }
 
 /// One log line of one task.

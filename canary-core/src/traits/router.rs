@@ -15,9 +15,22 @@ use crate::model::{AppRef, ServiceName, Track, Weight};
 use crate::spec::{HeaderRoute, TrafficMode};
 use crate::traits::TaskEndpoint;
 
-/// How one app is routed.
+/// How one app is routed. Built with [`AppRoute::new`] and the chained setters (the engine
+/// builds it from the spec):
+///
+/// ```
+/// use canary_core::{AppRef, AppRoute, ServiceName};
+///
+/// let name = |s: &str| ServiceName::parse(s).unwrap();
+/// let app = AppRef { name: name("api"), stable: name("shop_api"), canary: name("shop_api-canary") };
+/// let route = AppRoute::new(name("shop"), app, "Host(`api.localhost`)", 8080)
+///     .health_path("/healthz");
+/// assert_eq!((route.port, route.health_path.as_str()), (8080, "/healthz"));
+/// assert_eq!(route.entry_points, ["web"]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct AppRoute {
     /// The group the app belongs to (names the router's objects and the canary's metrics).
     pub group: ServiceName,
@@ -41,9 +54,67 @@ pub struct AppRoute {
     pub canary_endpoints: Vec<TaskEndpoint>,
 }
 
-/// The routing of a whole group at one moment.
+impl AppRoute {
+    /// `app` of `group`, matched by Traefik rule `rule`, its tasks listening on `port`; the
+    /// spec's defaults for the rest (health path `/health`, entry point `web`, no labels, no
+    /// canary tasks).
+    pub fn new(group: ServiceName, app: AppRef, rule: impl Into<String>, port: u16) -> Self {
+        AppRoute {
+            group,
+            app,
+            rule: rule.into(),
+            port,
+            health_path: crate::spec::defaults::default_health_path(),
+            entry_points: crate::spec::defaults::default_entry_points(),
+            stable_labels: BTreeMap::new(),
+            canary_endpoints: Vec::new(),
+        }
+    }
+    /// Sets the path that answers 200 when the app is up.
+    #[must_use]
+    pub fn health_path(mut self, path: impl Into<String>) -> Self {
+        self.health_path = path.into();
+        self
+    }
+    /// Sets the entry points.
+    #[must_use]
+    pub fn entry_points(mut self, entry_points: Vec<String>) -> Self {
+        self.entry_points = entry_points;
+        self
+    }
+    /// Sets the stable service's current labels.
+    #[must_use]
+    pub fn stable_labels(mut self, labels: BTreeMap<String, String>) -> Self {
+        self.stable_labels = labels;
+        self
+    }
+    /// Sets the canary's running tasks.
+    #[must_use]
+    pub fn canary_endpoints(mut self, endpoints: Vec<TaskEndpoint>) -> Self {
+        self.canary_endpoints = endpoints;
+        self
+    }
+}
+
+/// The routing of a whole group at one moment. Built with [`RouteConfig::new`] (all traffic on
+/// stable, the canary not routed) and the chained setters (the engine builds it from the spec
+/// with [`crate::routes::route_config`]):
+///
+/// ```
+/// use canary_core::spec::{HeaderRoute, TrafficMode};
+/// use canary_core::{RouteConfig, ServiceName, Weight};
+///
+/// let group = ServiceName::parse("shop").unwrap();
+/// let config = RouteConfig::new(group, TrafficMode::Weighted, Vec::new())
+///     .canary_routed(true)
+///     .canary_weight(Weight::new(20).unwrap())
+///     .header_route(HeaderRoute::default());
+/// assert_eq!(config.canary_weight.get(), 20);
+/// assert!(!config.sticky && config.header_route.is_some());
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct RouteConfig {
     /// The group's name.
     pub group: ServiceName,
@@ -69,6 +140,60 @@ pub struct RouteConfig {
     /// Needs the canary routed and with tasks (weighted mode).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub stable_detached: bool,
+}
+
+impl RouteConfig {
+    /// `group`'s `apps` routed in `mode` with all traffic on stable: the canary not routed, no
+    /// weight, header route, stickiness or mirror, stable attached.
+    pub fn new(group: ServiceName, mode: TrafficMode, apps: Vec<AppRoute>) -> Self {
+        RouteConfig {
+            group,
+            mode,
+            apps,
+            canary_weight: Weight::ZERO,
+            canary_routed: false,
+            header_route: None,
+            sticky: false,
+            mirror: Weight::ZERO,
+            stable_detached: false,
+        }
+    }
+    /// Sets the canary weight.
+    #[must_use]
+    pub fn canary_weight(mut self, weight: Weight) -> Self {
+        self.canary_weight = weight;
+        self
+    }
+    /// Puts the canary in the routing, or takes it out.
+    #[must_use]
+    pub fn canary_routed(mut self, routed: bool) -> Self {
+        self.canary_routed = routed;
+        self
+    }
+    /// Sets the header route to the canary (`None`: none).
+    #[must_use]
+    pub fn header_route(mut self, route: impl Into<Option<HeaderRoute>>) -> Self {
+        self.header_route = route.into();
+        self
+    }
+    /// Turns sticky sessions on or off.
+    #[must_use]
+    pub fn sticky(mut self, sticky: bool) -> Self {
+        self.sticky = sticky;
+        self
+    }
+    /// Sets the percent of stable traffic mirrored to the canary.
+    #[must_use]
+    pub fn mirror(mut self, mirror: Weight) -> Self {
+        self.mirror = mirror;
+        self
+    }
+    /// Takes stable out of the routing altogether, or puts it back.
+    #[must_use]
+    pub fn stable_detached(mut self, detached: bool) -> Self {
+        self.stable_detached = detached;
+        self
+    }
 }
 
 /// The split of one app as the router really has it in force.

@@ -497,13 +497,13 @@ impl World {
         }
     }
     pub fn deps(&self) -> Deps {
-        Deps {
-            orchestrator: self.orch.clone(),
-            router: self.router.clone(),
-            metrics: self.metrics.clone(),
-            store: self.store.clone(),
-            hooks: self.hooks.clone(),
-        }
+        Deps::new(
+            self.orch.clone(),
+            self.router.clone(),
+            self.metrics.clone(),
+            self.store.clone(),
+            self.hooks.clone(),
+        )
     }
 }
 

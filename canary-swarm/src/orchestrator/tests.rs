@@ -61,10 +61,7 @@ fn new_services_look_like_cli_ones() {
         ImageRef::parse("canary-demo:v1").unwrap(),
         2,
     );
-    s.ports.push(canary_core::model::HostPort {
-        published: 18080,
-        target: 8080,
-    });
+    s.ports.push(canary_core::model::HostPort::new(18080, 8080));
     s.env.insert("VERSION".into(), "v1".into());
     let spec = serde_json::to_value(new_service_spec(&s)).unwrap();
     assert!(spec::publishes_host_ports(&spec));

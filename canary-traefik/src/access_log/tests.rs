@@ -192,15 +192,17 @@ async fn answers_per_track_from_a_file() {
         .backend(sn("api-canary"), "canary-g--api--tasks@file")
         .build()
         .unwrap();
-    let q = |track, metric| MetricQuery {
-        app: AppRef {
-            name: sn("api"),
-            stable: sn("api"),
-            canary: sn("api-canary"),
-        },
-        track,
-        metric,
-        window: Duration::from_secs(10),
+    let q = |track, metric| {
+        MetricQuery::new(
+            AppRef {
+                name: sn("api"),
+                stable: sn("api"),
+                canary: sn("api-canary"),
+            },
+            track,
+            metric,
+            Duration::from_secs(10),
+        )
     };
     let canary = m
         .samples(&q(Track::Canary, MetricKind::Latency(0.5)))

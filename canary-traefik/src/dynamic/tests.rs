@@ -32,50 +32,45 @@ fn endpoint(task: &str, addresses: &[(&str, &str)]) -> TaskEndpoint {
 }
 
 fn app(name: &str, stable: &str, labels: &[(&str, &str)]) -> AppRoute {
-    AppRoute {
-        group: sn("shop"),
-        app: AppRef {
-            name: sn(name),
-            stable: sn(stable),
-            canary: sn(&format!("{stable}-canary")),
-        },
-        rule: format!("Host(`{name}.localhost`) && PathPrefix(`/`)"),
-        port: 8080,
-        health_path: "/healthz".into(),
-        entry_points: vec!["web".into()],
-        stable_labels: labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        canary_endpoints: vec![
+    let app = AppRef {
+        name: sn(name),
+        stable: sn(stable),
+        canary: sn(&format!("{stable}-canary")),
+    };
+    let rule = format!("Host(`{name}.localhost`) && PathPrefix(`/`)");
+    AppRoute::new(sn("shop"), app, rule, 8080)
+        .health_path("/healthz")
+        .entry_points(vec!["web".into()])
+        .stable_labels(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .canary_endpoints(vec![
             endpoint("t2", &[(NET, "10.0.1.9"), ("ingress", "10.0.0.9")]),
             endpoint("t1", &[(NET, "10.0.1.10")]),
-        ],
-    }
+        ])
 }
 
 fn config(mode: TrafficMode, weight: u64, routed: bool, sticky: bool, mirror: u64) -> RouteConfig {
-    RouteConfig {
-        group: sn("shop"),
-        mode,
-        apps: vec![
-            app(
-                "api",
-                "shop_api",
-                &[(
-                    "traefik.http.services.apisvc.loadbalancer.server.port",
-                    "8080",
-                )],
-            ),
-            app("web", "shop_web", &[]),
-        ],
-        canary_weight: Weight::new(weight).unwrap(),
-        canary_routed: routed,
-        header_route: Some(HeaderRoute::default()),
-        sticky,
-        mirror: Weight::new(mirror).unwrap(),
-        stable_detached: false,
-    }
+    let apps = vec![
+        app(
+            "api",
+            "shop_api",
+            &[(
+                "traefik.http.services.apisvc.loadbalancer.server.port",
+                "8080",
+            )],
+        ),
+        app("web", "shop_web", &[]),
+    ];
+    RouteConfig::new(sn("shop"), mode, apps)
+        .canary_weight(Weight::new(weight).unwrap())
+        .canary_routed(routed)
+        .header_route(HeaderRoute::default())
+        .sticky(sticky)
+        .mirror(Weight::new(mirror).unwrap())
 }
 
 fn without_tasks(mut c: RouteConfig) -> RouteConfig {
@@ -503,34 +498,25 @@ fn every_key_written_is_in_traefiks_reference_configuration() {
 /// none: `tests/fixtures/traefik/live-v3.7.9-routing/`) are what the renderer writes for the same route.
 #[test]
 fn renders_the_files_traefik_loaded_on_the_local_stack() {
-    let mut route = AppRoute {
-        group: sn("rt2"),
-        app: AppRef {
-            name: sn("web"),
-            stable: sn("rt2-stable"),
-            canary: sn("rt2-stable-canary"),
-        },
-        rule: "Host(`rt2.localhost`)".into(),
-        port: 8080,
-        health_path: "/health".into(),
-        entry_points: vec!["web".into()],
-        stable_labels: BTreeMap::from([(
+    let app = AppRef {
+        name: sn("web"),
+        stable: sn("rt2-stable"),
+        canary: sn("rt2-stable-canary"),
+    };
+    let mut route = AppRoute::new(sn("rt2"), app, "Host(`rt2.localhost`)", 8080)
+        .health_path("/health")
+        .entry_points(vec!["web".into()])
+        .stable_labels(BTreeMap::from([(
             "traefik.http.services.rt2-stable.loadbalancer.server.port".to_string(),
             "8080".to_string(),
-        )]),
-        canary_endpoints: vec![endpoint("x", &[(NET, "10.0.1.22")])],
-    };
-    let mut c = RouteConfig {
-        group: sn("rt2"),
-        mode: TrafficMode::Weighted,
-        apps: vec![route.clone()],
-        canary_weight: Weight::new(20).unwrap(),
-        canary_routed: true,
-        header_route: Some(HeaderRoute::default()),
-        sticky: true,
-        mirror: Weight::new(10).unwrap(),
-        stable_detached: false,
-    };
+        )]))
+        .canary_endpoints(vec![endpoint("x", &[(NET, "10.0.1.22")])]);
+    let mut c = RouteConfig::new(sn("rt2"), TrafficMode::Weighted, vec![route.clone()])
+        .canary_weight(Weight::new(20).unwrap())
+        .canary_routed(true)
+        .header_route(HeaderRoute::default())
+        .sticky(true)
+        .mirror(Weight::new(10).unwrap());
     for (file, tasks) in [("canary-rt2.yml", true), ("canary-rt2.no-task.yml", false)] {
         if !tasks {
             route.canary_endpoints.clear();

@@ -84,40 +84,35 @@ fn sn(s: &str) -> ServiceName {
 }
 
 fn config(group: &str, weight: u64, tasks: &[&str], routed: bool) -> RouteConfig {
-    RouteConfig {
-        group: sn(group),
-        mode: TrafficMode::Weighted,
-        apps: ["api", "web"]
-            .iter()
-            .map(|app| AppRoute {
-                group: sn(group),
-                app: AppRef {
-                    name: sn(app),
-                    stable: sn(&format!("{group}_{app}")),
-                    canary: sn(&format!("{group}_{app}-canary")),
-                },
-                rule: format!("Host(`{group}.localhost`) && PathPrefix(`/{app}`)"),
-                port: 8080,
-                health_path: "/health".into(),
-                entry_points: vec!["web".into()],
-                stable_labels: BTreeMap::new(),
-                canary_endpoints: tasks
-                    .iter()
-                    .map(|ip| TaskEndpoint {
-                        task: format!("t{ip}"),
-                        node: None,
-                        addresses: BTreeMap::from([("canary-net".into(), ip.to_string())]),
-                    })
-                    .collect(),
-            })
-            .collect(),
-        canary_weight: Weight::new(weight).unwrap(),
-        canary_routed: routed,
-        header_route: routed.then(HeaderRoute::default),
-        sticky: false,
-        mirror: Weight::new(if routed { 10 } else { 0 }).unwrap(),
-        stable_detached: false,
-    }
+    let apps = ["api", "web"]
+        .iter()
+        .map(|app| {
+            let app_ref = AppRef {
+                name: sn(app),
+                stable: sn(&format!("{group}_{app}")),
+                canary: sn(&format!("{group}_{app}-canary")),
+            };
+            let rule = format!("Host(`{group}.localhost`) && PathPrefix(`/{app}`)");
+            AppRoute::new(sn(group), app_ref, rule, 8080)
+                .health_path("/health")
+                .entry_points(vec!["web".into()])
+                .canary_endpoints(
+                    tasks
+                        .iter()
+                        .map(|ip| TaskEndpoint {
+                            task: format!("t{ip}"),
+                            node: None,
+                            addresses: BTreeMap::from([("canary-net".into(), ip.to_string())]),
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    RouteConfig::new(sn(group), TrafficMode::Weighted, apps)
+        .canary_weight(Weight::new(weight).unwrap())
+        .canary_routed(routed)
+        .header_route(routed.then(HeaderRoute::default))
+        .mirror(Weight::new(if routed { 10 } else { 0 }).unwrap())
 }
 
 /// Every key under `prefix` and the store's revision, read with one range request.

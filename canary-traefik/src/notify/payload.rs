@@ -160,6 +160,7 @@ fn judge_lines(j: &JudgeReport) -> Vec<String> {
                 Classification::High => "higher",
                 Classification::Low => "lower",
                 Classification::NoData => "no data",
+                _ => "unclassified",
             };
             format!(
                 "{} {}: canary median {} vs stable median {} ({class}, {})",
@@ -190,6 +191,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail => "fail",
         Verdict::Inconclusive => "inconclusive",
+        _ => "unknown",
     }
 }
 
@@ -298,6 +300,8 @@ pub(crate) fn build(kind: NotificationKind, name: &str, note: &Note, limits: &Li
         NotificationKind::Teams => teams(note, limits),
         NotificationKind::Discord => discord(note, limits),
         NotificationKind::Json => json_body(name, note),
+        // A format newer than this crate: the plain JSON body any endpoint can read.
+        _ => json_body(name, note),
     }
 }
 

@@ -86,6 +86,9 @@ impl TraefikRouter {
                         .as_ref()
                         .is_some_and(|s| is_enabled(&s.status, &s.error));
             }
+            // A mode newer than this router: reported unhealthy with all traffic on stable,
+            // never guessed.
+            _ => {}
         }
         Ok(split)
     }

@@ -29,41 +29,33 @@ const RULE: &str = "Host(`rt2.localhost`)";
 
 /// The route of the captures: group rt2, app web, stable rt2-stable, one canary task.
 fn config(weight: u64, tasks: bool) -> RouteConfig {
-    RouteConfig {
-        group: sn("rt2"),
-        mode: TrafficMode::Weighted,
-        apps: vec![AppRoute {
-            group: sn("rt2"),
-            app: AppRef {
-                name: sn("web"),
-                stable: sn("rt2-stable"),
-                canary: sn("rt2-stable-canary"),
-            },
-            rule: RULE.into(),
-            port: 8080,
-            health_path: "/health".into(),
-            entry_points: vec!["web".into()],
-            stable_labels: BTreeMap::from([(
-                "traefik.http.services.rt2-stable.loadbalancer.server.port".to_string(),
-                "8080".to_string(),
-            )]),
-            canary_endpoints: if tasks {
-                vec![TaskEndpoint {
-                    task: "t1".into(),
-                    node: None,
-                    addresses: BTreeMap::from([("canary-net".into(), "10.0.1.22".into())]),
-                }]
-            } else {
-                Vec::new()
-            },
-        }],
-        canary_weight: Weight::new(weight).unwrap(),
-        canary_routed: true,
-        header_route: Some(HeaderRoute::default()),
-        sticky: true,
-        mirror: Weight::new(10).unwrap(),
-        stable_detached: false,
-    }
+    let app = AppRef {
+        name: sn("web"),
+        stable: sn("rt2-stable"),
+        canary: sn("rt2-stable-canary"),
+    };
+    let route = AppRoute::new(sn("rt2"), app, RULE, 8080)
+        .health_path("/health")
+        .entry_points(vec!["web".into()])
+        .stable_labels(BTreeMap::from([(
+            "traefik.http.services.rt2-stable.loadbalancer.server.port".to_string(),
+            "8080".to_string(),
+        )]))
+        .canary_endpoints(if tasks {
+            vec![TaskEndpoint {
+                task: "t1".into(),
+                node: None,
+                addresses: BTreeMap::from([("canary-net".into(), "10.0.1.22".into())]),
+            }]
+        } else {
+            Vec::new()
+        });
+    RouteConfig::new(sn("rt2"), TrafficMode::Weighted, vec![route])
+        .canary_weight(Weight::new(weight).unwrap())
+        .canary_routed(true)
+        .header_route(HeaderRoute::default())
+        .sticky(true)
+        .mirror(Weight::new(10).unwrap())
 }
 
 fn unrouted() -> RouteConfig {

@@ -326,20 +326,14 @@ pub async fn app_with(
     let stable = format!("{}-{name}", group_of(tag));
     let canary = format!("{stable}-canary");
     let host = format!("{tag}-{name}.localhost");
-    let mut route = AppRoute {
-        group: sn(&group_of(tag)),
-        app: AppRef {
-            name: sn(name),
-            stable: sn(&stable),
-            canary: sn(&canary),
-        },
-        rule: format!("Host(`{host}`)"),
-        port: 8080,
-        health_path: "/health".into(),
-        entry_points: vec!["web".into()],
-        stable_labels: BTreeMap::new(),
-        canary_endpoints: Vec::new(),
+    let app_ref = AppRef {
+        name: sn(name),
+        stable: sn(&stable),
+        canary: sn(&canary),
     };
+    let mut route = AppRoute::new(sn(&group_of(tag)), app_ref, format!("Host(`{host}`)"), 8080)
+        .health_path("/health")
+        .entry_points(vec!["web".into()]);
     let stable_labels = router
         .labels_for(&route, canary_core::Track::Stable, mode)
         .unwrap();

@@ -67,6 +67,10 @@ async fn main() -> ExitCode {
             println!("rolled back: {cause}");
             ExitCode::from(2)
         }
+        Ok(other) => {
+            println!("ended: {other:?}");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("neotix_sdk: {e}");
             ExitCode::FAILURE
