@@ -130,7 +130,7 @@ impl RolloutOptions {
     ///
     /// let options = RolloutOptions::default().poll(Duration::from_millis(1));
     /// match options.validate_as("options") {
-    ///     Err(Error::InvalidInput { field, reason }) => {
+    ///     Err(Error::InvalidInput { field, reason, .. }) => {
     ///         assert_eq!(field, "options.poll");
     ///         assert!(reason.starts_with("1ms is not between 100ms and 1h"));
     ///     }
