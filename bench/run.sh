@@ -7,7 +7,7 @@
 # Pieces (each bounded by `timeout`; a piece that fails leaves its rows "not measured: <why>"):
 #   judge       bench-core (canary-core/examples/bench_core.rs) vs scipy.stats.mannwhitneyu
 #               (bench/judge/scipy_mwu.py; scipy from PyPI into a venv under the target dir), 10k vs 10k
-#   steps       bench-core: one engine step with 1, 4, 16 apps on canary-core's in-memory fakes
+#   steps       bench-core: one engine step with 1, 4, 16 apps on canary-core's in-memory world (canary_core::memory)
 #   promote     bench/promote/run.sh (seed's tag + service update vs canary-swarm), 2 x 4 replicas
 #   rollback    canary-traefik's rollback-bench: router rollback/promote vs the seed's scale-to-0
 #   rollout     bench/rollout/rollout.py: a real `canary run` of bench/specs/good.yaml (2 apps x 4)
@@ -61,7 +61,7 @@ piece() { # <name> <timeout seconds> <command...>
 log "building (release): canary, canary-load, promote-bench, rollback-bench, bench-core"
 cargo build -q --release -p canary-cli --bin canary -p canary-examples --bin canary-load \
   -p canary-swarm --example promote-bench -p canary-traefik --example rollback-bench
-cargo build -q --release -p canary-core --features testing --example bench-core
+cargo build -q --release -p canary-core --example bench-core
 
 VENV="$TARGET_DIR/bench-venv"
 if [[ ! -x "$VENV/bin/python" ]] || ! "$VENV/bin/python" -c 'import scipy' 2>/dev/null; then

@@ -8,15 +8,15 @@
 //! `judge` times `canary_core::analysis::stats::mann_whitney_u` on the same samples scipy gets
 //! (bench/judge/scipy_mwu.py writes them), so both sides rank identical data.
 //!
-//! `steps` runs a rollout of N apps through 10 steps on `canary_core::testing`'s in-memory
+//! `steps` runs a rollout of N apps through 10 steps on `canary_core::memory`'s in-memory
 //! orchestrator and router, on tokio's paused clock: the intervals cost no wall time, so the
 //! wall time per step is the engine's own work (routing, analysis, saving the state) for N apps.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::spec::MetricKind;
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::{
     Deps, HookContext, HookOutcome, HookRunner, ImageRef, MemoryStateStore, MetricQuery,
     MetricsSource, Observation, Outcome, Rollout, RolloutOptions, ServiceName, Spec,

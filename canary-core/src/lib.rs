@@ -17,8 +17,6 @@
 //!
 //! ## Features
 //! - `mocks`: mockall mocks of every trait (`MockOrchestrator`, `MockRouter`, ...) for tests.
-//! - `testing`: an in-memory [`Orchestrator`] and [`Router`] that keep state, for tests of code
-//!   that drives a whole rollout (the bindings' test helpers use them).
 
 pub mod analysis;
 pub mod compose;
@@ -32,8 +30,6 @@ pub mod routes;
 pub mod source;
 pub mod spec;
 pub mod state;
-#[cfg(feature = "testing")]
-pub mod testing;
 pub mod traits;
 pub mod yaml;
 pub mod yaml_index;

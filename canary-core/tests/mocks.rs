@@ -55,7 +55,7 @@ async fn a_rejected_route_rolls_back_with_the_routers_words() {
 
 #[tokio::test(start_paused = true)]
 async fn the_in_memory_world_runs_a_rollout() {
-    use canary_core::testing::{MemoryOrchestrator, MemoryRouter, PINNED};
+    use canary_core::memory::{MemoryOrchestrator, MemoryRouter, PINNED};
     use canary_core::{ImageRef, ServiceName};
     let orch = Arc::new(MemoryOrchestrator::new());
     orch.add_service(

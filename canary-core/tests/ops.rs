@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::ops::{self, DeployOptions, SmokeOptions};
 use canary_core::spec::overrides::Override;
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::{Deps, Error, ImageRef, MemoryStateStore, ServiceName, Spec};
 
 const SPEC: &str = r#"

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::model::{AnalysisReport, CheckResult, Verdict};
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::{
     Deps, Event, EventKind, MemoryStateStore, MockHookRunner, MockMetricsSource, Phase, Rollout,
     RolloutOptions, RolloutState, ServiceName, Spec, StateStore,

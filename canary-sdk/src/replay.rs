@@ -13,7 +13,7 @@
 //!   the canary's and stable's series under the spec's names.
 //!
 //! **The replayed world.** Services, routes and the state live in memory
-//! ([`canary_core::testing`]): every canary starts at once, routes apply at once, and no hook is
+//! ([`canary_core::memory`]): every canary starts at once, routes apply at once, and no hook is
 //! called (each says yes). The engine's clock is paused: waiting a step's interval takes no real
 //! time, and a Prometheus query (made on a runtime of its own while the replay's one thread
 //! waits) takes no replayed time, so the engine asks at exactly the moments its schedule says.
@@ -29,9 +29,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::recording::{RecordedMetrics, Recording, ReplayEnd};
 use canary_core::spec::overrides::Override;
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::traits::{HookContext, HookOutcome, HookRunner};
 use canary_core::{
     Deps, Error, Event, EventKind, MemoryStateStore, MetricQuery, MetricsSource, Observation,

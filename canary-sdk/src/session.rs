@@ -573,12 +573,12 @@ async fn test_notifications(notifier: &Notifier) -> Vec<NotificationTest> {
 
 #[cfg(feature = "testing")]
 impl Canary {
-    /// A group over the in-memory world of `canary_core::testing` (feature `testing`): no Docker,
+    /// A group over the in-memory world of `canary_core::memory` (feature `testing`): no Docker,
     /// no Traefik. The bindings' tests use it; add stable services to the orchestrator first.
     pub async fn in_memory(
         spec: Spec,
-        orchestrator: Arc<canary_core::testing::MemoryOrchestrator>,
-        router: Arc<canary_core::testing::MemoryRouter>,
+        orchestrator: Arc<canary_core::memory::MemoryOrchestrator>,
+        router: Arc<canary_core::memory::MemoryRouter>,
         metrics: Arc<dyn MetricsSource>,
         hooks: Arc<dyn HookRunner>,
     ) -> Result<Self> {

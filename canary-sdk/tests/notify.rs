@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::spec::{HookSpec, MetricKind};
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::traits::{HookContext, HookOutcome, MetricQuery, Observation};
 use canary_core::{
     Deps, HookRunner, ImageRef, MemoryStateStore, MetricsSource, Outcome, Result, RolloutOptions,

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::recording::Recorder;
 use canary_core::spec::overrides::Override;
 use canary_core::spec::MetricKind;
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
 use canary_core::traits::{HookContext, HookOutcome, HookRunner};
 use canary_core::{
     Deps, EventKind, ImageRef, MemoryStateStore, MetricQuery, MetricsSource, Observation, Result,

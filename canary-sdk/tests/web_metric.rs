@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use canary_core::analysis::Verdict;
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::{
     Deps, EventKind, HookContext, HookOutcome, HookRunner, ImageRef, MemoryStateStore, MetricQuery,
     MetricsSource, Observation, Outcome, Result, ServiceName, Spec,
@@ -182,7 +182,7 @@ async fn a_failing_critical_dry_run_is_reported_and_decides_nothing() {
     assert_eq!(out, Outcome::Promoted);
     assert_eq!(
         orch.service("api").unwrap().image,
-        canary_core::testing::PINNED
+        canary_core::memory::PINNED
     );
     // The status keeps the last analysis, dry run included.
     let status = canary.status().await.unwrap();

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::{Deps, ImageRef, MemoryStateStore, ServiceName, ServiceState};
 use canary_sdk::Settings;
 use napi::bindgen_prelude::{PromiseRaw, Unknown};

@@ -1,5 +1,5 @@
 //! TEST-ONLY (cargo feature `testing`, never in a release wheel): `MemoryWorld`, the in-memory
-//! orchestrator and router of `canary_core::testing` with one memory state store, that any number
+//! orchestrator and router of `canary_core::memory` with one memory state store, that any number
 //! of `Canary` objects can be connected to (`canary_sdk::Canary::from_deps`: like separate
 //! processes sharing a swarm), so the package's tests drive real rollouts of the engine without
 //! Docker or Traefik; and `raise_core_error`, to check the mapping of every error kind.
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 
-use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
+use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 use canary_core::{
     Deps, Error, HookRunner, ImageRef, MemoryStateStore, MetricsSource, ServiceName,
 };

@@ -65,7 +65,7 @@ pub use options::{default_owner, RolloutOptions};
 /// ```
 /// use std::sync::Arc;
 ///
-/// use canary_core::testing::{MemoryOrchestrator, MemoryRouter};
+/// use canary_core::memory::{MemoryOrchestrator, MemoryRouter};
 /// use canary_core::{Deps, MemoryStateStore, MockHookRunner, MockMetricsSource};
 ///
 /// let store = Arc::new(MemoryStateStore::new());
