@@ -185,7 +185,9 @@ test('rollback() and command("rollback") with nobody driving roll back', async (
 
 test('commands reach a running rollout; a second controller gets CANARY_CONFLICT', async () => {
   const w = world()
-  const spec = { steps: '[10, 20, 30, 40, 50, 60, 70, 80, 90]', interval: '200ms' }
+  // 1s steps: the commands below must arrive while the rollout still runs, also on a loaded
+  // machine (with 200ms steps one run ended before promote-full arrived); promote-full ends it.
+  const spec = { steps: '[10, 20, 30, 40, 50, 60, 70, 80, 90]', interval: '1s' }
   const c = await canaryIn(w, { spec })
   const seen = []
   let weightSet
