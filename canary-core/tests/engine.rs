@@ -10,29 +10,9 @@ use canary_core::spec::MetricKind;
 use canary_core::state::RolloutState;
 use canary_core::{
     Command, CommandOutcome, Error, EventKind, HookOutcome, Observation, Outcome, Phase, Rollout,
-    RolloutOptions, ServiceName, StateStore, Track,
+    ServiceName, StateStore, Track,
 };
 use support::*;
-
-fn opts(owner: &str) -> RolloutOptions {
-    RolloutOptions::default()
-        .owner(owner)
-        .poll(Duration::from_millis(500))
-}
-
-fn group(name: &str) -> ServiceName {
-    ServiceName::parse(name).unwrap()
-}
-
-async fn saved(w: &World, g: &str) -> RolloutState {
-    let spec = spec(ONE_APP);
-    w.store
-        .load(&group(g), &spec.app_refs())
-        .await
-        .unwrap()
-        .unwrap()
-        .state
-}
 
 #[tokio::test(start_paused = true)]
 async fn good_canary_is_promoted_step_by_step() {

@@ -60,15 +60,8 @@ impl StateStore for Partitioned {
     }
 }
 
-fn opts(owner: &str) -> RolloutOptions {
-    RolloutOptions::default()
-        .owner(owner)
-        .poll(Duration::from_millis(500))
-        .lease(Duration::from_secs(6))
-}
-
-fn group() -> ServiceName {
-    ServiceName::parse("shop").unwrap()
+fn opts_with_lease(owner: &str) -> RolloutOptions {
+    opts(owner).lease(Duration::from_secs(6))
 }
 
 #[tokio::test(start_paused = true)]
@@ -82,18 +75,18 @@ async fn a_cut_off_controller_stops_and_never_overwrites_the_one_that_took_over(
         freeze: false,
     });
     let slow = spec(&ONE_APP.replace("interval: 10s", "interval: 30s"));
-    let a = Arc::new(Rollout::new(slow.clone(), deps_a, opts("a/1")).unwrap());
+    let a = Arc::new(Rollout::new(slow.clone(), deps_a, opts_with_lease("a/1")).unwrap());
     let a2 = a.clone();
     let run_a = tokio::spawn(async move { a2.run().await });
     tokio::time::sleep(Duration::from_secs(5)).await;
     // A is cut off from the store (its process stalls, its network splits).
     cut.store(true, Ordering::SeqCst);
     // B watches the lease stand still for its length, takes over and finishes the rollout.
-    let b = Rollout::new(slow, w.deps(), opts("b/1").takeover(true)).unwrap();
+    let b = Rollout::new(slow, w.deps(), opts_with_lease("b/1").takeover(true)).unwrap();
     assert_eq!(b.run().await.unwrap(), Outcome::Promoted);
     let done = w
         .store
-        .load(&group(), &spec(ONE_APP).app_refs())
+        .load(&group("shop"), &spec(ONE_APP).app_refs())
         .await
         .unwrap()
         .unwrap();
@@ -105,7 +98,7 @@ async fn a_cut_off_controller_stops_and_never_overwrites_the_one_that_took_over(
     assert!(matches!(e, Error::Conflict { .. }), "{e}");
     let after = w
         .store
-        .load(&group(), &spec(ONE_APP).app_refs())
+        .load(&group("shop"), &spec(ONE_APP).app_refs())
         .await
         .unwrap()
         .unwrap();
@@ -130,16 +123,16 @@ async fn a_frozen_controller_that_wakes_after_the_end_writes_nothing() {
         freeze: true,
     });
     let slow = spec(&ONE_APP.replace("interval: 10s", "interval: 30s"));
-    let a = Arc::new(Rollout::new(slow.clone(), deps_a, opts("a/1")).unwrap());
+    let a = Arc::new(Rollout::new(slow.clone(), deps_a, opts_with_lease("a/1")).unwrap());
     let a2 = a.clone();
     let run_a = tokio::spawn(async move { a2.run().await });
     tokio::time::sleep(Duration::from_secs(5)).await;
     cut.store(true, Ordering::SeqCst); // A freezes mid-step, holding its lease
-    let b = Rollout::new(slow, w.deps(), opts("b/1").takeover(true)).unwrap();
+    let b = Rollout::new(slow, w.deps(), opts_with_lease("b/1").takeover(true)).unwrap();
     assert_eq!(b.run().await.unwrap(), Outcome::Promoted);
     let done = w
         .store
-        .load(&group(), &spec(ONE_APP).app_refs())
+        .load(&group("shop"), &spec(ONE_APP).app_refs())
         .await
         .unwrap()
         .unwrap();
@@ -152,7 +145,7 @@ async fn a_frozen_controller_that_wakes_after_the_end_writes_nothing() {
     assert!(matches!(&e, Error::Conflict { .. }), "{e}");
     let after = w
         .store
-        .load(&group(), &spec(ONE_APP).app_refs())
+        .load(&group("shop"), &spec(ONE_APP).app_refs())
         .await
         .unwrap()
         .unwrap();
@@ -172,7 +165,7 @@ async fn the_lease_is_renewed_through_a_long_converge() {
         .lock()
         .unwrap()
         .insert("api-canary".into(), Duration::from_secs(60));
-    let a = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts("a/1")).unwrap());
+    let a = Arc::new(Rollout::new(spec(ONE_APP), w.deps(), opts_with_lease("a/1")).unwrap());
     let a2 = a.clone();
     let run_a = tokio::spawn(async move { a2.run().await });
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -183,11 +176,15 @@ async fn the_lease_is_renewed_through_a_long_converge() {
         "the heartbeat did not move the saved version"
     );
     // A second controller sees it alive and does not take over, even with takeover.
-    let e = Rollout::new(spec(ONE_APP), w.deps(), opts("b/1").takeover(true))
-        .unwrap()
-        .run()
-        .await
-        .unwrap_err();
+    let e = Rollout::new(
+        spec(ONE_APP),
+        w.deps(),
+        opts_with_lease("b/1").takeover(true),
+    )
+    .unwrap()
+    .run()
+    .await
+    .unwrap_err();
     assert!(
         matches!(&e, Error::Conflict { message: m, .. } if m.contains("driven by a/1")),
         "{e}"
@@ -197,7 +194,7 @@ async fn the_lease_is_renewed_through_a_long_converge() {
 
 async fn saved_version(w: &World) -> u64 {
     w.store
-        .load(&group(), &spec(ONE_APP).app_refs())
+        .load(&group("shop"), &spec(ONE_APP).app_refs())
         .await
         .unwrap()
         .unwrap()

@@ -8,30 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canary_core::state::{Lease, RolloutState};
-use canary_core::{
-    Command, Error, EventKind, Outcome, Phase, Rollout, RolloutOptions, ServiceName, StateStore,
-};
+use canary_core::{Command, Error, EventKind, Outcome, Phase, Rollout, StateStore};
 use support::*;
-
-fn opts(owner: &str) -> RolloutOptions {
-    RolloutOptions::default()
-        .owner(owner)
-        .poll(Duration::from_millis(500))
-}
-
-fn group(name: &str) -> ServiceName {
-    ServiceName::parse(name).unwrap()
-}
-
-async fn saved(w: &World, g: &str) -> RolloutState {
-    let spec = spec(ONE_APP);
-    w.store
-        .load(&group(g), &spec.app_refs())
-        .await
-        .unwrap()
-        .unwrap()
-        .state
-}
 
 #[tokio::test(start_paused = true)]
 async fn resumes_from_every_saved_state() {

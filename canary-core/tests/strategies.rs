@@ -8,14 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use canary_core::traits::{HookOutcome, StateStore};
-use canary_core::{Command, CommandOutcome, Outcome, Phase, Rollout, RolloutOptions, ServiceName};
+use canary_core::{Command, CommandOutcome, Outcome, Phase, Rollout, ServiceName};
 use support::*;
-
-fn opts(owner: &str) -> RolloutOptions {
-    RolloutOptions::default()
-        .owner(owner)
-        .poll(Duration::from_millis(500))
-}
 
 async fn phase(w: &World) -> (Phase, Option<String>) {
     let s = spec(ONE_APP);

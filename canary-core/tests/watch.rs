@@ -8,32 +8,13 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use canary_core::{Error, EventKind, Outcome, Phase, Rollout, RolloutOptions, ServiceName};
+use canary_core::{Error, EventKind, Outcome, Phase, Rollout};
 use support::*;
-
-fn opts(owner: &str) -> RolloutOptions {
-    RolloutOptions::default()
-        .owner(owner)
-        .poll(Duration::from_millis(500))
-}
 
 fn set_running(w: &World, service: &str, running: u64) {
     if let Some(s) = w.orch.services.lock().unwrap().get_mut(service) {
         s.running = running;
     }
-}
-
-async fn saved(w: &World) -> canary_core::state::RolloutState {
-    use canary_core::StateStore;
-    w.store
-        .load(
-            &ServiceName::parse("shop").unwrap(),
-            &spec(ONE_APP).app_refs(),
-        )
-        .await
-        .unwrap()
-        .unwrap()
-        .state
 }
 
 #[tokio::test(start_paused = true)]
@@ -84,7 +65,7 @@ async fn a_canary_that_comes_back_within_the_failure_limit_is_promoted() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     set_running(&w, "api-canary", 1); // Swarm restarted it
     assert_eq!(run.await.unwrap().unwrap(), Outcome::Promoted);
-    let st = saved(&w).await;
+    let st = saved(&w, "shop").await;
     assert_eq!(st.failures, 1);
 }
 
@@ -102,7 +83,7 @@ async fn a_cluster_outage_is_not_held_against_the_canary() {
     set_running(&w, "api", 2);
     set_running(&w, "api-canary", 1);
     assert_eq!(run.await.unwrap().unwrap(), Outcome::Promoted);
-    assert_eq!(saved(&w).await.failures, 0);
+    assert_eq!(saved(&w, "shop").await.failures, 0);
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,7 +107,7 @@ async fn a_tag_that_moves_mid_rollout_changes_nothing_and_the_tested_image_ships
         TESTED,
         "promoted the moved tag"
     );
-    assert_eq!(saved(&w).await.promoted_images["api"], TESTED);
+    assert_eq!(saved(&w, "shop").await.promoted_images["api"], TESTED);
     let mut moved = Vec::new();
     while let Ok(e) = events.try_recv() {
         if e.kind == EventKind::TagMoved {
@@ -157,7 +138,7 @@ async fn a_docker_blip_is_waited_out_not_rolled_back() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     down.store(false, std::sync::atomic::Ordering::SeqCst);
     assert_eq!(run.await.unwrap().unwrap(), Outcome::Promoted);
-    let retries = saved(&w)
+    let retries = saved(&w, "shop")
         .await
         .history
         .iter()
@@ -191,7 +172,7 @@ async fn a_rollback_finishes_when_the_routers_api_is_down() {
             < log.position("scale api-canary 0").unwrap()
     );
     assert_eq!(w.orch.get("api-canary").unwrap().desired, 0);
-    assert_eq!(saved(&w).await.phase, Phase::RolledBack);
+    assert_eq!(saved(&w, "shop").await.phase, Phase::RolledBack);
 }
 
 #[tokio::test(start_paused = true)]
@@ -205,7 +186,7 @@ async fn continuous_analysis_rolls_a_failing_canary_back_mid_step() {
     let out = r.run().await.unwrap();
     assert!(matches!(out, Outcome::RolledBack { .. }), "{out:?}");
     // The decision came from a continuous run, mid-step, not from the step's end.
-    let st = saved(&w).await;
+    let st = saved(&w, "shop").await;
     let continuous = st
         .history
         .iter()

@@ -582,3 +582,26 @@ pub async fn seed_state(w: &World, phase: canary_core::Phase, step: usize, weigh
         },
     );
 }
+
+/// The options of the engine tests: this owner, a 500ms poll.
+pub fn opts(owner: &str) -> canary_core::RolloutOptions {
+    canary_core::RolloutOptions::default()
+        .owner(owner)
+        .poll(Duration::from_millis(500))
+}
+
+/// A group name.
+pub fn group(name: &str) -> ServiceName {
+    ServiceName::parse(name).unwrap()
+}
+
+/// The state `w`'s store holds for group `g` of [`ONE_APP`].
+pub async fn saved(w: &World, g: &str) -> canary_core::state::RolloutState {
+    use canary_core::StateStore;
+    w.store
+        .load(&group(g), &spec(ONE_APP).app_refs())
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
